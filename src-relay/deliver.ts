@@ -1,0 +1,299 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { SmtpError } from './reply';
+
+export interface Envelope {
+  readonly id: string;
+  readonly helo: string;
+  readonly remote: string;
+  readonly user?: string;
+  /** The reverse path as given; '' for the null sender <>. */
+  readonly from: string;
+  readonly to: readonly string[];
+}
+
+export interface DeliveryCommand {
+  /** argv template: the first '%F' becomes the envelope sender; the recipients are appended. */
+  readonly argv: readonly string[];
+  /** The command may go this long without progress (reading its input, or exiting once it has it all). */
+  readonly timeoutMs: number;
+}
+
+/** What the command did, for the log. */
+export interface DeliveryReport {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The tail of what the command wrote on stdout and stderr (msmtp's error text, usually). */
+  output: string;
+}
+
+/** A delivery that did not end in 250: the reply for the client plus what happened, for the log. */
+export class DeliveryError extends SmtpError {
+  constructor(reply: SmtpError, readonly report: DeliveryReport, readonly aborted: boolean, readonly detail: string) {
+    super(reply.code, reply.enhanced, reply.message);
+    this.name = 'DeliveryError';
+  }
+}
+
+/** sysexits.h codes msmtpd reports as temporary: EX_NOHOST, EX_UNAVAILABLE, EX_OSERR, EX_TEMPFAIL. */
+const TEMPORARY_EXIT_CODES = new Set([68, 69, 71, 75]);
+const OUTPUT_TAIL_BYTES = 2048;
+
+/** The null sender, as msmtpd passes it to the command. */
+export const NULL_SENDER = 'MAILER-DAEMON';
+
+export function buildArgv(template: readonly string[], envelope: Pick<Envelope, 'from' | 'to'>): string[] {
+  const sender = envelope.from === '' ? NULL_SENDER : envelope.from;
+  let replaced = false;
+  const argv = template.map((arg) => {
+    if (replaced || !arg.includes('%F')) return arg;
+    replaced = true;
+    return arg.replace('%F', () => sender);
+  });
+  return [...argv, ...envelope.to];
+}
+
+/**
+ * Why an address may not reach the command's argv, or null when it may. The command runs without a shell, so
+ * msmtpd's character whitelist is not needed; what stays is what an argv still cares about: no option look-alikes
+ * and no control characters.
+ */
+export function addressProblem(address: string): string | null {
+  if (address.startsWith('-')) return 'an address may not start with "-"';
+  if (/[\x00-\x1f\x7f]/.test(address)) return 'an address may not contain control characters';
+  if (/[\s<>]/.test(address)) return 'an address may not contain spaces or angle brackets';
+  if (Buffer.byteLength(address) > 256) return 'address too long';
+  return null;
+}
+
+/** Our own trace header, with LF line ends like the body the command gets. */
+export function receivedHeader(envelope: Envelope, hostname: string, date = new Date()): string {
+  const remote = envelope.remote.replace(/[^0-9A-Fa-f.:]/g, '');
+  return (
+    `Received: from ${sanitizeHelo(envelope.helo)} ([${remote}])\n` +
+    `\tby ${hostname} (msmtp-relay) with ${envelope.user ? 'ESMTPA' : 'ESMTP'} id ${envelope.id};\n` +
+    `\t${rfc5322Date(date)}\n`
+  );
+}
+
+/** msmtpd's rule: keep a HELO name made of A-Z a-z 0-9 . : - (optionally in brackets), else say 'invalid'. */
+export function sanitizeHelo(helo: string): string {
+  if (helo === '') return 'unknown';
+  return /^\[?[A-Za-z0-9.:-]+\]?$/.test(helo) ? helo : 'invalid';
+}
+
+export function rfc5322Date(date: Date): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const zone = `${sign}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
+  return `${days[date.getDay()]}, ${pad(date.getDate())} ${months[date.getMonth()]} ${date.getFullYear()} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${zone}`;
+}
+
+/** The reply for a command's exit status, null for success (msmtpd's mapping). */
+export function exitToError(code: number | null, signal: NodeJS.Signals | null): SmtpError | null {
+  if (signal) {
+    const number = osConstants.signals[signal] ?? 0;
+    return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${128 + number} (killed by ${signal})`);
+  }
+  if (code === 0) return null;
+  if (code !== null && TEMPORARY_EXIT_CODES.has(code)) {
+    return new SmtpError(451, [4, 3, 0], `Pipe command reported error ${code}`);
+  }
+  return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${code}`);
+}
+
+/** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */
+export class CrlfToLf {
+  private heldCr = false;
+
+  convert(chunk: Buffer): Buffer {
+    const input = this.heldCr ? Buffer.concat([CR_BUFFER, chunk]) : chunk;
+    this.heldCr = input.length > 0 && input[input.length - 1] === 0x0d;
+    const body = this.heldCr ? input.subarray(0, input.length - 1) : input;
+    let at = body.indexOf(CRLF);
+    if (at < 0) return body;
+    const parts: Buffer[] = [];
+    let from = 0;
+    while (at >= 0) {
+      parts.push(body.subarray(from, at));
+      from = at + 1; // keep the LF, drop the CR
+      at = body.indexOf(CRLF, from);
+    }
+    parts.push(body.subarray(from));
+    return Buffer.concat(parts);
+  }
+
+  /** What is still held at the end of the body (a lone final CR). */
+  flush(): Buffer {
+    const rest = this.heldCr ? CR_BUFFER : Buffer.alloc(0);
+    this.heldCr = false;
+    return rest;
+  }
+}
+
+const CR_BUFFER = Buffer.from('\r');
+const CRLF = Buffer.from('\r\n');
+
+/** Starts the command; the seam where a cheaper way to start processes can be put. */
+export type CommandSpawner = (argv: readonly string[]) => ChildProcess;
+
+/** Its own process group, so a kill reaches whatever the command starts (a script's `cat` holds stdin too). */
+export const spawnDetached: CommandSpawner = (argv) =>
+  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false });
+
+/**
+ * Streams one mail into the command: our Received header, then the body with LF line ends, with backpressure.
+ * Resolves (250) only after the command exited 0. If the body fails (client gone, silent, or over the size limit)
+ * the command's process group is killed before its stdin is closed, so it never sees a truncated mail as complete.
+ */
+export async function deliverViaCommand(
+  command: DeliveryCommand,
+  envelope: Envelope,
+  body: Readable,
+  header: string,
+  spawner: CommandSpawner = spawnDetached,
+): Promise<DeliveryReport> {
+  const child = spawner(buildArgv(command.argv, envelope));
+  const output = new OutputTail(OUTPUT_TAIL_BYTES);
+  child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+  const exit = waitForExit(child);
+  const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
+  const fail = (reply: SmtpError, aborted: boolean, detail: string) => new DeliveryError(reply, report(), aborted, detail);
+
+  const stdin = child.stdin!;
+  let stdinBroken = false;
+  stdin.on('error', () => {
+    stdinBroken = true; // EPIPE: the command stopped reading; its exit status will tell why
+  });
+  const watchdog = new Watchdog(command.timeoutMs, () => killGroup(child));
+
+  try {
+    const converter = new CrlfToLf();
+    await writeWithBackpressure(stdin, Buffer.from(header), () => stdinBroken, exit, watchdog);
+    for await (const chunk of body) {
+      if (stdinBroken || child.exitCode !== null || child.signalCode !== null) continue; // keep reading to the end
+      await writeWithBackpressure(stdin, converter.convert(chunk as Buffer), () => stdinBroken, exit, watchdog);
+    }
+    if (!stdinBroken) stdin.end(converter.flush());
+  } catch (error) {
+    killGroup(child);
+    stdin.destroy();
+    const spawnError = await exit.then((r) => r.spawnError);
+    if (spawnError) throw fail(spawnFailure(spawnError), false, spawnError.message);
+    if (error instanceof SmtpError) throw fail(error, true, `${error.message}; the command was killed`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw fail(new SmtpError(451, [4, 3, 0], 'Mail aborted'), true, `${reason}; the command was killed before it saw the end of the mail`);
+  }
+
+  watchdog.arm();
+  const result = await exit;
+  watchdog.disarm();
+  if (result.spawnError) throw fail(spawnFailure(result.spawnError), false, result.spawnError.message);
+  if (watchdog.fired) {
+    throw fail(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), false, `no progress for ${command.timeoutMs} ms; killed`);
+  }
+  const error = exitToError(result.code, result.signal);
+  if (error) throw fail(error, false, error.message);
+  return report();
+}
+
+function spawnFailure(error: Error): SmtpError {
+  return new SmtpError(451, [4, 3, 0], `Pipe command failed to execute (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+}
+
+interface ExitResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError?: Error;
+}
+
+/** Resolves on exit (not 'close': a background grandchild may hold stdout open forever) or on a spawn failure. */
+function waitForExit(child: ChildProcess): Promise<ExitResult> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.on('error', (error) => {
+      if (child.pid === undefined) resolve({ code: null, signal: null, spawnError: error });
+    });
+  });
+}
+
+async function writeWithBackpressure(
+  stdin: Writable,
+  data: Buffer,
+  broken: () => boolean,
+  exit: Promise<ExitResult>,
+  watchdog: Watchdog,
+): Promise<void> {
+  if (data.length === 0 || broken()) return;
+  if (stdin.write(data)) return;
+  watchdog.arm();
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      const done = () => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        resolve();
+      };
+      stdin.on('drain', done);
+      stdin.on('close', done);
+    }),
+    exit,
+  ]);
+  watchdog.disarm();
+  if (watchdog.fired) throw new SmtpError(451, [4, 4, 1], 'Pipe command timed out');
+}
+
+export function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL'); // not a group leader (a custom spawner): kill the process itself
+  }
+}
+
+/** Fires once the command made no progress for the timeout; armed only while we wait on the command. */
+class Watchdog {
+  fired = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly timeoutMs: number, private readonly onFire: () => void) {}
+
+  arm(): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.onFire();
+    }, this.timeoutMs);
+  }
+
+  disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The last bytes a chatty command wrote; everything before is dropped, so a flood costs no memory. */
+class OutputTail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length;
+  }
+
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8').replace(/\s+$/, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
+  }
+}

@@ -1,0 +1,45 @@
+/** An SMTP reply as an error: the one type that carries a failure to the client (go-smtp's SMTPError). */
+export type EnhancedCode = readonly [2 | 4 | 5, number, number];
+
+export class SmtpError extends Error {
+  constructor(
+    readonly code: number,
+    readonly enhanced: EnhancedCode | null,
+    text: string,
+  ) {
+    super(text);
+    this.name = 'SmtpError';
+  }
+
+  get temporary(): boolean {
+    return this.code >= 400 && this.code < 500;
+  }
+
+  toReply(withEnhanced = true): string {
+    return formatReply(this.code, withEnhanced ? this.enhanced : null, [this.message]);
+  }
+}
+
+/** Single or multi-line reply, CRLF-terminated ("250-a", "250 b"). */
+export function formatReply(code: number, enhanced: EnhancedCode | null, lines: readonly string[]): string {
+  const prefix = enhanced ? `${enhanced.join('.')} ` : '';
+  const body = lines.length > 0 ? lines : [''];
+  return body
+    .map((line, index) => `${code}${index === body.length - 1 ? ' ' : '-'}${prefix}${line}\r\n`)
+    .join('');
+}
+
+/** The replies the engine sends in more than one place. Texts follow msmtpd's where msmtpd has one. */
+export const Replies = {
+  lineTooLong: () => new SmtpError(500, [5, 5, 2], 'Line too long'),
+  syntax: (what: string) => new SmtpError(501, [5, 5, 4], what),
+  badSequence: (what: string) => new SmtpError(503, [5, 5, 1], what),
+  authRequired: () => new SmtpError(530, [5, 7, 0], 'Authentication required'),
+  messageTooBig: (max: number) => new SmtpError(552, [5, 3, 4], `Message size exceeds fixed limit of ${max} bytes`),
+  idleTimeout: () => new SmtpError(421, [4, 4, 2], 'Idle timeout, closing connection'),
+  shuttingDown: () => new SmtpError(421, [4, 3, 2], 'Service shutting down, closing connection'),
+  tooManySessions: (max: number) => new SmtpError(421, [4, 3, 2], `Too many concurrent sessions (max ${max}), try again later`),
+  tooManyErrors: () => new SmtpError(421, [4, 7, 0], 'Too many errors, closing connection'),
+  notSmtp: () => new SmtpError(421, [4, 7, 0], 'This is an SMTP server, not a web server; closing connection'),
+  internal: () => new SmtpError(451, [4, 3, 0], 'Internal error, please try again later'),
+} as const;
