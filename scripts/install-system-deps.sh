@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests drive for real (msmtp, msmtpd, swaks, curl, python3, a keyring in a
+# private D-Bus session, headless Chromium). Idempotent: when everything is present it only asks dpkg and exits.
+set -euo pipefail
+
+packages=(
+  msmtp msmtp-mta          # the delivery command, and Debian's msmtpd that tests and the bench compare against
+  swaks curl python3       # real SMTP clients
+  g++ make pkg-config      # node-gyp builds @github/keytar during npm ci
+  socat procps             # inetd-style plumbing; ps/pgrep for process checks
+  dbus-daemon dbus-bin dbus-x11 gnome-keyring libsecret-1-dev libsecret-tools   # Secret Service for keytar
+  chromium fonts-dejavu-core   # headless UI tests; a font so screenshots show text
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == installed ]] || missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null; then
+  echo "install-system-deps: missing packages (${missing[*]}) and no apt-get on this system; install them by hand" >&2
+  exit 1
+fi
+sudo=()
+if ((EUID != 0)); then
+  if ! command -v sudo >/dev/null; then
+    echo "install-system-deps: missing packages (${missing[*]}); run as root or install sudo" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+
+echo "install-system-deps: installing ${missing[*]}" >&2
+
+# msmtp-mta ships an msmtpd service; a package install must not leave a daemon listening. Debian's invoke-rc.d
+# and deb-systemd-invoke ask /usr/sbin/policy-rc.d first: exit 101 means "do not start". Install one only for
+# the duration of this run, and only if the system has none of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 755 "$policy"
+  own_policy=1
+fi
+remove_own_policy() {
+  if ((own_policy)); then "${sudo[@]}" rm -f "$policy"; fi
+}
+trap remove_own_policy EXIT
+
+running_msmtpd() { if command -v pgrep >/dev/null; then pgrep -x msmtpd || true; fi; }
+msmtpd_pids_before=$(running_msmtpd)
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+
+# Belt and braces: stop any msmtpd the install itself started (by pid, never by name).
+for pid in $(running_msmtpd); do
+  if ! grep -qx "$pid" <<<"$msmtpd_pids_before"; then
+    echo "install-system-deps: stopping msmtpd (pid $pid) started by the package install" >&2
+    "${sudo[@]}" kill "$pid" || true
+  fi
+done
+
+echo "install-system-deps: done" >&2
