@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { SmtpError } from './reply';
@@ -30,7 +31,7 @@ export interface DeliveryReport {
 
 /** A delivery that did not end in 250: the reply for the client plus what happened, for the log. */
 export class DeliveryError extends SmtpError {
-  constructor(reply: SmtpError, readonly report: DeliveryReport, readonly aborted: boolean, readonly detail: string) {
+  constructor(reply: SmtpError, readonly report: DeliveryReport, readonly aborted: boolean, readonly detail?: string) {
     super(reply.code, reply.enhanced, reply.message);
     this.name = 'DeliveryError';
   }
@@ -39,6 +40,8 @@ export class DeliveryError extends SmtpError {
 /** sysexits.h codes msmtpd reports as temporary: EX_NOHOST, EX_UNAVAILABLE, EX_OSERR, EX_TEMPFAIL. */
 const TEMPORARY_EXIT_CODES = new Set([68, 69, 71, 75]);
 const OUTPUT_TAIL_BYTES = 2048;
+/** How long to wait, after the command exited, for the rest of what it wrote. */
+const OUTPUT_GRACE_MS = 200;
 
 /** The null sender, as msmtpd passes it to the command. */
 export const NULL_SENDER = 'MAILER-DAEMON';
@@ -139,8 +142,22 @@ export class CrlfToLf {
 const CR_BUFFER = Buffer.from('\r');
 const CRLF = Buffer.from('\r\n');
 
+/**
+ * What deliverViaCommand needs of a started command: a ChildProcess is one. It emits 'exit' (code, signal), and
+ * 'error' with `pid` still undefined when the command could not be started.
+ */
+export interface SpawnedCommand extends EventEmitter {
+  readonly pid?: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  kill(signal?: NodeJS.Signals | number): boolean;
+}
+
 /** Starts the command; the seam where a cheaper way to start processes can be put. */
-export type CommandSpawner = (argv: readonly string[]) => ChildProcess;
+export type CommandSpawner = (argv: readonly string[]) => SpawnedCommand;
 
 /** Its own process group, so a kill reaches whatever the command starts (a script's `cat` holds stdin too). */
 export const spawnDetached: CommandSpawner = (argv) =>
@@ -164,7 +181,7 @@ export async function deliverViaCommand(
   child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
   const exit = waitForExit(child);
   const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
-  const fail = (reply: SmtpError, aborted: boolean, detail: string) => new DeliveryError(reply, report(), aborted, detail);
+  const fail = (reply: SmtpError, aborted: boolean, detail?: string) => new DeliveryError(reply, report(), aborted, detail);
 
   const stdin = child.stdin!;
   let stdinBroken = false;
@@ -194,13 +211,36 @@ export async function deliverViaCommand(
   watchdog.arm();
   const result = await exit;
   watchdog.disarm();
+  await outputDrained(child, OUTPUT_GRACE_MS);
   if (result.spawnError) throw fail(spawnFailure(result.spawnError), false, result.spawnError.message);
   if (watchdog.fired) {
     throw fail(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), false, `no progress for ${command.timeoutMs} ms; killed`);
   }
   const error = exitToError(result.code, result.signal);
-  if (error) throw fail(error, false, error.message);
+  if (error) throw fail(error, false);
   return report();
+}
+
+/**
+ * 'exit' can come before the last bytes of stderr are read (msmtp's error message is written just before it exits);
+ * wait briefly for both pipes to close, but not for a grandchild that keeps them open.
+ */
+function outputDrained(child: SpawnedCommand, graceMs: number): Promise<void> {
+  const streams = [child.stdout, child.stderr].filter((stream): stream is NonNullable<typeof stream> => !!stream && !stream.destroyed && !stream.readableEnded);
+  if (streams.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let open = streams.length;
+    const timer = setTimeout(resolve, graceMs);
+    for (const stream of streams) {
+      stream.once('close', () => {
+        open -= 1;
+        if (open === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+  });
 }
 
 function spawnFailure(error: Error): SmtpError {
@@ -214,10 +254,10 @@ interface ExitResult {
 }
 
 /** Resolves on exit (not 'close': a background grandchild may hold stdout open forever) or on a spawn failure. */
-function waitForExit(child: ChildProcess): Promise<ExitResult> {
+function waitForExit(child: SpawnedCommand): Promise<ExitResult> {
   return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.on('error', (error) => {
+    child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
+    child.on('error', (error: Error) => {
       if (child.pid === undefined) resolve({ code: null, signal: null, spawnError: error });
     });
   });
@@ -249,7 +289,7 @@ async function writeWithBackpressure(
   if (watchdog.fired) throw new SmtpError(451, [4, 4, 1], 'Pipe command timed out');
 }
 
-export function killGroup(child: ChildProcess): void {
+export function killGroup(child: SpawnedCommand): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, 'SIGKILL');

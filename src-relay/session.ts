@@ -76,7 +76,10 @@ class Session {
 
   async run(): Promise<SessionEndReason> {
     const onShutdown = () => {
-      if (this.idle) this.close(Replies.shuttingDown());
+      if (!this.idle) return;
+      this.close(Replies.shuttingDown());
+      // A client that keeps its side open must not hold stop() for the whole grace period.
+      this.reader.endInput();
     };
     this.context.shutdown.addEventListener('abort', onShutdown);
     try {
@@ -296,7 +299,7 @@ class Session {
         case 'AUTH':
           break;
         default:
-          throw new SmtpError(555, [5, 5, 4], `Unsupported parameter ${key.slice(0, 32)}`);
+          throw new SmtpError(555, [5, 5, 4], `Unsupported parameter ${printable(key.slice(0, 32))}`);
       }
     }
   }
@@ -352,7 +355,7 @@ class Session {
         exitCode: failure?.report.exitCode ?? null,
         signal: failure?.report.signal ?? null,
         ...(failure?.report.output ? { commandOutput: failure.report.output } : {}),
-        detail: failure?.detail ?? describe(error),
+        ...(failure ? (failure.detail ? { detail: failure.detail } : {}) : { detail: describe(error) }),
       });
       if (gone) {
         if (this.context.shutdown.aborted) throw new SessionEnd('shutdown');
@@ -393,7 +396,8 @@ class Session {
   /** A rejected command: its reply, a log event, and the session ends once the client erred too often. */
   private fail(command: string, error: SmtpError): void {
     this.send(error);
-    this.context.emit({ type: 'client-error', session: this.context.id, command, reply: error.toReply(false).trim() });
+    // The command name comes from the client: no control characters into log lines (CR, escape sequences).
+    this.context.emit({ type: 'client-error', session: this.context.id, command: printable(command), reply: error.toReply(false).trim() });
     if (error.code >= 500) this.errors += 1;
     if (this.errors >= this.options.maxErrors) throw new SessionEnd('too-many-errors', Replies.tooManyErrors());
   }

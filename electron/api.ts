@@ -1,0 +1,120 @@
+/**
+ * The IPC contract between the settings window and the main process, as types only. main (ipc.ts), the preload
+ * and the renderer all compile against this one file; the renderer imports it with `import type`, so it must stay
+ * free of runtime code and of imports (the renderer's build sees nothing else of the Node side).
+ * Channel name == method name; the two push channels are 'log' and 'status'.
+ */
+
+/** What the user edits in the Relay pane; stored as JSON in the app's data folder. */
+export interface AppSettings {
+  /** The delivery command as shell words ("msmtp -f %F --"); split into argv without ever running a shell. */
+  command: string;
+  /** Interface to listen on: a numeric IPv4 or IPv6 address. */
+  host: string;
+  port: number;
+  /** The user name mail clients authenticate with; its password lives in the OS keyring only. */
+  user: string;
+  launchAtLogin: boolean;
+}
+
+export type SettingsField = keyof AppSettings;
+
+export type SaveResult =
+  | { ok: true; settings: AppSettings; status: RelayStatus }
+  | { ok: false; errors: Partial<Record<SettingsField, string>> };
+
+export type RelayState = 'stopped' | 'running' | 'error';
+
+/** Why the relay is in the error state; the tray and the window word it for the user. */
+export type RelayErrorKind = 'port-in-use' | 'keyring' | 'command-not-found' | 'settings' | 'start-failed';
+
+export type MailOutcome = 'delivered' | 'temp-failed' | 'failed' | 'aborted';
+
+export interface LastMail {
+  time: number;
+  outcome: MailOutcome;
+  /** One line: "to a@b.example: delivered" or the failure reply. */
+  summary: string;
+}
+
+export interface RelayStatus {
+  state: RelayState;
+  /** Where the relay listens when running, else where it is configured to listen. */
+  host: string;
+  port: number;
+  error?: string;
+  errorKind?: RelayErrorKind;
+  mailsToday: number;
+  lastMail?: LastMail;
+  /** Things the user should know that are not relay errors (e.g. a broken settings file that was replaced). */
+  notices: string[];
+}
+
+export type LogLevel = 'info' | 'error';
+export type LogKind = 'mail' | 'session' | 'auth' | 'relay' | 'app';
+
+/** One line of the Logs pane; never carries a password or a mail body. */
+export interface LogEntry {
+  seq: number;
+  time: number;
+  level: LogLevel;
+  kind: LogKind;
+  message: string;
+}
+
+export interface MsmtpAccount {
+  file: string;
+  account: string;
+  from?: string;
+}
+
+export type CommandCheck =
+  | { ok: true; program: string; version: string; accounts: MsmtpAccount[] }
+  | { ok: false; program?: string; error: string; accounts: MsmtpAccount[] };
+
+/** What a mail client needs; the password is never part of it (it can only be copied to the clipboard). */
+export interface ClientSetupView {
+  host: string;
+  port: number;
+  user: string;
+  security: 'none' | 'starttls';
+  authentication: 'normal-password';
+}
+
+export type CopyItem = 'host' | 'port' | 'user' | 'password' | 'all';
+
+export type ActionResult = { ok: true; message?: string } | { ok: false; error: string };
+
+export interface RendererApi {
+  getSettings(): Promise<AppSettings>;
+  saveSettings(next: AppSettings): Promise<SaveResult>;
+  /** Write-only: no method ever returns the password to the renderer. */
+  setPassword(password: string): Promise<ActionResult>;
+  regeneratePassword(): Promise<ActionResult>;
+  /** The main process puts the text on the clipboard, so the password never crosses into the renderer. */
+  copy(item: CopyItem): Promise<ActionResult>;
+  getStatus(): Promise<RelayStatus>;
+  setRunning(on: boolean): Promise<RelayStatus>;
+  recentLog(): Promise<LogEntry[]>;
+  clearLog(): Promise<void>;
+  openLogFile(): Promise<ActionResult>;
+  checkCommand(command: string): Promise<CommandCheck>;
+  /** Native file picker; resolves to the chosen path or null when cancelled. */
+  chooseCommandFile(): Promise<string | null>;
+  clientSetup(): Promise<ClientSetupView>;
+  onLog(listener: (entry: LogEntry) => void): () => void;
+  onStatus(listener: (status: RelayStatus) => void): () => void;
+}
+
+/** The methods that travel over ipcRenderer.invoke; ipc.ts must handle each one. */
+export type Invokable = Exclude<keyof RendererApi, 'onLog' | 'onStatus'>;
+
+export type PushChannel = 'log' | 'status';
+
+export interface PushPayloads {
+  log: LogEntry;
+  status: RelayStatus;
+}
+
+/** The main process's side of the contract: every invokable method, same signatures. */
+export type MainApi = Pick<RendererApi, Invokable>;

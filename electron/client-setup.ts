@@ -1,0 +1,24 @@
+import { clientSetup } from '../src-relay/options';
+import type { AppSettings, ClientSetupView, RelayStatus } from './api';
+
+/** What a mail client must be told; the port is the one really in use while the relay runs. */
+export function clientSetupView(settings: AppSettings, status: RelayStatus): ClientSetupView {
+  const port = status.state === 'running' ? status.port : settings.port;
+  // The engine's rule (loopback becomes "localhost"); it reads only the user name from auth.
+  const setup = clientSetup({ host: settings.host, port, auth: { user: settings.user, password: '' } });
+  return { host: setup.host, port: setup.port, user: settings.user, security: setup.security, authentication: 'normal-password' };
+}
+
+/** "Copy mail client settings": everything but the password, which is copied on its own and never pasted around. */
+export function clientSetupText(view: ClientSetupView): string {
+  return [
+    'Outgoing mail server (SMTP) for msmtp Relay',
+    `Server: ${view.host}`,
+    `Port: ${view.port}`,
+    `Connection security: ${view.security === 'starttls' ? 'STARTTLS' : 'None'}`,
+    'Authentication: Normal password',
+    `User name: ${view.user}`,
+    'Password: copy it from msmtp Relay (Mail client setup > Password > Copy)',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,141 @@
+import type {
+  ActionResult, AppSettings, ClientSetupView, CommandCheck, CopyItem, LogEntry, MainApi, RelayStatus, SaveResult,
+} from './api';
+import type { Autostart } from './autostart';
+import { clientSetupText, clientSetupView } from './client-setup';
+import type { SecretStore } from '../src-relay/secrets';
+import { checkCommand, type CheckOptions } from './msmtp-check';
+import { generatePassword, passwordProblem } from './password';
+import type { RelayHost } from './relay-host';
+import type { SettingsStore } from './settings';
+
+/** The platform services the controller needs; main.ts passes Electron's, tests pass real stand-ins of their own. */
+export interface ControllerDeps {
+  host: RelayHost;
+  store: SettingsStore;
+  secrets: SecretStore;
+  autostart: Autostart;
+  writeClipboard(text: string): void;
+  /** Opens the log file in the desktop's viewer; resolves to an error message, or '' on success (shell.openPath). */
+  openLogFile(): Promise<string>;
+  chooseFile(): Promise<string | null>;
+  checkOptions?: CheckOptions;
+}
+
+/**
+ * Everything the settings window can ask for, without Electron: ipc.ts calls these after checking the sender and
+ * validating the input, the tray calls a few of them too.
+ */
+export class Controller implements MainApi {
+  private settings: AppSettings;
+
+  constructor(private readonly deps: ControllerDeps, initial: AppSettings) {
+    this.settings = { ...initial };
+  }
+
+  current(): AppSettings {
+    return { ...this.settings };
+  }
+
+  async getSettings(): Promise<AppSettings> {
+    return this.current();
+  }
+
+  async saveSettings(next: AppSettings): Promise<SaveResult> {
+    const checked = await this.deps.store.save(next);
+    if (!checked.ok) return checked;
+    const saved = checked.settings;
+    if (saved.launchAtLogin !== this.settings.launchAtLogin) {
+      try {
+        await this.deps.autostart.setEnabled(saved.launchAtLogin);
+      } catch (error) {
+        this.deps.host.appLog('error', `could not change start at login: ${(error as Error).message}`);
+      }
+    }
+    this.settings = saved;
+    const status = await this.deps.host.apply(saved);
+    return { ok: true, settings: this.current(), status };
+  }
+
+  async setPassword(password: string): Promise<ActionResult> {
+    const problem = passwordProblem(password);
+    if (problem) return { ok: false, error: problem };
+    return this.storePassword(password, 'Password saved in the keyring. Enter it in your mail client too.');
+  }
+
+  async regeneratePassword(): Promise<ActionResult> {
+    return this.storePassword(generatePassword(), 'New password saved in the keyring. Copy it into your mail client.');
+  }
+
+  async copy(item: CopyItem): Promise<ActionResult> {
+    const view = await this.clientSetup();
+    let text: string;
+    switch (item) {
+      case 'host':
+        text = view.host;
+        break;
+      case 'port':
+        text = String(view.port);
+        break;
+      case 'user':
+        text = view.user;
+        break;
+      case 'all':
+        text = clientSetupText(view);
+        break;
+      case 'password':
+        try {
+          text = await this.deps.host.ensurePassword(this.settings.user);
+        } catch (error) {
+          return { ok: false, error: `No keyring: ${(error as Error).message}` };
+        }
+        break;
+    }
+    this.deps.writeClipboard(text);
+    return { ok: true, message: item === 'password' ? 'Password copied' : `Copied ${item === 'all' ? 'settings' : item}` };
+  }
+
+  async getStatus(): Promise<RelayStatus> {
+    return this.deps.host.status();
+  }
+
+  async setRunning(on: boolean): Promise<RelayStatus> {
+    return on ? this.deps.host.start(this.settings) : this.deps.host.stop();
+  }
+
+  async recentLog(): Promise<LogEntry[]> {
+    return this.deps.host.recentLog();
+  }
+
+  async clearLog(): Promise<void> {
+    this.deps.host.clearLog();
+  }
+
+  async openLogFile(): Promise<ActionResult> {
+    const problem = await this.deps.openLogFile();
+    return problem ? { ok: false, error: problem } : { ok: true };
+  }
+
+  async checkCommand(command: string): Promise<CommandCheck> {
+    return checkCommand(command, this.deps.checkOptions);
+  }
+
+  async chooseCommandFile(): Promise<string | null> {
+    return this.deps.chooseFile();
+  }
+
+  async clientSetup(): Promise<ClientSetupView> {
+    return clientSetupView(this.settings, this.deps.host.status());
+  }
+
+  private async storePassword(password: string, message: string): Promise<ActionResult> {
+    try {
+      await this.deps.secrets.set(this.settings.user, password);
+    } catch (error) {
+      return { ok: false, error: `No keyring: ${(error as Error).message}` };
+    }
+    this.deps.host.appLog('info', `password for user ${this.settings.user} changed`);
+    await this.deps.host.restart();
+    return { ok: true, message };
+  }
+}

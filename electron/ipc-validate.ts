@@ -1,0 +1,126 @@
+import type { AppSettings, CopyItem, Invokable, MainApi } from './api';
+
+/** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
+export class IpcRejected extends Error {
+  override name = 'IpcRejected';
+}
+
+const MAX_TEXT = 4096;
+const COPY_ITEMS: readonly CopyItem[] = ['host', 'port', 'user', 'password', 'all'];
+const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'> = {
+  command: 'string',
+  host: 'string',
+  port: 'number',
+  user: 'string',
+  launchAtLogin: 'boolean',
+};
+
+type ArgsOf<K extends Invokable> = Parameters<MainApi[K]>;
+type Validators = { [K in Invokable]: (args: readonly unknown[]) => ArgsOf<K> };
+
+const none = (args: readonly unknown[]): [] => {
+  if (args.length !== 0) throw new IpcRejected(`expected no arguments, got ${args.length}`);
+  return [];
+};
+
+function one(args: readonly unknown[]): unknown {
+  if (args.length !== 1) throw new IpcRejected(`expected 1 argument, got ${args.length}`);
+  return args[0];
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new IpcRejected(`${what} must be a string`);
+  if (value.length > MAX_TEXT) throw new IpcRejected(`${what} is too long`);
+  return value;
+}
+
+/**
+ * Shape only: the exact keys with the right types. Whether the values make sense (a port in range, a command that
+ * parses) is the settings store's call, so the user gets a message next to the field instead of an IPC error.
+ */
+function settingsShape(value: unknown): AppSettings {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw new IpcRejected('settings must be a plain object');
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  const expected = Object.keys(SETTINGS_SHAPE);
+  const unknown = keys.filter((key) => !expected.includes(key));
+  if (unknown.length > 0) throw new IpcRejected(`unknown settings: ${unknown.slice(0, 5).join(', ')}`);
+  for (const [key, type] of Object.entries(SETTINGS_SHAPE)) {
+    if (typeof record[key] !== type) throw new IpcRejected(`settings.${key} must be a ${type}`);
+    if (type === 'string') text(record[key], `settings.${key}`);
+  }
+  return {
+    command: record.command as string,
+    host: record.host as string,
+    port: record.port as number,
+    user: record.user as string,
+    launchAtLogin: record.launchAtLogin as boolean,
+  };
+}
+
+export const validators: Validators = {
+  getSettings: none,
+  saveSettings: (args) => [settingsShape(one(args))],
+  setPassword: (args) => [text(one(args), 'password')],
+  regeneratePassword: none,
+  copy: (args) => {
+    const item = one(args);
+    if (!COPY_ITEMS.includes(item as CopyItem)) throw new IpcRejected('unknown copy item');
+    return [item as CopyItem];
+  },
+  getStatus: none,
+  setRunning: (args) => {
+    const on = one(args);
+    if (typeof on !== 'boolean') throw new IpcRejected('setRunning takes true or false');
+    return [on];
+  },
+  recentLog: none,
+  clearLog: none,
+  openLogFile: none,
+  checkCommand: (args) => [text(one(args), 'command')],
+  chooseCommandFile: none,
+  clientSetup: none,
+};
+
+export const INVOKE_CHANNELS = Object.keys(validators) as Invokable[];
+
+export function isInvokable(channel: string): channel is Invokable {
+  return Object.prototype.hasOwnProperty.call(validators, channel);
+}
+
+/** Who sent an IPC message: the frame's URL and whether it is the window's top frame (not an iframe). */
+export interface IpcSender {
+  url: string | undefined;
+  isMainFrame: boolean;
+}
+
+/**
+ * Only the app's own page in the window's top frame may call the main process: the command setting runs programs.
+ * Scheme, host, port and path must match the page the window loaded; query and fragment are ignored.
+ */
+export function isTrustedSender(sender: IpcSender, trustedPage: string): boolean {
+  if (!sender.isMainFrame || !sender.url) return false;
+  let actual: URL;
+  let expected: URL;
+  try {
+    actual = new URL(sender.url);
+    expected = new URL(trustedPage);
+  } catch {
+    return false;
+  }
+  return actual.protocol === expected.protocol && actual.host === expected.host && actual.pathname === expected.pathname
+    && actual.username === '' && actual.password === '';
+}
+
+/** One gate for every invokable method: sender, then channel, then input, then the call. */
+export function createIpcGate(api: MainApi, trustedPage: string) {
+  return async function invoke(sender: IpcSender, channel: string, args: readonly unknown[]): Promise<unknown> {
+    if (!isTrustedSender(sender, trustedPage)) throw new IpcRejected(`IPC from an untrusted sender refused (${String(sender.url)})`);
+    if (!isInvokable(channel)) throw new IpcRejected(`unknown IPC method '${channel}'`);
+    const valid = validators[channel](args) as unknown[];
+    const method = api[channel] as (...values: unknown[]) => Promise<unknown>;
+    return method.apply(api, valid);
+  };
+}

@@ -1,0 +1,344 @@
+import {
+  createRelay, describeEvent, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+} from '../src-relay/index';
+import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
+import type { SecretStore } from '../src-relay/secrets';
+import { notFoundMessage, resolveProgram } from './msmtp-check';
+import { generatePassword } from './password';
+import { RingBuffer } from './ring-buffer';
+
+export interface RelayHostOptions {
+  secrets: SecretStore;
+  /** Engine options the settings do not cover (limits, stop grace); tests shorten timeouts here. */
+  engineOptions?: Partial<RelayOptions>;
+  logCapacity?: number;
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Failure {
+  kind: RelayErrorKind;
+  message: string;
+}
+
+/**
+ * Owns the relay engine for the desktop app, without Electron: starts it with the password from the keyring,
+ * restarts it when settings change without dropping a mail in flight (the old engine drains while the new one
+ * listens), and keeps what the tray and the window show: status, recent log lines, today's mail count.
+ */
+export class RelayHost {
+  private settings: AppSettings | null = null;
+  private wanted = false;
+  private engine: RelayEngine | null = null;
+  private readonly subscriptions = new Map<RelayEngine, () => void>();
+  private failure: Failure | null = null;
+  private readonly draining = new Set<Promise<void>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly log: RingBuffer<LogEntry>;
+  private seq = 0;
+  private mailsToday = 0;
+  private mailsDay = '';
+  private lastMail: LastMail | undefined;
+  private readonly notices: string[] = [];
+  private readonly logListeners = new Set<(entry: LogEntry) => void>();
+  private readonly statusListeners = new Set<(status: RelayStatus) => void>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: RelayHostOptions) {
+    this.log = new RingBuffer(options.logCapacity ?? 1000);
+    this.now = options.now ?? Date.now;
+  }
+
+  status(): RelayStatus {
+    this.rollDay();
+    const address = this.engine?.address;
+    const state = this.failure ? 'error' : this.engine ? 'running' : 'stopped';
+    return {
+      state,
+      host: address?.host ?? this.settings?.host ?? '127.0.0.1',
+      port: address?.port ?? this.settings?.port ?? 0,
+      ...(this.failure ? { error: this.failure.message, errorKind: this.failure.kind } : {}),
+      mailsToday: this.mailsToday,
+      ...(this.lastMail ? { lastMail: { ...this.lastMail } } : {}),
+      notices: [...this.notices],
+    };
+  }
+
+  recentLog(): LogEntry[] {
+    return this.log.toArray();
+  }
+
+  clearLog(): void {
+    this.log.clear();
+  }
+
+  onLog(listener: (entry: LogEntry) => void): () => void {
+    this.logListeners.add(listener);
+    return () => this.logListeners.delete(listener);
+  }
+
+  onStatus(listener: (status: RelayStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  /** A line from the app itself (settings problems, keyring, autostart) into the same log as the relay's. */
+  appLog(level: LogLevel, message: string): void {
+    this.record(level, 'app', message);
+  }
+
+  addNotice(text: string): void {
+    this.notices.push(text);
+    this.appLog('error', text);
+    this.emitStatus();
+  }
+
+  /** The password for `user`, created and stored on first use. Throws when the keyring is unavailable. */
+  async ensurePassword(user: string): Promise<string> {
+    const stored = await this.options.secrets.get(user);
+    if (stored) return stored;
+    const fresh = generatePassword();
+    await this.options.secrets.set(user, fresh);
+    this.appLog('info', `generated a new password for user ${user} and stored it in the keyring`);
+    return fresh;
+  }
+
+  start(settings?: AppSettings): Promise<RelayStatus> {
+    return this.serially(async () => {
+      if (settings) this.settings = { ...settings };
+      this.wanted = true;
+      await this.replaceEngine();
+      return this.status();
+    });
+  }
+
+  stop(): Promise<RelayStatus> {
+    return this.serially(async () => {
+      this.wanted = false;
+      this.failure = null;
+      await this.retire(this.engine, true);
+      this.engine = null;
+      this.emitStatus();
+      return this.status();
+    });
+  }
+
+  /** New settings: restart only when something the engine uses changed (or to retry after an error). */
+  apply(settings: AppSettings): Promise<RelayStatus> {
+    return this.serially(async () => {
+      const before = this.settings;
+      this.settings = { ...settings };
+      const changed = !before || before.command !== settings.command || before.host !== settings.host
+        || before.port !== settings.port || before.user !== settings.user;
+      if (this.wanted && (changed || this.failure)) await this.replaceEngine();
+      return this.status();
+    });
+  }
+
+  /** After a password change: the running engine holds the old one. */
+  restart(): Promise<RelayStatus> {
+    return this.serially(async () => {
+      if (this.wanted) await this.replaceEngine();
+      return this.status();
+    });
+  }
+
+  /** The quit path: stop listening, let mails in flight finish (bounded by the engine's grace), then resolve. */
+  async shutdown(): Promise<void> {
+    await this.stop();
+    await Promise.allSettled([...this.draining]);
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async replaceEngine(): Promise<void> {
+    const settings = this.settings;
+    if (!settings) throw new Error('RelayHost: no settings to start with');
+    const old = this.engine;
+    this.failure = null;
+    const prepared = await this.prepare(settings);
+    if ('kind' in prepared) {
+      await this.retire(old, true);
+      this.engine = null;
+      this.fail(prepared);
+      return;
+    }
+    const next = prepared.engine;
+    const sameAddress = old?.address != null && sameListener(old.address, settings);
+    // Same address: the old listener must let go of the port first; its sessions keep running meanwhile.
+    if (sameAddress) await this.retire(old, false);
+    const started = await this.listen(next, sameAddress ? 40 : 1);
+    if (started) {
+      this.fail(started);
+      this.detach(next);
+      if (!sameAddress) await this.retire(old, true);
+      this.engine = null;
+      return;
+    }
+    this.engine = next;
+    if (!sameAddress) await this.retire(old, false);
+    this.emitStatus();
+  }
+
+  /** Everything that can fail before listening: command, program on PATH, password, engine options. */
+  private async prepare(settings: AppSettings): Promise<{ engine: RelayEngine } | Failure> {
+    let argv: string[];
+    try {
+      argv = parseCommand(settings.command);
+    } catch (error) {
+      return { kind: 'settings', message: (error as Error).message };
+    }
+    if (!(await resolveProgram(argv[0]!, this.options.env ?? process.env))) {
+      return { kind: 'command-not-found', message: notFoundMessage(argv[0]!) };
+    }
+    let password: string;
+    try {
+      password = await this.ensurePassword(settings.user);
+    } catch (error) {
+      return {
+        kind: 'keyring',
+        message: `No keyring: ${(error as Error).message}. The relay does not run without its password.`,
+      };
+    }
+    let engine: RelayEngine;
+    try {
+      engine = createRelay({
+        ...this.options.engineOptions,
+        host: settings.host,
+        port: settings.port,
+        command: argv,
+        auth: { user: settings.user, password },
+      });
+    } catch (error) {
+      return { kind: 'settings', message: (error as Error).message };
+    }
+    return { engine };
+  }
+
+  /** Starts listening; null on success. `attempts` > 1 waits out a port the previous engine is still releasing. */
+  private async listen(engine: RelayEngine, attempts: number): Promise<Failure | null> {
+    this.subscriptions.set(engine, engine.subscribe((event) => this.onEngineEvent(engine, event)));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await engine.start();
+        return null;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' && attempt < attempts) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          continue;
+        }
+        return startFailure(error, engine.options.host, engine.options.port);
+      }
+    }
+  }
+
+  private detach(engine: RelayEngine): void {
+    this.subscriptions.get(engine)?.();
+    this.subscriptions.delete(engine);
+  }
+
+  /**
+   * Stops an engine that is no longer current. With `wait` the caller waits for its mails in flight; without, it
+   * drains in the background (tracked, so shutdown() still waits) and its events still reach the log.
+   */
+  private async retire(engine: RelayEngine | null, wait: boolean): Promise<void> {
+    if (!engine) return;
+    const wasListening = engine.running;
+    const stopping = engine.stop().catch((error: unknown) => {
+      this.appLog('error', `stopping the relay failed: ${(error as Error).message}`);
+    }).finally(() => {
+      this.detach(engine);
+      this.draining.delete(stopping);
+    });
+    this.draining.add(stopping);
+    if (wait || !wasListening) await stopping;
+  }
+
+  private fail(failure: Failure): void {
+    this.failure = failure;
+    this.appLog('error', failure.message);
+    this.emitStatus();
+  }
+
+  private onEngineEvent(engine: RelayEngine, event: RelayEvent): void {
+    const { level, message } = describeEvent(event);
+    if (event.type === 'stopped') {
+      const where = engine.options.port ? ` on ${formatHostPort(engine.options.host, engine.options.port)}` : '';
+      this.record('info', 'relay', `relay${where} stopped`);
+      return;
+    }
+    this.record(level, kindOf(event), message);
+    if (event.type === 'mail') {
+      this.rollDay();
+      if (event.outcome === 'delivered') this.mailsToday += 1;
+      const to = event.to.join(', ');
+      const said = event.commandOutput ? `; ${event.commandOutput.trim().split('\n').pop()}` : '';
+      this.lastMail = {
+        time: this.now(),
+        outcome: event.outcome,
+        summary: event.outcome === 'delivered' ? `to ${to}: delivered` : `to ${to}: ${event.reply}${said}`,
+      };
+      this.emitStatus();
+    }
+  }
+
+  private record(level: LogLevel, kind: LogKind, message: string): void {
+    this.seq += 1;
+    const entry: LogEntry = { seq: this.seq, time: this.now(), level, kind, message };
+    this.log.push(entry);
+    for (const listener of this.logListeners) listener(entry);
+  }
+
+  private emitStatus(): void {
+    const status = this.status();
+    for (const listener of this.statusListeners) listener(status);
+  }
+
+  private rollDay(): void {
+    const day = new Date(this.now()).toDateString();
+    if (day !== this.mailsDay) {
+      this.mailsDay = day;
+      this.mailsToday = 0;
+    }
+  }
+}
+
+function sameListener(address: { host: string; port: number }, settings: AppSettings): boolean {
+  return address.host === settings.host && (settings.port === 0 ? false : address.port === settings.port);
+}
+
+function kindOf(event: RelayEvent): LogKind {
+  switch (event.type) {
+    case 'mail':
+      return 'mail';
+    case 'auth':
+      return 'auth';
+    case 'session-open':
+    case 'session-close':
+    case 'session-refused':
+    case 'client-error':
+      return 'session';
+    default:
+      return 'relay';
+  }
+}
+
+export function startFailure(error: unknown, host: string, port: number): Failure {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = formatHostPort(host, port);
+  switch (code) {
+    case 'EADDRINUSE':
+      return { kind: 'port-in-use', message: `Port ${port} is already in use on ${host} (another program listens there); choose another port` };
+    case 'EACCES':
+      return { kind: 'start-failed', message: `Not allowed to listen on ${where} (ports below 1024 need administrator rights)` };
+    case 'EADDRNOTAVAIL':
+      return { kind: 'start-failed', message: `The address ${host} does not belong to this computer` };
+    default:
+      return { kind: 'start-failed', message: `Could not listen on ${where}: ${(error as Error).message}` };
+  }
+}

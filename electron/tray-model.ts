@@ -1,0 +1,81 @@
+import type { RelayStatus } from './api';
+
+/** What the tray shows for a status, as data; tray.ts turns it into an Electron Tray and Menu. */
+export type TrayLook = 'running' | 'stopped' | 'error';
+
+export type TrayAction = 'toggle' | 'settings' | 'copy-setup' | 'open-log' | 'quit';
+
+export type TrayItem =
+  | { kind: 'label'; label: string }
+  | { kind: 'separator' }
+  | { kind: 'action'; action: TrayAction; label: string };
+
+export interface TrayModel {
+  look: TrayLook;
+  tooltip: string;
+  items: TrayItem[];
+}
+
+/** The relay is running but the last mail did not go out: the user should look, so the tray says error. */
+export function trayLook(status: RelayStatus): TrayLook {
+  if (status.state === 'error') return 'error';
+  if (status.state === 'stopped') return 'stopped';
+  return status.lastMail && status.lastMail.outcome !== 'delivered' ? 'error' : 'running';
+}
+
+export function statusLine(status: RelayStatus): string {
+  const address = formatAddress(status.host, status.port);
+  switch (status.state) {
+    case 'running':
+      return `Running on ${address}`;
+    case 'stopped':
+      return 'Stopped';
+    case 'error':
+      return `Error: ${status.error ?? 'unknown error'}`;
+  }
+}
+
+export function mailsLine(status: RelayStatus): string {
+  const count = status.mailsToday === 1 ? '1 mail sent today' : `${status.mailsToday} mails sent today`;
+  if (!status.lastMail) return count;
+  const result = status.lastMail.outcome === 'delivered' ? 'last: delivered' : `last: ${status.lastMail.outcome}`;
+  return `${count} (${result})`;
+}
+
+export function trayModel(status: RelayStatus): TrayModel {
+  const items: TrayItem[] = [
+    { kind: 'label', label: truncate(statusLine(status), 80) },
+    { kind: 'label', label: mailsLine(status) },
+  ];
+  if (status.lastMail && status.lastMail.outcome !== 'delivered') {
+    items.push({ kind: 'label', label: truncate(`Last mail: ${status.lastMail.summary}`, 80) });
+  }
+  items.push(
+    { kind: 'separator' },
+    { kind: 'action', action: 'toggle', label: status.state === 'running' ? 'Stop relay' : 'Start relay' },
+    { kind: 'action', action: 'settings', label: 'Settings…' },
+    { kind: 'action', action: 'copy-setup', label: 'Copy mail client settings' },
+    { kind: 'action', action: 'open-log', label: 'Open log file' },
+    { kind: 'separator' },
+    { kind: 'action', action: 'quit', label: 'Quit msmtp Relay' },
+  );
+  return { look: trayLook(status), tooltip: `msmtp Relay: ${truncate(statusLine(status), 100)}`, items };
+}
+
+/**
+ * The icon file for a look. macOS menu bars want monochrome "Template" images that the system tints; the three
+ * looks differ by shape there, by colour elsewhere. Electron picks the @2x file next to the named one by itself.
+ */
+export function trayIconFile(look: TrayLook, platform: NodeJS.Platform): string {
+  if (platform === 'darwin') return `tray-${look}Template.png`;
+  return `tray-${look}.png`;
+}
+
+function formatAddress(host: string, port: number): string {
+  const name = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+  return name.includes(':') ? `[${name}]:${port}` : `${name}:${port}`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

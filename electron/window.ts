@@ -1,0 +1,63 @@
+import { BrowserWindow, Menu, type WebContents } from 'electron';
+import { UI_PAGE } from './ui-files';
+
+export interface WindowOptions {
+  preload: string;
+  icon?: string;
+  /** True while the app quits: then close really closes instead of hiding to the tray. */
+  quitting(): boolean;
+}
+
+/** Blocks everything that could take a web contents away from our page: navigation, new windows, webviews. */
+export function lockDown(contents: WebContents): void {
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-navigate', (event) => event.preventDefault());
+  contents.on('will-redirect', (event) => event.preventDefault());
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+/** The one settings window: sandboxed, isolated, no Node, only app://ui content; closing hides it. */
+export function createSettingsWindow(options: WindowOptions): BrowserWindow {
+  const window = new BrowserWindow({
+    width: 940,
+    height: 700,
+    minWidth: 760,
+    minHeight: 540,
+    show: false,
+    title: 'msmtp Relay',
+    backgroundColor: '#f6f7f9',
+    ...(options.icon ? { icon: options.icon } : {}),
+    webPreferences: {
+      preload: options.preload,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      spellcheck: false,
+    },
+  });
+  if (process.platform !== 'darwin') window.removeMenu();
+  lockDown(window.webContents);
+  window.on('close', (event) => {
+    if (options.quitting()) return;
+    event.preventDefault();
+    window.hide();
+  });
+  window.once('ready-to-show', () => window.show());
+  void window.loadURL(UI_PAGE);
+  return window;
+}
+
+/** macOS needs an application menu for Cmd+C/V/X in text fields; elsewhere the window has no menu bar. */
+export function installAppMenu(): void {
+  if (process.platform === 'darwin') {
+    Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'appMenu' }, { role: 'editMenu' }, { role: 'windowMenu' }]));
+  } else {
+    Menu.setApplicationMenu(null);
+  }
+}

@@ -1,0 +1,88 @@
+import type { RelayStatus, RendererApi } from '../electron/api';
+import { busy, byId, displayHost, formatAddress, toast } from './dom.js';
+import { mountLogsPane } from './logs-pane.js';
+import { mountRelayPane } from './relay-pane.js';
+import { mountSetupPane } from './setup-pane.js';
+
+type PaneName = 'relay' | 'logs' | 'setup';
+
+/** Boot: take the bridge the preload installed, mount the three panes, follow status and log pushes. */
+async function boot(): Promise<void> {
+  const api = (window as unknown as { relay?: RendererApi }).relay;
+  if (!api) {
+    document.body.textContent = 'This page only works inside the msmtp Relay app.';
+    return;
+  }
+
+  const logs = mountLogsPane(api);
+  const setup = mountSetupPane(api);
+  // Subscribe before seeding: a line logged in between arrives twice and the pane drops the repeat by seq.
+  api.onLog((entry) => logs.add(entry));
+  api.onStatus((status) => {
+    showStatus(status);
+    void setup.refresh();
+  });
+
+  const [settings, status, recent] = await Promise.all([api.getSettings(), api.getStatus(), api.recentLog()]);
+  mountRelayPane(api, settings);
+  logs.seed(recent);
+  showStatus(status);
+  await setup.refresh();
+
+  for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
+    tab.addEventListener('click', () => {
+      selectPane(tab.dataset.pane as PaneName);
+      if (tab.dataset.pane === 'logs') logs.shown();
+    });
+  }
+  const toggle = byId<HTMLButtonElement>('btn-toggle');
+  toggle.addEventListener('click', () => {
+    void busy(toggle, async () => {
+      const next = await api.setRunning(toggle.dataset.action === 'start');
+      showStatus(next);
+      if (next.state === 'error') toast(next.error ?? 'The relay did not start', 'error');
+    });
+  });
+  document.body.dataset.ready = 'true';
+}
+
+function selectPane(name: PaneName): void {
+  for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
+    tab.setAttribute('aria-selected', String(tab.dataset.pane === name));
+  }
+  for (const pane of document.querySelectorAll<HTMLElement>('.pane')) pane.hidden = pane.id !== `pane-${name}`;
+}
+
+function showStatus(status: RelayStatus): void {
+  const card = byId('status-card');
+  card.dataset.state = status.state === 'running' && status.lastMail && status.lastMail.outcome !== 'delivered'
+    ? 'warning'
+    : status.state;
+  byId('status-line').textContent = status.state === 'running'
+    ? `Running on ${formatAddress(displayHost(status.host), status.port)}`
+    : status.state === 'stopped' ? 'Stopped' : 'Not running';
+  const mails = status.mailsToday === 1 ? '1 mail sent today' : `${status.mailsToday} mails sent today`;
+  byId('status-mails').textContent = status.lastMail
+    ? `${mails}. Last: ${status.lastMail.summary}`
+    : mails;
+  const error = byId('status-error');
+  error.hidden = !status.error;
+  error.textContent = status.error ?? '';
+  const toggle = byId<HTMLButtonElement>('btn-toggle');
+  toggle.dataset.action = status.state === 'running' ? 'stop' : 'start';
+  toggle.textContent = status.state === 'running' ? 'Stop relay' : status.state === 'error' ? 'Try again' : 'Start relay';
+
+  const notices = byId('notices');
+  notices.replaceChildren();
+  const messages = [...(status.errorKind === 'keyring' && status.error ? [status.error] : []), ...status.notices];
+  for (const text of messages) {
+    const notice = document.createElement('p');
+    notice.className = 'notice';
+    notice.textContent = text;
+    notices.append(notice);
+  }
+}
+
+void boot().catch((error: unknown) => {
+  toast(`The window could not load its settings: ${(error as Error).message}`, 'error');
+});

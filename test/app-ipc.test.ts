@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Invokable, MainApi } from '../electron/api';
+import { INVOKE_CHANNELS, IpcRejected, createIpcGate, isTrustedSender, validators } from '../electron/ipc-validate';
+import { defaultSettings } from '../electron/settings';
+import { UI_PAGE } from '../electron/ui-files';
+
+/** Records what reached the API behind the gate; the gate is what is under test here. */
+function recordingApi(): { api: MainApi; calls: [string, unknown[]][] } {
+  const calls: [string, unknown[]][] = [];
+  const api = new Proxy({}, {
+    get: (_target, name) => async (...args: unknown[]) => {
+      calls.push([String(name), args]);
+      return `result of ${String(name)}`;
+    },
+  }) as MainApi;
+  return { api, calls };
+}
+
+const top = { url: UI_PAGE, isMainFrame: true };
+
+describe('IPC gate', () => {
+  it('handles exactly the invokable methods of the contract', () => {
+    const expected: Invokable[] = [
+      'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
+      'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
+    ];
+    assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
+  });
+
+  it('trusts only our page in the top frame', () => {
+    assert.equal(isTrustedSender(top, UI_PAGE), true);
+    assert.equal(isTrustedSender({ url: `${UI_PAGE}#logs`, isMainFrame: true }, UI_PAGE), true);
+    assert.equal(isTrustedSender({ url: UI_PAGE, isMainFrame: false }, UI_PAGE), false, 'an iframe');
+    assert.equal(isTrustedSender({ url: undefined, isMainFrame: true }, UI_PAGE), false, 'not our web contents');
+    assert.equal(isTrustedSender({ url: 'app://ui/other.html', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'app://evil/index.html', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'https://example.org/index.html', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'file:///index.html', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'app://user:pw@ui/index.html', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'not a url', isMainFrame: true }, UI_PAGE), false);
+    assert.equal(isTrustedSender({ url: 'http://127.0.0.1:4000/index.html', isMainFrame: true }, 'http://127.0.0.1:4000/index.html'), true);
+    assert.equal(isTrustedSender({ url: 'http://127.0.0.1:4001/index.html', isMainFrame: true }, 'http://127.0.0.1:4000/index.html'), false);
+  });
+
+  it('passes valid calls through, with their arguments', async () => {
+    const { api, calls } = recordingApi();
+    const invoke = createIpcGate(api, UI_PAGE);
+    assert.equal(await invoke(top, 'getStatus', []), 'result of getStatus');
+    await invoke(top, 'saveSettings', [{ ...defaultSettings, port: 99999 }]); // range errors are the store's to report
+    await invoke(top, 'setRunning', [false]);
+    await invoke(top, 'copy', ['password']);
+    await invoke(top, 'checkCommand', ['msmtp -f %F --']);
+    await invoke(top, 'setPassword', ['a new password']);
+    assert.deepEqual(calls, [
+      ['getStatus', []],
+      ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
+      ['setRunning', [false]],
+      ['copy', ['password']],
+      ['checkCommand', ['msmtp -f %F --']],
+      ['setPassword', ['a new password']],
+    ]);
+  });
+
+  it('rejects a wrong sender before looking at anything else', async () => {
+    const { api, calls } = recordingApi();
+    const invoke = createIpcGate(api, UI_PAGE);
+    await assert.rejects(invoke({ url: 'https://evil.example/', isMainFrame: true }, 'saveSettings', [defaultSettings]), IpcRejected);
+    await assert.rejects(invoke({ url: UI_PAGE, isMainFrame: false }, 'getStatus', []), /untrusted sender/);
+    assert.deepEqual(calls, []);
+  });
+
+  it('rejects unknown methods and inputs of the wrong shape', async () => {
+    const { api, calls } = recordingApi();
+    const invoke = createIpcGate(api, UI_PAGE);
+    const bad: [string, unknown[], RegExp][] = [
+      ['constructor', [], /unknown IPC method/],
+      ['__proto__', [], /unknown IPC method/],
+      ['toString', [], /unknown IPC method/],
+      ['getPassword', ['msmtpd-user'], /unknown IPC method/],
+      ['getStatus', [1], /expected no arguments/],
+      ['setRunning', ['yes'], /true or false/],
+      ['setRunning', [], /expected 1 argument/],
+      ['copy', ['/etc/passwd'], /unknown copy item/],
+      ['copy', [{ toString: () => 'host' }], /unknown copy item/],
+      ['setPassword', [42], /must be a string/],
+      ['setPassword', ['x'.repeat(5000)], /too long/],
+      ['checkCommand', [['msmtp']], /must be a string/],
+      ['saveSettings', [null], /plain object/],
+      ['saveSettings', [[]], /plain object/],
+      ['saveSettings', [{ ...defaultSettings, port: '2500' }], /settings\.port must be a number/],
+      ['saveSettings', [{ ...defaultSettings, launchAtLogin: 1 }], /launchAtLogin must be a boolean/],
+      ['saveSettings', [{ ...defaultSettings, shell: true }], /unknown settings: shell/],
+      ['saveSettings', [{ command: 'msmtp' }], /settings\.host must be a string/],
+      ['saveSettings', [{ ...defaultSettings, command: 'm'.repeat(5000) }], /too long/],
+      ['saveSettings', [Object.create({ command: 'msmtp' })], /plain object/],
+    ];
+    for (const [channel, args, message] of bad) {
+      await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);
+    }
+    assert.deepEqual(calls, []);
+  });
+
+  it('has a validator per method that returns clean copies', () => {
+    const withExtra = { ...defaultSettings };
+    const [clean] = validators.saveSettings([withExtra]);
+    assert.notEqual(clean, withExtra);
+    assert.deepEqual(clean, defaultSettings);
+  });
+});
+
+describe('preload', () => {
+  it('compiles to one CommonJS file that requires only electron (usable as a sandboxed preload)', async () => {
+    const source = await readFile(join(__dirname, '..', 'electron', 'preload.js'), 'utf8');
+    const required = [...source.matchAll(/\brequire\(\s*(["'])(.*?)\1\s*\)/g)].map((match) => match[2]);
+    assert.deepEqual(required, ['electron']);
+    assert.doesNotMatch(source, /\bimport\s*\(|^\s*import\s/m, 'no ES module syntax left');
+    for (const channel of INVOKE_CHANNELS) assert.match(source, new RegExp(`invoke\\('${channel}'\\)`), channel);
+    assert.match(source, /exposeInMainWorld\('relay', api\)/);
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * The app's password entry in a real Secret Service (gnome-keyring in the private D-Bus session of
+ * scripts/with-keyring.sh): stored by the app, readable by secret-tool and by the relay CLI, never by the renderer.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Controller } from '../electron/controller';
+import { createXdgAutostart } from '../electron/autostart';
+import { RelayHost } from '../electron/relay-host';
+import { createSettingsStore } from '../electron/settings';
+import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/secrets';
+import { freePort, sendMail, settingsFor, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
+
+const secrets = createKeyringStore();
+
+function secretTool(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('secret-tool', args, { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+}
+
+describe('key ring', { timeout: 30_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const users: string[] = [];
+  before(async () => {
+    dir = await tempDir('keyring');
+  });
+  after(async () => {
+    await Promise.all(users.map((user) => secrets.delete(user).catch(() => false)));
+    await dir.remove();
+  });
+  const user = (tag: string) => {
+    const name = uniqueUser(tag);
+    users.push(name);
+    return name;
+  };
+
+  it('sets, gets and deletes an entry under service msmtp-relay, account = user', async () => {
+    const name = user('crud');
+    assert.equal(await secrets.get(name), null);
+    await secrets.set(name, 'first secret');
+    assert.equal(await secrets.get(name), 'first secret');
+    assert.equal(await secretTool('lookup', 'service', APP_SERVICE, 'account', name), 'first secret');
+    await secrets.set(name, 'second secret');
+    assert.equal(await secrets.get(name), 'second secret');
+    assert.equal(await secrets.delete(name), true);
+    assert.equal(await secrets.get(name), null);
+  });
+
+  it('first run generates a strong password; the relay CLI finds the same one', async () => {
+    const name = user('first-run');
+    const host = new RelayHost({ secrets });
+    const password = await host.ensurePassword(name);
+    assert.match(password, /^[A-Za-z0-9_-]{32}$/, '24 random bytes as base64url');
+    assert.equal(await host.ensurePassword(name), password, 'the next start reuses it');
+    assert.notEqual(await host.ensurePassword(user('other')), password);
+    assert.deepEqual(await findPassword(name, { interactive: false }), { password, source: 'app-keyring' });
+
+    // The headless CLI started with --auth=USER accepts the password the app stored.
+    const mailDir = join(dir.path, 'cli-mails');
+    await mkdir(mailDir);
+    const port = await freePort();
+    const cli = spawn(process.execPath, [
+      join(__dirname, '..', 'src-relay', 'cli.js'),
+      '--interface', '127.0.0.1', '--port', String(port), `--auth=${name}`,
+      '--command', settingsFor(mailDir, port, name).command,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    cli.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    try {
+      await waitFor(`the CLI to listen on ${port} (stderr: ${stderr})`, () => new Promise<boolean>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port }, () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      }), 10_000);
+      assert.match(await sendMail(port, { user: name, pass: password }, 'cli@example.net'), /^250/);
+      assert.equal((await sunkMails(mailDir)).length, 1);
+      await assert.rejects(sendMail(port, { user: name, pass: `${password}x` }, 'cli@example.net'), /535/);
+    } finally {
+      cli.kill('SIGTERM');
+      await new Promise((resolve) => cli.once('exit', resolve));
+    }
+  });
+
+  it('the controller sets, regenerates and copies the password but never returns it', async () => {
+    const name = user('controller');
+    const host = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0 } });
+    const clipboard: string[] = [];
+    const mailDir = join(dir.path, 'controller-mails');
+    await mkdir(mailDir);
+    const settings = settingsFor(mailDir, await freePort(), name);
+    const controller = new Controller({
+      host,
+      store: createSettingsStore(join(dir.path, 'controller-data')),
+      secrets,
+      autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/x', '--hidden']),
+      writeClipboard: (text) => clipboard.push(text),
+      openLogFile: async () => '',
+      chooseFile: async () => null,
+    }, settings);
+    try {
+      const { port } = await host.start(settings);
+      const generated = (await secrets.get(name))!;
+
+      assert.deepEqual(await controller.setPassword('short'), { ok: false, error: 'Use at least 8 characters' });
+      assert.deepEqual(await controller.setPassword('line\nbreak here'), {
+        ok: false, error: 'The password cannot contain control characters or line breaks',
+      });
+      assert.equal(await secrets.get(name), generated, 'a refused password changes nothing');
+
+      const set = await controller.setPassword('correct horse battery');
+      assert.equal(set.ok, true);
+      assert.ok(!JSON.stringify(set).includes('correct horse'), 'the reply does not echo the password');
+      assert.equal(await secrets.get(name), 'correct horse battery');
+      const running = host.status();
+      assert.equal(running.port, port, 'a password change restarts on the same port');
+      assert.match(await sendMail(running.port, { user: name, pass: 'correct horse battery' }, 'a@example.net'), /^250/);
+      await assert.rejects(sendMail(running.port, { user: name, pass: generated }, 'a@example.net'), /535/);
+
+      const regenerated = await controller.regeneratePassword();
+      assert.equal(regenerated.ok, true);
+      const fresh = (await secrets.get(name))!;
+      assert.match(fresh, /^[A-Za-z0-9_-]{32}$/);
+      assert.ok(!JSON.stringify(regenerated).includes(fresh));
+
+      assert.deepEqual(await controller.copy('password'), { ok: true, message: 'Password copied' });
+      assert.equal(clipboard.at(-1), fresh);
+      assert.match(await sendMail(host.status().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
+      await waitFor('two mails', async () => (await sunkMails(mailDir)).length === 2);
+    } finally {
+      await host.shutdown();
+    }
+  });
+});
