@@ -1,5 +1,5 @@
 // Copies the renderer's static files (everything that is not TypeScript) next to its compiled modules.
-import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,3 +11,6 @@ for (const file of readdirSync(source)) {
   if (file.endsWith('.ts') || file === 'tsconfig.json') continue;
   cpSync(join(source, file), join(target, file), { recursive: true });
 }
+
+// tsc writes plain files; the CLI is run directly too (./out/src-relay/cli.js, npm's bin link).
+chmodSync(join(root, 'out', 'src-relay', 'cli.js'), 0o755);

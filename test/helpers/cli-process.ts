@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { quote } from 'shell-quote';
+
+/** The repository root: tests run compiled, from out/test/helpers/. */
+export const repoRoot = resolve(__dirname, '../../..');
+export const cliPath = join(repoRoot, 'out', 'src-relay', 'cli.js');
+
+/** A port nobody listens on right now: the kernel picks one for 127.0.0.1:0, we let it go. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => done());
+  });
+  const address = server.address();
+  await new Promise<void>((done) => server.close(() => done()));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+/** argv as one shell-quoted string, for --command (which the relay splits again without a shell). */
+export function commandString(argv: readonly string[]): string {
+  return quote([...argv]);
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed (unless keepStdinOpen). */
+  input?: string | Buffer;
+  keepStdinOpen?: boolean;
+  timeoutMs?: number;
+}
+
+/** Runs the CLI to its end; kills it and rejects if it runs longer than the timeout. */
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  return CliProcess.start(args, options).exited(options.timeoutMs ?? 10_000);
+}
+
+/** A running CLI with its output collected; every wait is bounded. */
+export class CliProcess {
+  stdout = '';
+  stderr = '';
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exit = new Promise((done) => child.once('close', (code, signal) => done({ code, signal })));
+  }
+
+  static start(args: readonly string[], options: RunOptions = {}): CliProcess {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env: options.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin!.on('error', () => undefined); // the CLI may exit without reading its input
+    if (options.input !== undefined) child.stdin!.write(options.input);
+    if (!options.keepStdinOpen) child.stdin!.end();
+    return new CliProcess(child);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Waits for the exit; on timeout kills the process and rejects. */
+  async exited(timeoutMs = 10_000): Promise<CliResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        fail(new Error(`CLI did not exit within ${timeoutMs} ms; stderr: ${this.stderr}`));
+      }, timeoutMs);
+    });
+    try {
+      const { code, signal } = await Promise.race([this.exit, timeout]);
+      return { code, signal, stdout: this.stdout, stderr: this.stderr };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends a signal and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<CliResult> {
+    if (this.running) this.child.kill(signal);
+    return this.exited(timeoutMs);
+  }
+
+  /** For cleanup: never throws, never waits long. */
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+/** Polls until check() holds; rejects with `what` after the timeout. */
+export async function waitUntil(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    }
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
+
+export function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** Waits until the log file holds a line matching the pattern, and returns the whole file. */
+export async function waitForLogLine(path: string, pattern: RegExp, timeoutMs = 5000): Promise<string> {
+  await waitUntil(() => pattern.test(readText(path)), timeoutMs, () => `a log line matching ${pattern} in ${path}; log so far:\n${readText(path)}`);
+  return readText(path);
+}
+
+/** The one line msmtp-relay prints for a start-up failure. */
+export function assertOneErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => line !== '');
+  if (lines.length !== 1 || !lines[0]!.startsWith('msmtp-relay: ')) {
+    throw new Error(`expected exactly one 'msmtp-relay: ...' line on stderr, got ${JSON.stringify(stderr)}`);
+  }
+  return lines[0]!;
+}
