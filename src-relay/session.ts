@@ -30,6 +30,9 @@ const HTTP_REQUEST_LINE = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRAC
 const HTTP_HEADER_LINE = /^(host|user-agent|content-type|content-length|origin|referer|accept|connection|cookie):/i;
 const ALLOWED_BEFORE_AUTH = new Set(['EHLO', 'HELO', 'AUTH', 'NOOP', 'RSET', 'QUIT', 'STARTTLS']);
 
+/** Reply bytes a client may leave unread before we stop reading its commands (pipelining without reading). */
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024;
+
 let tlsContextCache: { key: unknown; cert: unknown; context: SecureContext } | null = null;
 
 /** Ends the session with the given reason; thrown from deep inside the dialogue. */
@@ -115,7 +118,9 @@ class Session {
   /** The next command line, after sending the replies queued so far unless more pipelined commands are waiting. */
   private async nextLine(): Promise<string | null> {
     if (!this.reader.hasBufferedLine()) this.flush();
-    this.idle = this.from === null;
+    if (this.output.writableLength > MAX_UNREAD_REPLY_BYTES) await this.repliesRead();
+    // Waiting for a command is idle even mid-envelope: nothing is accepted before the reply to DATA's end.
+    this.idle = true;
     try {
       return await this.reader.readLine();
     } catch (error) {
@@ -129,6 +134,28 @@ class Session {
     }
   }
 
+  /**
+   * Waits until a client that pipelines commands without reading the replies has caught up: until then no more
+   * commands are read, so neither its input nor our replies pile up in memory. One that never reads times out.
+   */
+  private repliesRead(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.output.off('drain', done);
+        this.output.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.output.off('drain', done);
+        this.output.off('close', done);
+        reject(new StreamEndedError('timeout', 'command'));
+      }, this.options.commandTimeoutMs);
+      this.output.on('drain', done);
+      this.output.on('close', done);
+    });
+  }
+
   private async dispatch(line: string): Promise<void> {
     if (line.includes('\0')) return this.fail('(NUL)', Replies.syntax('NUL character in command'));
     if (HTTP_REQUEST_LINE.test(line) || HTTP_HEADER_LINE.test(line)) throw new SessionEnd('not-smtp', Replies.notSmtp());
@@ -136,7 +163,7 @@ class Session {
     const verb = (space < 0 ? line : line.slice(0, space)).toUpperCase();
     const argument = space < 0 ? '' : line.slice(space + 1).trim();
     if (this.options.auth && this.user === null && !ALLOWED_BEFORE_AUTH.has(verb)) {
-      return this.fail(verb, Replies.authRequired());
+      return this.fail(loggedVerb(verb), Replies.authRequired());
     }
     switch (verb) {
       case 'EHLO':
@@ -164,7 +191,7 @@ class Session {
       case 'HELP':
         return this.reply(214, [2, 0, 0], 'Commands: EHLO HELO AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT');
       default:
-        return this.fail(verb.slice(0, 32), new SmtpError(500, [5, 5, 2], 'Command not recognized'));
+        return this.fail(loggedVerb(verb), new SmtpError(500, [5, 5, 2], 'Command not recognized'));
     }
   }
 
@@ -238,7 +265,7 @@ class Session {
     }
     const delayedMs = await this.context.throttle.waitForTurn();
     const ok = credentialsMatch(given, expected);
-    this.context.emit({ type: 'auth', session: this.context.id, user: printable(given.user), ok, delayedMs });
+    this.context.emit({ type: 'auth', session: this.context.id, user: loggedUser(given.user, expected), ok, delayedMs });
     if (ok) {
       this.user = given.user;
       return this.reply(235, [2, 7, 0], 'Authentication successful');
@@ -342,27 +369,24 @@ class Session {
       report = await this.context.handler.deliver(envelope, body);
     } catch (error) {
       const gone = await body.drain();
-      const clientStillThere = gone === null;
-      const reply = error instanceof SmtpError ? error : Replies.internal();
       const failure = error instanceof DeliveryError ? error : null;
-      const outcome = !clientStillThere ? 'aborted' : reply.temporary ? 'temp-failed' : 'failed';
+      // The reply the client gets: the delivery's, or (client gone) the one a half-closed client can still read.
+      const reply = !gone ? (error instanceof SmtpError ? error : Replies.internal())
+        : this.context.shutdown.aborted ? Replies.shuttingDown()
+        : gone.reason === 'timeout' ? Replies.idleTimeout()
+        : new SmtpError(451, [4, 3, 0], 'Connection ended before the end of the mail; nothing was delivered');
       this.context.emit({
         ...event,
-        outcome,
+        outcome: gone ? 'aborted' : reply.temporary ? 'temp-failed' : 'failed',
         bytes: body.bytes,
         ms: Date.now() - started,
-        reply: clientStillThere ? reply.toReply(false).trim() : '(none: the client went away before the end of the mail)',
+        reply: reply.toReply(false).trim(),
         exitCode: failure?.report.exitCode ?? null,
         signal: failure?.report.signal ?? null,
         ...(failure?.report.output ? { commandOutput: failure.report.output } : {}),
         ...(failure ? (failure.detail ? { detail: failure.detail } : {}) : { detail: describe(error) }),
       });
-      if (gone) {
-        if (this.context.shutdown.aborted) throw new SessionEnd('shutdown');
-        if (gone.reason === 'timeout') throw gone;
-        // After a half-close the client can still read why nothing was sent.
-        throw new SessionEnd('eof', new SmtpError(451, [4, 3, 0], 'Connection ended before the end of the mail; nothing was delivered'));
-      }
+      if (gone) throw new SessionEnd(this.context.shutdown.aborted ? 'shutdown' : gone.reason === 'timeout' ? 'idle-timeout' : 'eof', reply);
       this.send(reply);
       return;
     }
@@ -428,6 +452,19 @@ function tlsContext(tls: NonNullable<RelayOptions['tls']>): SecureContext {
 function stripSourceRoute(path: string): string {
   const match = /^@[^:]*:(.*)$/.exec(path);
   return match ? match[1]! : path;
+}
+
+/**
+ * A rejected verb as the log shows it: a word, or a placeholder. Anything else may be a SASL answer that arrived as a
+ * command (a client that pipelines AUTH LOGIN, or goes on after a refused AUTH): base64 of the password.
+ */
+function loggedVerb(verb: string): string {
+  return /^[A-Z]{1,10}$/.test(verb) ? verb : '(not a command)';
+}
+
+/** The user name a client gave, for the log; never the password, which users type into the user field by mistake. */
+function loggedUser(user: string, expected: Credentials): string {
+  return user.includes(expected.password) ? '(not shown: it contains the password)' : printable(user);
 }
 
 function printable(text: string): string {

@@ -57,6 +57,11 @@ export class SmtpReader {
     return this.buffered;
   }
 
+  /** From now on every read sees end of input: the session closed from our side and will not wait for the client. */
+  endInput(): void {
+    this.finish(null);
+  }
+
   /** Drops buffered input and reads from another stream from now on (STARTTLS: plaintext sent early is discarded). */
   replaceInput(input: Readable): void {
     this.detach(this.input);
@@ -195,14 +200,16 @@ export class SmtpReader {
   /** Resolves true when input arrived or the stream ended, false at the deadline. */
   private waitForInput(deadline: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve(false);
-      }, Math.max(0, deadline - Date.now()));
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(timer);
         resolve(true);
       };
+      const timer = setTimeout(() => {
+        // Only our own wake-up: an abandoned wait (a body given up mid-mail) must not cancel the drain's.
+        if (this.wake === wake) this.wake = null;
+        resolve(false);
+      }, Math.max(0, deadline - Date.now()));
+      this.wake = wake;
       if (this.input.isPaused() && this.buffered < HIGH_WATER) this.input.resume();
     });
   }

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import {
+  CrlfToLf, DeliveryError, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
+  sanitizeHelo, type Envelope,
+} from '../src-relay/deliver';
+import { readRecordings, recordCommand } from './helpers/relay-harness';
+
+const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
+const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
+const header = 'Received: test\n';
+const temp = mkdtempSync(join(tmpdir(), 'deliver-test-'));
+after(() => rmSync(temp, { recursive: true, force: true }));
+
+function tempDir(name: string): string {
+  return mkdtempSync(join(temp, `${name}-`));
+}
+
+function bodyOf(...chunks: (string | Buffer)[]): Readable {
+  return Readable.from(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk)));
+}
+
+async function deliveryError(promise: Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof DeliveryError, `expected a DeliveryError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the delivery succeeded');
+}
+
+/** A body whose rest is held back until the command wrote its pid file, so a slow start cannot eat the timeout. */
+async function* afterPidFile(pidFile: string, first: Buffer, rest: Buffer[]): AsyncGenerator<Buffer> {
+  yield first;
+  await waitUntil(() => existsSync(pidFile), 10_000, 'the command to start');
+  yield* rest;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('buildArgv', () => {
+  it('replaces only the first %F and appends the recipients in order, duplicates kept', () => {
+    assert.deepEqual(
+      buildArgv(['msmtp', '-f', '%F', '--', '%F'], { from: 's@x', to: ['b@y', 'a@y', 'b@y'] }),
+      ['msmtp', '-f', 's@x', '--', '%F', 'b@y', 'a@y', 'b@y'],
+    );
+  });
+
+  it('replaces %F inside a word, once per template (msmtpd: X%FY %F %%F)', () => {
+    assert.deepEqual(buildArgv(['cmd', 'X%FY', '%F', '%%F'], { from: 's@x', to: [] }), ['cmd', 'Xs@xY', '%F', '%%F']);
+    assert.deepEqual(buildArgv(['cmd', 'a%Fb%F'], { from: 's@x', to: [] }), ['cmd', 'as@xb%F']);
+  });
+
+  it('passes no sender without %F, and MAILER-DAEMON for <>', () => {
+    assert.deepEqual(buildArgv(['cat'], { from: 's@x', to: ['r@y'] }), ['cat', 'r@y']);
+    assert.deepEqual(buildArgv(['m', '-f', '%F', '--'], { from: '', to: ['r@y'] }), ['m', '-f', NULL_SENDER, '--', 'r@y']);
+    assert.equal(NULL_SENDER, 'MAILER-DAEMON');
+  });
+
+  it('takes a sender with $ replacement patterns literally', () => {
+    assert.deepEqual(buildArgv(['m', '-f%F'], { from: "$&$'$`$1@x", to: [] }), ['m', "-f$&$'$`$1@x"]);
+  });
+});
+
+describe('addressProblem', () => {
+  it('accepts what argv can carry safely, shell metacharacters included', () => {
+    for (const ok of ['a@b', 'a-b@x', 'postmaster', '//etc/passwd', 'a;touch${IFS}M@x', '$(id)@x', '`id`@x', 'a|b@x', "a'b@x", 'ä@x']) {
+      assert.equal(addressProblem(ok), null, ok);
+    }
+  });
+
+  it('refuses a leading "-", control characters, spaces, brackets and overlong addresses', () => {
+    for (const bad of ['-oQ@x', '-', 'a\0b@x', 'a\rb@x', 'a\nb@x', 'a\x7fb@x', 'a b@x', 'a\tb@x', 'a<b@x', 'a>b@x', `${'a'.repeat(250)}@example.org`]) {
+      assert.notEqual(addressProblem(bad), null, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('CrlfToLf', () => {
+  const input = 'a\r\nb\rc\r\r\n\r\n\n\r';
+  const expected = 'a\nb\rc\r\n\n\n\r';
+
+  function convertChunks(chunks: string[]): string {
+    const converter = new CrlfToLf();
+    const out = chunks.map((chunk) => converter.convert(Buffer.from(chunk, 'latin1')).toString('latin1'));
+    return out.join('') + converter.flush().toString('latin1');
+  }
+
+  it('turns CRLF into LF and keeps lone CRs, whole and at every split point', () => {
+    assert.equal(convertChunks([input]), expected);
+    for (let cut = 0; cut <= input.length; cut++) {
+      assert.equal(convertChunks([input.slice(0, cut), input.slice(cut)]), expected, `split at ${cut}`);
+    }
+    assert.equal(convertChunks([...input]), expected, 'byte by byte');
+  });
+
+  it('holds a trailing CR across an empty chunk', () => {
+    assert.equal(convertChunks(['a\r', '', '\nb']), 'a\nb');
+  });
+});
+
+describe('exitToError', () => {
+  it('maps exit statuses like msmtpd: 0 ok, sysexits temporary codes 451, the rest 554', () => {
+    assert.equal(exitToError(0, null), null);
+    for (const code of [68, 69, 71, 75]) {
+      const error = exitToError(code, null);
+      assert.equal(error?.code, 451, `exit ${code}`);
+      assert.match(error.message, new RegExp(`error ${code}\\b`));
+    }
+    for (const code of [1, 64, 65, 67, 70, 78, 127]) {
+      const error = exitToError(code, null);
+      assert.equal(error?.code, 554, `exit ${code}`);
+      assert.match(error.message, new RegExp(`error ${code}\\b`));
+    }
+  });
+
+  it('reports a signal as 554 with 128+n, like a shell would', () => {
+    const killed = exitToError(null, 'SIGKILL');
+    assert.equal(killed?.code, 554);
+    assert.match(killed.message, /\b137\b/);
+    assert.match(killed.message, /SIGKILL/);
+    assert.match(exitToError(null, 'SIGSEGV')!.message, /\b139\b/);
+  });
+});
+
+describe('receivedHeader', () => {
+  it('has LF line ends only, the sanitised HELO, the peer, our id and an RFC 5322 date', () => {
+    const date = new Date(2026, 10, 25, 2, 30, 2);
+    const text = receivedHeader({ ...envelope, helo: 'client.example' }, 'localhost', date);
+    assert.ok(!text.includes('\r'), 'no CR anywhere');
+    const lines = text.split('\n');
+    assert.equal(lines.length, 4, 'three lines, each LF-terminated');
+    assert.equal(lines[3], '');
+    assert.equal(lines[0], 'Received: from client.example ([127.0.0.1])');
+    assert.equal(lines[1], '\tby localhost (msmtp-relay) with ESMTP id t-1;');
+    assert.match(lines[2]!, /^\tWed, 25 Nov 2026 02:30:02 [+-]\d{4}$/);
+  });
+
+  it('says ESMTPA for an authenticated session and keeps only address characters of the peer', () => {
+    const text = receivedHeader({ ...envelope, user: 'u', remote: '::ffff:127.0.0.1\r\nX-Evil: 1' }, 'localhost');
+    assert.match(text, /with ESMTPA id/);
+    assert.ok(!text.includes('X-Evil'));
+    assert.ok(!text.includes('\r'));
+  });
+
+  it('sanitises the HELO name the way msmtpd does', () => {
+    assert.equal(sanitizeHelo(''), 'unknown');
+    assert.equal(sanitizeHelo('a_b.example'), 'invalid');
+    assert.equal(sanitizeHelo('[127.0.0.1]'), '[127.0.0.1]');
+    assert.equal(sanitizeHelo('host.example:25'), 'host.example:25');
+    assert.equal(sanitizeHelo('evil\r\nX-Injected: yes'), 'invalid');
+    assert.equal(sanitizeHelo('a b'), 'invalid');
+  });
+});
+
+describe('deliverViaCommand with real processes', () => {
+  it('streams the header and the body with LF line ends, argv as built, and resolves after exit 0', async () => {
+    const dir = tempDir('ok');
+    const report = await deliverViaCommand(
+      { argv: recordCommand(dir), timeoutMs: 5000 },
+      envelope,
+      bodyOf('Subject: s\r', '\n\r\nline\r\nlone\rcr\r\n'),
+      header,
+    );
+    assert.equal(report.exitCode, 0);
+    const [recording, ...more] = readRecordings(dir);
+    assert.equal(more.length, 0);
+    assert.deepEqual(recording!.argv, ['-f', 's@example.org', '--', 'r1@example.com', 'r2@example.net']);
+    assert.equal(recording!.stdin.toString('latin1'), 'Received: test\nSubject: s\n\nline\nlone\rcr\n');
+  });
+
+  it('answers 451 when the command does not exist or is not executable, and reads the whole body anyway', async () => {
+    const missing = await deliveryError(
+      deliverViaCommand({ argv: [join(temp, 'no-such-command')], timeoutMs: 5000 }, envelope, bodyOf('a\r\n'.repeat(10_000)), header),
+    );
+    assert.equal(missing.code, 451);
+    assert.match(missing.message, /ENOENT/);
+
+    const script = join(temp, 'not-executable.sh');
+    writeFileSync(script, '#!/bin/sh\nexit 0\n');
+    chmodSync(script, 0o644);
+    const body = bodyOf('a\r\n'.repeat(10_000));
+    const denied = await deliveryError(deliverViaCommand({ argv: [script], timeoutMs: 5000 }, envelope, body, header));
+    assert.equal(denied.code, 451);
+    assert.match(denied.message, /EACCES/);
+    assert.equal(body.readableEnded, true, 'the body was read to its end, so the dialogue stays in step');
+  });
+
+  it('kills a command that hangs after reading its input, with its whole process group, and answers 451', async () => {
+    const pidFile = join(tempDir('hang'), 'pids.json');
+    const started = Date.now();
+    const error = await deliveryError(
+      deliverViaCommand(
+        { argv: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=1', process.execPath, join(fixtures, 'engine-hang.mjs')], timeoutMs: 300 },
+        envelope,
+        Readable.from(afterPidFile(pidFile, Buffer.from('small mail\r\n'), [])),
+        header,
+      ),
+    );
+    const took = Date.now() - started;
+    assert.equal(error.code, 451);
+    assert.match(error.message, /timed out/);
+    assert.equal(error.report.signal, 'SIGKILL');
+    assert.ok(took >= 290 && took < 5000, `took ${took} ms`);
+    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
+    await waitUntil(() => !alive(pids.pid) && !alive(pids.helper), 2000, 'the command and its helper to be gone');
+  });
+
+  it('kills a command that stops reading a big mail once it made no progress for the timeout', async () => {
+    const pidFile = join(tempDir('stall'), 'pids.json');
+    const started = Date.now();
+    const error = await deliveryError(
+      deliverViaCommand(
+        { argv: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=0', process.execPath, join(fixtures, 'engine-hang.mjs')], timeoutMs: 300 },
+        envelope,
+        Readable.from(afterPidFile(pidFile, Buffer.from('start\r\n'), Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'm')))),
+        header,
+      ),
+    );
+    assert.equal(error.code, 451);
+    assert.ok(Date.now() - started < 3000);
+    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
+    await waitUntil(() => !alive(pids.pid) && !alive(pids.helper), 2000, 'the command and its helper to be gone');
+  });
+
+  it('answers by the exit status when the command exits before reading a big mail', async () => {
+    const big = () => bodyOf(...Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'b')));
+    const failed = await deliveryError(deliverViaCommand({ argv: ['/bin/false'], timeoutMs: 5000 }, envelope, big(), header));
+    assert.equal(failed.code, 554);
+    assert.equal(failed.report.exitCode, 1);
+    const report = await deliverViaCommand({ argv: ['/bin/true'], timeoutMs: 5000 }, envelope, big(), header);
+    assert.equal(report.exitCode, 0);
+  });
+
+  it('reports a command killed by a signal as 554 with status 137', async () => {
+    const dir = tempDir('signal');
+    const error = await deliveryError(
+      deliverViaCommand(
+        { argv: ['/usr/bin/env', `RECORD_DIR=${dir}`, process.execPath, join(fixtures, 'engine-outcome.mjs'), '-f', '%F', '--'], timeoutMs: 5000 },
+        { ...envelope, to: ['signal-KILL@x'] },
+        bodyOf('x\r\n'),
+        header,
+      ),
+    );
+    assert.equal(error.code, 554);
+    assert.match(error.message, /137/);
+    assert.match(error.report.output, /killing myself/);
+  });
+
+  it('keeps only the tail of a command that floods stdout and stderr with megabytes, in bounded memory', async () => {
+    const floodBytes = 64 * 1024 * 1024; // per stream: far more than the heap growth allowed below
+    const before = process.memoryUsage();
+    const report = await deliverViaCommand(
+      { argv: ['/usr/bin/env', `FLOOD_BYTES=${floodBytes}`, process.execPath, join(fixtures, 'engine-flood.mjs')], timeoutMs: 10_000 },
+      envelope,
+      bodyOf('Subject: flood\r\n\r\nbody\r\n'),
+      header,
+    );
+    const afterUsage = process.memoryUsage();
+    assert.equal(report.exitCode, 0);
+    assert.ok(report.output.length <= 2048, `output kept: ${report.output.length} chars`);
+    assert.match(report.output, /read \d+ bytes$/);
+    assert.match(report.output, /FLOOD-END-std(out|err)/);
+    const growth = afterUsage.rss - before.rss;
+    assert.ok(growth < floodBytes, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB while the command wrote ${(2 * floodBytes) / 1048576} MiB`);
+  });
+});

@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import type { SmtpReply, SmtpTestClient } from './smtp-client';
+
+/** The repository root: tests run compiled, from out/test/helpers/. */
+const repoRoot = resolve(__dirname, '../../..');
+
+export function fixturePath(name: string): string {
+  return resolve(repoRoot, 'test', 'fixtures', name);
+}
+
+/**
+ * argv of test/fixtures/engine-outcome.mjs in msmtp's shape: it records each mail like record-command.mjs and exits
+ * as its first recipient asks (exit-75@x, signal-KILL@x, anything else exits 0).
+ */
+export function outcomeCommand(recordDir: string): string[] {
+  return ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixturePath('engine-outcome.mjs'), '-f', '%F', '--'];
+}
+
+/** Polls until condition() holds; fails with `what` after timeoutMs. */
+export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Dot-stuffs a body given with CRLF line ends and appends the end marker. */
+export function dataBlock(body: string): string {
+  const stuffed = body.replace(/(^|\r\n)\./g, '$1..');
+  return `${stuffed}${stuffed === '' || stuffed.endsWith('\r\n') ? '' : '\r\n'}.\r\n`;
+}
+
+export interface MailReplies {
+  mail: SmtpReply;
+  rcpts: SmtpReply[];
+  /** The reply to DATA (354), absent when no recipient was accepted. */
+  data?: SmtpReply;
+  /** The reply to the end of data, absent when DATA was refused. */
+  final?: SmtpReply;
+}
+
+/** One mail transaction, one command at a time, the way a cautious client sends it. */
+export async function sendMail(client: SmtpTestClient, from: string, to: readonly string[], body: string): Promise<MailReplies> {
+  const mail = await client.command(`MAIL FROM:<${from}>`);
+  const rcpts: SmtpReply[] = [];
+  for (const rcpt of to) rcpts.push(await client.command(`RCPT TO:<${rcpt}>`));
+  if (mail.code !== 250 || !rcpts.some((r) => r.code === 250)) return { mail, rcpts };
+  const data = await client.command('DATA');
+  if (data.code !== 354) return { mail, rcpts, data };
+  client.send(dataBlock(body));
+  return { mail, rcpts, data, final: await client.readReply() };
+}
