@@ -76,7 +76,13 @@ export class OptionError extends Error {
  * Shell operators, globs and substitutions are refused: the string is an argv, not a script.
  */
 export function parseCommand(command: string): string[] {
-  const words = parseShellWords(command, (name) => `$${name}`);
+  let words: ReturnType<typeof parseShellWords>;
+  try {
+    words = parseShellWords(command, (name) => `$${name}`);
+  } catch (error) {
+    // shell-quote throws its own errors for things like '${' (bad substitution): say it in our words.
+    throw new OptionError(`command: cannot split '${command}' into words: ${(error as Error).message}`);
+  }
   const argv: string[] = [];
   for (const word of words) {
     if (typeof word === 'string') {

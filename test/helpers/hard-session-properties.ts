@@ -1,0 +1,386 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { quote } from 'shell-quote';
+import { decodeBase64Strict, decodePlain } from '../../src-relay/auth';
+import { buildArgv } from '../../src-relay/deliver';
+import { createRelay, parseCommand, SmtpError, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
+import { MemorySession } from './hard-memory-session';
+import type { ParsedReply } from './hard-replies';
+
+/**
+ * Property-based checks of everything in a session that parses client input: command lines, addresses, AUTH
+ * payloads, plus the argv building behind them. Sessions run on a real engine over in-memory streams
+ * (hard-memory-session.ts); a mail that gets through is handed to a real (cheap) command. Each function returns
+ * the number of cases it ran.
+ */
+
+const REPLY_TIMEOUT_MS = 5000;
+
+/** What a session property did: cases run, and mails delivered along the way (proof that the fuzz reaches DATA). */
+export interface FuzzRun {
+  cases: number;
+  delivered: number;
+}
+
+/** A command that records its argv (NUL-separated) and its stdin into files named by its first argument. */
+function argvRecorder(dir: string): string[] {
+  const script = 'cat > "$0.stdin" && printf "%s\\0" "$@" > "$0.argv"';
+  return ['/bin/sh', '-c', script, join(dir, 'last'), '-f', '%F', '--'];
+}
+
+function readRecordedArgv(dir: string): string[] {
+  const text = readFileSync(join(dir, 'last.argv'), 'utf8');
+  return text.split('\0').slice(0, -1);
+}
+
+function relayFor(options: Partial<RelayOptions>, run?: FuzzRun): { relay: RelayEngine; events: RelayEvent[] } {
+  const relay = createRelay({ port: 0, authFailureDelayMs: 0, commandTimeoutMs: 5000, dataTimeoutMs: 5000, ...options });
+  const events: RelayEvent[] = [];
+  relay.subscribe((event) => {
+    events.push(event);
+    if (run && event.type === 'mail' && event.outcome === 'delivered') run.delivered += 1;
+  });
+  return { relay, events };
+}
+
+/** Strings a log line must not carry from a client: line breaks, escapes, NUL (log injection, terminal tricks). */
+function assertEventsPrintable(events: readonly RelayEvent[]): void {
+  for (const event of events) {
+    for (const [key, value] of Object.entries(event)) {
+      if (key === 'commandOutput' || key === 'detail') continue; // the command's own words, sanitized separately
+      const texts = typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((v) => typeof v === 'string') : [];
+      for (const text of texts) {
+        assert.ok(!/[\x00-\x1f\x7f]/.test(text), `event ${event.type}.${key} carries a control character: ${JSON.stringify(text)}`);
+      }
+    }
+  }
+}
+
+/** Reads one reply and fails the case when there is none. */
+async function replyTo(session: MemorySession, what: string): Promise<ParsedReply> {
+  const reply = await session.nextReply(REPLY_TIMEOUT_MS);
+  assert.ok(reply, `server closed without answering ${JSON.stringify(what.slice(0, 80))}`);
+  return reply;
+}
+
+/**
+ * Drives a session line by line, one reply per line: a 354 is followed by a tiny mail, a 221 or 421 must be
+ * followed by the server closing. Ends with QUIT when the session is still open, whose 221 must be the very next
+ * reply: a line that had been answered twice would push it back. Returns the replies, greeting first.
+ */
+async function lockstep(session: MemorySession, lines: readonly Buffer[]): Promise<ParsedReply[]> {
+  const replies: ParsedReply[] = [await replyTo(session, 'greeting')];
+  assert.equal(replies[0]!.code, 220);
+  for (const line of lines) {
+    session.send(Buffer.concat([line, Buffer.from('\r\n')]));
+    const reply = await replyTo(session, line.toString('latin1'));
+    replies.push(reply);
+    if (reply.code === 354) {
+      session.send('fuzz body\r\n.\r\n');
+      const final = await replyTo(session, 'end of data');
+      assert.ok(final.code === 250 || final.code >= 400, `odd reply to the end of data: ${final.code}`);
+      replies.push(final);
+    }
+    if (reply.code === 221 || reply.code === 421) {
+      assert.equal(await session.nextReply(REPLY_TIMEOUT_MS), null, 'server went on after a closing reply');
+      return replies;
+    }
+  }
+  if (replies[replies.length - 1]!.code === 334) {
+    // A SASL exchange is waiting for an answer: QUIT would be taken as one. Cancel it first.
+    session.send('*\r\n');
+    replies.push(await replyTo(session, 'the SASL cancel'));
+  }
+  session.send('QUIT\r\n');
+  const bye = await replyTo(session, 'QUIT');
+  assert.equal(bye.code, 221, `QUIT answered ${bye.code}: a reply count out of step`);
+  assert.equal(await session.nextReply(REPLY_TIMEOUT_MS), null);
+  return replies;
+}
+
+async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const verbs = ['EHLO', 'HELO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'VRFY', 'HELP', 'STARTTLS', 'AUTH', 'QUIT', 'BDAT', 'ETRN'];
+const wellFormed = fc.constantFrom(
+  'EHLO client.example', 'HELO client', 'MAIL FROM:<a@example.org>', 'MAIL FROM:<>', 'RCPT TO:<b@example.org>',
+  'RCPT TO:<c@example.org>', 'DATA', 'RSET', 'NOOP', 'VRFY root', 'HELP', 'STARTTLS', 'AUTH PLAIN AGEAYg==',
+  'MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME', 'MAIL FROM:<@relay.example:a@example.org>',
+);
+const asciiText = fc.string({ unit: 'binary-ascii', maxLength: 80 });
+const unicodeText = fc.string({ unit: 'binary', maxLength: 40 });
+
+/** Command lines: well-formed ones, verbs with junk, raw bytes, NUL, 8-bit, overlong, HTTP look-alikes, QUIT. */
+const commandLine: fc.Arbitrary<Buffer> = fc
+  .oneof(
+    { weight: 8, arbitrary: wellFormed },
+    { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...verbs), fc.constantFrom(' ', '', '  ', '\t'), asciiText).map(([v, s, t]) => `${v}${s}${t}`) },
+    { weight: 3, arbitrary: fc.tuple(fc.constantFrom('MAIL FROM:', 'RCPT TO:', 'mail from:', 'RCPT TO: '), unicodeText, fc.constantFrom('', ' SIZE=x', ' BODY=7BIT', ' FOO=\x01', ' SIZE=99999999999999999999999')).map(([v, a, p]) => `${v}<${a}>${p}`) },
+    { weight: 3, arbitrary: asciiText },
+    { weight: 2, arbitrary: unicodeText },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 60 }).map((bytes) => Buffer.from(bytes).toString('latin1')) },
+    { weight: 1, arbitrary: fc.integer({ min: 2040, max: 5000 }).map((n) => 'NOOP '.padEnd(n, 'x')) },
+    { weight: 1, arbitrary: fc.constantFrom('GET / HTTP/1.1', 'POST /x HTTP/1.0', 'Host: 127.0.0.1', 'QUIT', 'quit') },
+  )
+  .map((text) => Buffer.from(text.replace(/[\r\n]/g, ' '), /[^\x00-\xff]/.test(text) ? 'utf8' : 'latin1'));
+
+/** The steps of a valid transaction, in order; the fuzz weaves them between random lines so mails do get through. */
+const SKELETON = ['EHLO fuzz.example', 'MAIL FROM:<s@example.org>', 'RCPT TO:<r@example.org>', 'DATA'];
+
+const fuzzedDialogue = fc
+  .array(fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: commandLine }), { minLength: 1, maxLength: 30, size: 'medium' })
+  .map((items) => {
+    let step = 0;
+    return items.map((item) => item ?? Buffer.from(SKELETON[step++ % SKELETON.length]!));
+  });
+
+/**
+ * Random command lines never crash a session nor leave it hanging; each gets exactly one well-formed reply, and
+ * what the session logs from them holds no control characters.
+ */
+export async function everyCommandGetsOneReply(numRuns: number, seed?: number): Promise<FuzzRun> {
+  const run: FuzzRun = { cases: 0, delivered: 0 };
+  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-cmd-'));
+  try {
+    await fc.assert(
+      fc.asyncProperty(fuzzedDialogue, async (lines) => {
+        run.cases += 1;
+        const { relay, events } = relayFor({ command: argvRecorder(dir), maxErrors: 1000 }, run);
+        const session = new MemorySession(relay);
+        try {
+          await lockstep(session, lines);
+          await bounded(session.ended, REPLY_TIMEOUT_MS, 'the session');
+          assert.deepEqual(session.unreadReplies(), []);
+          assert.ok(!events.some((e) => e.type === 'error'), `engine error: ${JSON.stringify(events.find((e) => e.type === 'error'))}`);
+          assertEventsPrintable(events);
+        } finally {
+          session.end();
+        }
+      }),
+      { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+/** Addresses: anything at all, with the dangerous shapes (leading '-', control characters, shell syntax) well represented. */
+const address = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: 'binary-ascii', maxLength: 40 }),
+  fc.tuple(fc.constantFrom('-', '--', '-f', '$(', '`', ';', '|', "'", '"', '\\', '*', '~', '%F', ' '), fc.string({ maxLength: 20 })).map(([a, b]) => `${a}${b}@example.org`),
+  fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom('\x00', '\x01', '\t', '\x1b[31m', '\x7f', '\r'), fc.string({ maxLength: 10 })).map(([a, c, b]) => `${a}${c}${b}@x`),
+  fc.constantFrom('a@b', 'user+tag@example.org', 'o\'brien@example.org', '"quoted string"@example.org', 'a@[127.0.0.1]', 'ünï@exämple.org'),
+).filter((text) => !text.startsWith('@') && !/[\r\n<>]/.test(text));
+
+/**
+ * Whatever address a client sends, it either is refused with a 5xx or reaches the command as exactly one argv
+ * element, unchanged; a leading '-' or a control character is always refused. Checked through a real session and
+ * a real command that records its argv.
+ */
+export async function addressesReachArgvIntact(numRuns: number, seed?: number): Promise<FuzzRun> {
+  const run: FuzzRun = { cases: 0, delivered: 0 };
+  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-addr-'));
+  try {
+    await fc.assert(
+      fc.asyncProperty(address, fc.array(address, { minLength: 1, maxLength: 4 }), async (from, to) => {
+        run.cases += 1;
+        rmSync(join(dir, 'last.argv'), { force: true });
+        const { relay, events } = relayFor({ command: argvRecorder(dir), maxErrors: 1000 }, run);
+        const session = new MemorySession(relay);
+        try {
+          assert.equal((await replyTo(session, 'greeting')).code, 220);
+          session.send('EHLO fuzz\r\n');
+          assert.equal((await replyTo(session, 'EHLO')).code, 250);
+          session.send(Buffer.from(`MAIL FROM:<${from}>\r\n`, 'utf8'));
+          const mail = await replyTo(session, 'MAIL');
+          const accepted: string[] = [];
+          const rcptCodes: number[] = [];
+          for (const rcpt of to) {
+            session.send(Buffer.from(`RCPT TO:<${rcpt}>\r\n`, 'utf8'));
+            const reply = await replyTo(session, 'RCPT');
+            rcptCodes.push(reply.code);
+            if (reply.code === 250) accepted.push(rcpt);
+            else assert.ok(reply.code >= 500, `RCPT <${rcpt}> got ${reply.code}`);
+          }
+          const dangerous = (text: string) => text.startsWith('-') || /[\x00-\x1f\x7f]/.test(text);
+          if (dangerous(from)) assert.notEqual(mail.code, 250, `MAIL accepted ${JSON.stringify(from)}`);
+          to.forEach((rcpt, i) => {
+            if (dangerous(rcpt)) assert.notEqual(rcptCodes[i], 250, `RCPT accepted ${JSON.stringify(rcpt)}`);
+          });
+          if (mail.code !== 250) assert.ok(mail.code >= 500, `MAIL got ${mail.code}`);
+          if (mail.code === 250 && accepted.length > 0) {
+            session.send('DATA\r\n');
+            assert.equal((await replyTo(session, 'DATA')).code, 354);
+            session.send('x\r\n.\r\n');
+            assert.equal((await replyTo(session, 'end of data')).code, 250);
+            const argv = readRecordedArgv(dir);
+            assert.deepEqual(argv, ['-f', from === '' ? 'MAILER-DAEMON' : from, '--', ...accepted]);
+          }
+          for (const event of events) {
+            if (event.type === 'client-error' || event.type === 'mail') assertEventsPrintable([event]);
+          }
+          session.send('QUIT\r\n');
+          await bounded(session.ended, REPLY_TIMEOUT_MS, 'the session');
+        } finally {
+          session.end();
+        }
+      }),
+      { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+/** Pure: argv building keeps every recipient one element, replaces only the first %F, adds nothing else. */
+export function argvBuildingIsExact(numRuns: number, seed?: number): number {
+  const word = fc.string({ unit: 'binary', maxLength: 12 });
+  const template = fc.array(fc.oneof(word, fc.constantFrom('%F', '-f', '--', 'x%Fy', '%F%F')), { minLength: 1, maxLength: 8 });
+  fc.assert(
+    fc.property(template, fc.string({ unit: 'binary', maxLength: 20 }), fc.array(word, { maxLength: 10 }), (argvTemplate, from, to) => {
+      const argv = buildArgv(argvTemplate, { from, to });
+      assert.equal(argv.length, argvTemplate.length + to.length);
+      assert.deepEqual(argv.slice(argvTemplate.length), to);
+      const first = argvTemplate.findIndex((arg) => arg.includes('%F'));
+      const sender = from === '' ? 'MAILER-DAEMON' : from;
+      argvTemplate.forEach((arg, i) => {
+        assert.equal(argv[i], i === first ? arg.replace('%F', () => sender) : arg);
+      });
+    }),
+    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+  );
+  return numRuns;
+}
+
+/** Pure: a command string split into argv without a shell is exactly the words a shell quoter joined. */
+export function commandParsingRoundTrips(numRuns: number, seed?: number): number {
+  const word = fc.string({ unit: 'binary', minLength: 1, maxLength: 16 }).filter((w) => !w.includes('\0'));
+  fc.assert(
+    fc.property(fc.array(word, { minLength: 1, maxLength: 8 }), (words) => {
+      assert.deepEqual(parseCommand(quote(words)), words);
+    }),
+    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+  );
+  return numRuns;
+}
+
+const shellSyntax = fc.constantFrom('${', '${x', '$(', '`', '|', '||', '&&', ';', '>', '<', '2>&1', '#', '*', '~', '"', "'", '\\', ' ', '$HOME', '(', ')');
+
+/** Pure: any command string at all either parses into argv or is refused with an OptionError, never anything else. */
+export function commandParsingFailsCleanly(numRuns: number, seed?: number): number {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 8 }), shellSyntax), { maxLength: 10 }), (pieces) => {
+      const text = pieces.join('');
+      try {
+        const argv = parseCommand(text);
+        assert.ok(argv.length > 0 && argv.every((arg) => typeof arg === 'string'));
+      } catch (error) {
+        assert.equal((error as Error).name, 'OptionError', `parseCommand(${JSON.stringify(text)}) threw ${String(error)}`);
+      }
+    }),
+    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+  );
+  return numRuns;
+}
+
+/** Pure: SASL decoding refuses with a 501 or decodes exactly; it never throws anything else. */
+export function saslDecodingIsStrict(numRuns: number, seed?: number): number {
+  const anyText = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 60 }), fc.base64String({ maxLength: 60 }), fc.string({ maxLength: 30 }));
+  fc.assert(
+    fc.property(anyText, (text) => {
+      for (const decode of [decodeBase64Strict, decodePlain]) {
+        try {
+          decode(text);
+        } catch (error) {
+          assert.ok(error instanceof SmtpError && error.code === 501, `${decode.name}(${JSON.stringify(text)}) threw ${String(error)}`);
+        }
+      }
+    }),
+    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+  );
+  const field = fc.string({ unit: 'binary', maxLength: 30 }).filter((s) => !s.includes('\0'));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), field, field, field, (bytes, authzid, user, password) => {
+      const raw = Buffer.from(bytes);
+      assert.ok(decodeBase64Strict(raw.toString('base64')).equals(raw));
+      assert.deepEqual(decodePlain(Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64')), { user, password });
+    }),
+    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+  );
+  return numRuns * 2;
+}
+
+const USER = 'fuzz-user';
+
+/** AUTH attempts: random payloads, wrong and right credentials, cancels, LOGIN dialogues with junk answers. */
+function authLines(password: string): fc.Arbitrary<string[]> {
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const junk = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 40 }), fc.base64String({ maxLength: 40 }), fc.constantFrom('*', '=', ''));
+  const attempt = fc.oneof(
+    junk.map((j) => [`AUTH PLAIN ${j}`]),
+    junk.map((j) => ['AUTH PLAIN', j]),
+    fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([u, p]) => [`AUTH PLAIN ${b64(`\0${u}\0${p}`)}`]),
+    fc.tuple(junk, junk).map(([u, p]) => ['AUTH LOGIN', u, p]),
+    junk.map((j) => [`AUTH LOGIN ${j}`, j]),
+    fc.constant([`AUTH PLAIN ${b64(`\0${USER}\0${password}`)}`]),
+    fc.constant(['AUTH LOGIN', b64(USER), b64(password)]),
+    fc.constant(['AUTH LOGIN', b64(USER), b64(`${password}x`)]),
+    fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((m) => [`AUTH ${m}`]),
+    fc.constantFrom(['MAIL FROM:<a@b>'], ['RCPT TO:<c@d>'], ['DATA'], ['NOOP'], ['RSET'], ['EHLO again']),
+  );
+  return fc.array(attempt, { maxLength: 12 }).map((list) => list.flat());
+}
+
+/**
+ * With AUTH on, random AUTH payloads each get one reply and never end the session early (the failure limit is set
+ * high here); mail commands before success get 530; a right answer always authenticates.
+ */
+export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<FuzzRun> {
+  const run: FuzzRun = { cases: 0, delivered: 0 };
+  const password = 'pw-Fuzz-3141';
+  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-auth-'));
+  try {
+    await fc.assert(
+      fc.asyncProperty(authLines(password), async (lines) => {
+        run.cases += 1;
+        const { relay, events } = relayFor({
+          command: argvRecorder(dir), maxErrors: 1000, maxAuthFailures: 1000, auth: { user: USER, password },
+        }, run);
+        const session = new MemorySession(relay);
+        try {
+          const replies = await lockstep(session, [Buffer.from('EHLO fuzz'), ...lines.map((line) => Buffer.from(line.replace(/[\r\n]/g, ' '), 'latin1'))]);
+          await bounded(session.ended, REPLY_TIMEOUT_MS, 'the session');
+          const codes = new Set(replies.map((reply) => reply.code));
+          for (const code of codes) assert.ok([220, 221, 235, 250, 252, 214, 334, 354, 451, 500, 501, 502, 503, 504, 530, 535, 555].includes(code), `unexpected reply ${code}`);
+          const successes = events.filter((e) => e.type === 'auth' && e.ok).length;
+          assert.equal(successes, replies.filter((reply) => reply.code === 235).length);
+          const authenticatedAt = replies.findIndex((reply) => reply.code === 235);
+          const before = authenticatedAt < 0 ? replies : replies.slice(0, authenticatedAt);
+          assert.ok(!before.some((reply) => reply.code === 354), 'DATA accepted before authentication');
+          assertEventsPrintable(events);
+        } finally {
+          session.end();
+        }
+      }),
+      { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}

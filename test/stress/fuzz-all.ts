@@ -1,0 +1,74 @@
+import {
+  arbitraryStreamMatchesModel, bodyRoundTrip, commandLinesInStep, everySplitOfATrickyMail, oversizeStaysInStep,
+} from '../helpers/hard-reader-properties';
+import {
+  addressesReachArgvIntact, argvBuildingIsExact, authPayloadsAreHandled, commandParsingFailsCleanly,
+  commandParsingRoundTrips, everyCommandGetsOneReply, saslDecodingIsStrict,
+} from '../helpers/hard-session-properties';
+import { startRelayProcess } from '../helpers/hard-relay-process';
+import { fuzzRelay } from '../helpers/hard-socket-fuzz';
+
+/** Every fuzz property of the test suite, with many more cases, plus a long socket-level fuzz run. */
+
+export interface FuzzPart {
+  name: string;
+  cases: number;
+  failure: string | null;
+}
+
+export interface FuzzAllResult {
+  seed: number;
+  parts: FuzzPart[];
+  socket: { sessions: number; aborted: number; deliveredReplies: number; recordings: number; failures: string[] };
+  crashed: string | null;
+  engineErrors: number;
+}
+
+export async function fuzzAll(scale: number, seed: number): Promise<FuzzAllResult> {
+  const n = (base: number) => Math.max(1, Math.round(base * scale));
+  const parts: FuzzPart[] = [];
+  /** Runs one property; `body` returns the number of cases it ran. */
+  const run = async (name: string, planned: number, body: () => Promise<number> | number) => {
+    let failure: string | null = null;
+    let cases = planned;
+    try {
+      cases = await body();
+    } catch (error) {
+      failure = String(error instanceof Error ? error.message : error).split('\n').slice(0, 4).join(' ');
+    }
+    parts.push({ name, cases, failure });
+    process.stderr.write(`  fuzz ${name}: ${cases} cases ${failure ? `FAILED: ${failure}` : 'ok'}\n`);
+  };
+  await run('reader: dot-stuffed body round trip', n(3000), () => bodyRoundTrip(n(3000), seed));
+  await run('reader: any DATA stream vs model', n(20_000), () => arbitraryStreamMatchesModel(n(20_000), seed));
+  await run('reader: command lines in step', n(5000), () => commandLinesInStep(n(5000), seed));
+  await run('reader: oversize mail stays in step', n(3000), () => oversizeStaysInStep(n(3000), seed));
+  await run('reader: every split of a tricky mail', 0, () => everySplitOfATrickyMail());
+  await run('session: random command lines', n(1500), async () => (await everyCommandGetsOneReply(n(1500), seed)).cases);
+  await run('session: addresses to argv', n(400), async () => (await addressesReachArgvIntact(n(400), seed)).cases);
+  await run('session: AUTH payloads', n(1000), async () => (await authPayloadsAreHandled(n(1000), seed)).cases);
+  await run('argv building', n(5000), () => argvBuildingIsExact(n(5000), seed));
+  await run('command string round trip', n(5000), () => commandParsingRoundTrips(n(5000), seed));
+  await run('command string refusals', n(5000), () => commandParsingFailsCleanly(n(5000), seed));
+  await run('SASL decoding', n(10_000), () => saslDecodingIsStrict(n(5000), seed));
+
+  const relay = await startRelayProcess({ options: { commandTimeoutMs: 1500, dataTimeoutMs: 1500, deliveryTimeoutMs: 10_000 } });
+  try {
+    const report = await fuzzRelay(relay, { sessions: n(500), concurrency: 8, seed, closeBoundMs: 20_000 });
+    const stats = await relay.stats();
+    const failures = [...report.failures];
+    if (stats.mailsDelivered !== report.recordings) failures.push(`engine counted ${stats.mailsDelivered} deliveries, ${report.recordings} recorded`);
+    parts.push({ name: 'socket: mutated sessions', cases: report.sessions, failure: failures.length ? failures.slice(0, 3).join(' | ') : null });
+    process.stderr.write(`  fuzz socket: ${report.sessions} sessions, ${failures.length} failures\n`);
+    const exited = relay.exited();
+    return {
+      seed,
+      parts,
+      socket: { sessions: report.sessions, aborted: report.aborted, deliveredReplies: report.deliveredReplies, recordings: report.recordings, failures },
+      crashed: exited ? JSON.stringify(exited) : null,
+      engineErrors: relay.events.filter((event) => event.type === 'error').length,
+    };
+  } finally {
+    await relay.stop();
+  }
+}
