@@ -194,7 +194,8 @@ export async function deliverViaCommand(
     const converter = new CrlfToLf();
     await writeWithBackpressure(stdin, Buffer.from(header), () => stdinBroken, exit, watchdog);
     for await (const chunk of body) {
-      if (stdinBroken || child.exitCode !== null || child.signalCode !== null) continue; // keep reading to the end
+      if (child.exitCode !== null || child.signalCode !== null) stdinBroken = true; // gone before the end of the mail
+      if (stdinBroken) continue; // keep reading the body to its end, so the reply comes at the right time
       await writeWithBackpressure(stdin, converter.convert(chunk as Buffer), () => stdinBroken, exit, watchdog);
     }
     if (!stdinBroken) stdin.end(converter.flush());
@@ -218,6 +219,11 @@ export async function deliverViaCommand(
   }
   const error = exitToError(result.code, result.signal);
   if (error) throw fail(error, false);
+  if (stdinBroken) {
+    // Success claimed for a mail it never read to the end: not a delivery (msmtpd also answers 554 here).
+    throw fail(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), false,
+      'the command closed its input before the end of the mail, then exited 0');
+  }
   return report();
 }
 

@@ -34,6 +34,8 @@ export type SessionEndReason =
   | 'quit'
   | 'eof'
   | 'idle-timeout'
+  /** Closed while idle to make room for a new client when every slot was taken. */
+  | 'evicted'
   | 'too-many-errors'
   | 'not-smtp'
   | 'shutdown'

@@ -32,6 +32,11 @@ export interface RelayOptions {
   maxAuthFailures: number;
   /** Time a client has to send one complete command line (RFC 5321 4.5.3.2.7: at least 5 minutes). */
   commandTimeoutMs: number;
+  /**
+   * When every session slot is taken, a new client may take the slot of a session that has waited this long for
+   * its next command: idle connections cannot lock everyone out for the whole command timeout.
+   */
+  evictIdleAfterMs: number;
   /** Time a client may stay silent while sending DATA (RFC 5321 4.5.3.2.5: 3 minutes). */
   dataTimeoutMs: number;
   /** Time the delivery command may take without progress (reading its input, or exiting once input ended). */
@@ -60,6 +65,7 @@ export const defaultOptions: Readonly<Omit<RelayOptions, 'auth' | 'tls'>> = Obje
   maxErrors: 10,
   maxAuthFailures: 3,
   commandTimeoutMs: 5 * 60_000,
+  evictIdleAfterMs: 10_000,
   dataTimeoutMs: 3 * 60_000,
   deliveryTimeoutMs: 5 * 60_000,
   authFailureDelayMs: 1000,
@@ -126,7 +132,7 @@ export function resolveOptions(partial: Partial<RelayOptions> = {}): RelayOption
 
 const positiveIntegerKeys = [
   'maxSessions', 'maxMessageBytes', 'maxRecipients', 'maxLineBytes', 'maxErrors', 'maxAuthFailures',
-  'commandTimeoutMs', 'dataTimeoutMs', 'deliveryTimeoutMs',
+  'commandTimeoutMs', 'dataTimeoutMs', 'deliveryTimeoutMs', 'evictIdleAfterMs',
 ] as const;
 const nonNegativeIntegerKeys = ['authFailureDelayMs', 'authFailureWindowMs', 'stopGraceMs'] as const;
 

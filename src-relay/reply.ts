@@ -37,6 +37,7 @@ export const Replies = {
   authRequired: () => new SmtpError(530, [5, 7, 0], 'Authentication required'),
   messageTooBig: (max: number) => new SmtpError(552, [5, 3, 4], `Message size exceeds fixed limit of ${max} bytes`),
   idleTimeout: () => new SmtpError(421, [4, 4, 2], 'Idle timeout, closing connection'),
+  evicted: () => new SmtpError(421, [4, 4, 2], 'Idle while other clients wait, closing connection'),
   shuttingDown: () => new SmtpError(421, [4, 3, 2], 'Service shutting down, closing connection'),
   tooManySessions: (max: number) => new SmtpError(421, [4, 3, 2], `Too many concurrent sessions (max ${max}), try again later`),
   tooManyErrors: () => new SmtpError(421, [4, 7, 0], 'Too many errors, closing connection'),

@@ -24,6 +24,26 @@ export interface SessionContext {
   readonly emit: (event: RelayEvent) => void;
   /** Aborted when the engine stops: an idle session is closed with 421, a mail in flight may finish first. */
   readonly shutdown: AbortSignal;
+  /** How the server sees whether the session is idle and closes it to make room (optional: inetd has no server). */
+  readonly control?: SessionControl;
+}
+
+/** What the server may see of a running session, and the one thing it may do to it. */
+export class SessionControl {
+  /** When the session began waiting for its next command; null while it works on one. */
+  idleSince: number | null = null;
+  /** Set by the session: ends it with this reply. */
+  closeWith: ((reply: SmtpError) => void) | null = null;
+  /** Why closeIfIdle() ended the session, once it has. */
+  closedAs: SessionEndReason | null = null;
+
+  /** Closes the session with the reply if it is waiting for a command; false (and nothing done) if it is busy. */
+  closeIfIdle(reply: SmtpError, reason: SessionEndReason): boolean {
+    if (this.idleSince === null || !this.closeWith || this.closedAs) return false;
+    this.closedAs = reason;
+    this.closeWith(reply);
+    return true;
+  }
 }
 
 const HTTP_REQUEST_LINE = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE|PRI) \S+ HTTP\/\d/i;
@@ -64,11 +84,12 @@ class Session {
   private errors = 0;
   private authFailures = 0;
   private tlsActive = false;
-  private idle = false;
+  private readonly control: SessionControl;
   private readonly options: RelayOptions;
 
   constructor(io: Duplex, private readonly context: SessionContext) {
     this.options = context.options;
+    this.control = context.control ?? new SessionControl();
     this.output = io;
     this.reader = new SmtpReader(io, {
       maxLineBytes: this.options.maxLineBytes,
@@ -78,19 +99,19 @@ class Session {
   }
 
   async run(): Promise<SessionEndReason> {
-    const onShutdown = () => {
-      if (!this.idle) return;
-      this.close(Replies.shuttingDown());
-      // A client that keeps its side open must not hold stop() for the whole grace period.
+    this.control.closeWith = (reply) => {
+      this.close(reply);
+      // A client that keeps its side open must not hold the session (and stop()) any longer.
       this.reader.endInput();
     };
+    const onShutdown = () => this.control.closeIfIdle(Replies.shuttingDown(), 'shutdown');
     this.context.shutdown.addEventListener('abort', onShutdown);
     try {
       this.reply(220, null, `${this.options.hostname} ESMTP msmtp-relay`);
       for (;;) {
         if (this.context.shutdown.aborted) throw new SessionEnd('shutdown', Replies.shuttingDown());
         const line = await this.nextLine();
-        if (line === null) return this.context.shutdown.aborted ? 'shutdown' : 'eof';
+        if (line === null) return this.control.closedAs ?? (this.context.shutdown.aborted ? 'shutdown' : 'eof');
         await this.dispatch(line);
       }
     } catch (error) {
@@ -111,6 +132,7 @@ class Session {
       return 'error';
     } finally {
       this.context.shutdown.removeEventListener('abort', onShutdown);
+      this.control.closeWith = null;
       this.flush();
     }
   }
@@ -120,7 +142,7 @@ class Session {
     if (!this.reader.hasBufferedLine()) this.flush();
     if (this.output.writableLength > MAX_UNREAD_REPLY_BYTES) await this.repliesRead();
     // Waiting for a command is idle even mid-envelope: nothing is accepted before the reply to DATA's end.
-    this.idle = true;
+    this.control.idleSince = Date.now();
     try {
       return await this.reader.readLine();
     } catch (error) {
@@ -130,7 +152,7 @@ class Session {
       }
       throw error;
     } finally {
-      this.idle = false;
+      this.control.idleSince = null;
     }
   }
 

@@ -248,8 +248,11 @@ describe('deliverViaCommand with real processes', () => {
     const failed = await deliveryError(deliverViaCommand({ argv: ['/bin/false'], timeoutMs: 5000 }, envelope, big(), header));
     assert.equal(failed.code, 554);
     assert.equal(failed.report.exitCode, 1);
-    const report = await deliverViaCommand({ argv: ['/bin/true'], timeoutMs: 5000 }, envelope, big(), header);
-    assert.equal(report.exitCode, 0);
+    // Exit 0 without reading the mail is no delivery: 554 (msmtpd's answer too), never a 250 for a lost mail.
+    const unread = await deliveryError(deliverViaCommand({ argv: ['/bin/true'], timeoutMs: 5000 }, envelope, big(), header));
+    assert.equal(unread.code, 554);
+    assert.match(unread.message, /without reading the whole mail/);
+    assert.equal(unread.report.exitCode, 0);
   });
 
   it('reports a command killed by a signal as 554 with status 137', async () => {
