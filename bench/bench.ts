@@ -1,0 +1,200 @@
+/**
+ * `npm run bench`: msmtp-relay against Debian's msmtpd, side by side, same delivery command, same client.
+ * Options: --runs=N (default 5; each figure is the median, latencies are pooled over the runs; runs that would
+ * take the whole past TIME_BUDGET_MS are skipped, and the report says so),
+ * --spawner=NAME (how msmtp-relay starts the command: default, node or launcher; see bench/relay-server.ts).
+ * Everything it starts runs in its own process group and is killed at the end, also on Ctrl-C or an error.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { LoadJob, LoadResult } from './load-client';
+import { PeakSampler, readResidency, resetPeak } from './memory';
+import { runWorker } from './processes';
+import { printReport, type Measurements, type ServerFigures } from './report';
+import { MSMTPD, msmtpd, msmtpRelay, type RunningServer } from './servers';
+import type { SpawnJob } from './spawn-rate';
+import { percentile } from './stats';
+
+const repoRoot = resolve(__dirname, '..', '..');
+const drainScript = join(repoRoot, 'bench', 'fixtures', 'drain.sh');
+const commandArgv = [drainScript, '-f', '%F', '--'];
+const loadClient = join(__dirname, 'load-client.js');
+const spawnRateWorker = join(__dirname, 'spawn-rate.js');
+const WORKER_TIMEOUT_MS = 90_000;
+const LARGE_MAIL_BYTES = 50 * 1024 * 1024;
+/** The bench stays under 5 minutes on a slow machine by doing fewer runs. */
+const TIME_BUDGET_MS = 4.5 * 60_000;
+
+interface ThroughputRow {
+  readonly label: string;
+  /** Where a mail's latency starts: MAIL FROM, or connect() when each mail has its own connection. */
+  readonly latencyFrom: 'MAIL' | 'connect';
+  readonly job: (port: number) => LoadJob;
+}
+
+const throughputRows: readonly ThroughputRow[] = [
+  { label: '1 session × 1000 mails', latencyFrom: 'MAIL', job: (port) => ({ kind: 'sessions', port, sessions: 1, mailsPerSession: 1000 }) },
+  { label: '8 sessions × 250 mails', latencyFrom: 'MAIL', job: (port) => ({ kind: 'sessions', port, sessions: 8, mailsPerSession: 250 }) },
+  {
+    label: '200 connections × 1 mail, 16 at a time',
+    latencyFrom: 'connect',
+    job: (port) => ({ kind: 'connections', port, total: 200, concurrency: 16 }),
+  },
+];
+
+/**
+ * Before measuring, msmtp-relay gets 3200 mails: a fresh Node process runs its first few thousand mails partly in
+ * the interpreter while the JIT compiles (and its compiler threads take CPU from everything else); a relay that
+ * has been up a while runs compiled code. msmtpd (C, a fork per connection) gets 20, to fill the page cache.
+ */
+const relayWarmUp = (port: number): LoadJob => ({ kind: 'sessions', port, sessions: 8, mailsPerSession: 400 });
+const msmtpdWarmUp = (port: number): LoadJob => ({ kind: 'sessions', port, sessions: 1, mailsPerSession: 20 });
+
+function option(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  return process.argv.find((arg) => arg.startsWith(prefix))?.slice(prefix.length) ?? fallback;
+}
+
+async function load(job: LoadJob): Promise<LoadResult> {
+  const result = await runWorker<LoadResult>(loadClient, job, WORKER_TIMEOUT_MS);
+  if (result.errors.length > 0) throw new Error(`load client: ${result.errors.slice(0, 3).join('; ')}`);
+  return result;
+}
+
+/** A server for one measurement; release() stops it if it was started just for that measurement. */
+interface Lease {
+  readonly server: RunningServer;
+  release(): Promise<void>;
+}
+
+/**
+ * msmtpd is started afresh for each measurement, so slots it leaked in one (reference §0.4) cannot slow the next;
+ * msmtp-relay runs all measurements of a run in one process, as a relay that stays up does.
+ */
+async function leaseMsmtpd(): Promise<Lease> {
+  const server = await msmtpd.start(commandArgv);
+  try {
+    await load(msmtpdWarmUp(server.port));
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { server, release: () => server.stop() };
+}
+
+async function measure<T>(lease: () => Promise<Lease>, what: (server: RunningServer) => Promise<T>): Promise<T> {
+  const { server, release } = await lease();
+  try {
+    return await what(server);
+  } finally {
+    await release();
+  }
+}
+
+function emptyFigures(): ServerFigures {
+  return { rates: [], mailLatencies: [], greetingLatencies: [], refused: 0 };
+}
+
+async function measureLargeMail(server: RunningServer): Promise<{ peakKiB: number; growthKiB: number; seconds: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 500)); // let the garbage of what ran before settle
+  const idle = readResidency(server.pid);
+  if (!idle) throw new Error('server process gone');
+  for (const pid of server.mailHandlerPids()) resetPeak(pid);
+  const sampler = new PeakSampler(() => server.mailHandlerPids());
+  const result = await load({ kind: 'large', port: server.port, bytes: LARGE_MAIL_BYTES });
+  const peakKiB = sampler.stop();
+  return { peakKiB, growthKiB: peakKiB - idle.rssKiB, seconds: result.elapsedMs / 1000 };
+}
+
+function describeMachine(): string {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  let msmtpdVersion = 'msmtpd';
+  try {
+    msmtpdVersion = execFileSync(MSMTPD, ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
+  } catch {
+    // the check in main() reports a missing msmtpd
+  }
+  return `Node ${process.version}, ${msmtpdVersion}, ${cpu} × ${cpus().length}, Linux`;
+}
+
+async function spawnRates(spawner: 'node' | 'launcher'): Promise<[number, number]> {
+  const rate = async (total: number, parallel: number) =>
+    (await runWorker<{ perSecond: number }>(spawnRateWorker, { argv: commandArgv, total, parallel, spawner } satisfies SpawnJob, WORKER_TIMEOUT_MS)).perSecond;
+  return [await rate(500, 1), await rate(1000, 8)];
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MSMTPD)) throw new Error(`${MSMTPD} is missing: apt-get install msmtp-mta`);
+  const runs = Math.max(1, Math.min(10, Number(option('runs', '5')) || 5));
+  const relay = msmtpRelay(option('spawner', 'default'));
+  const started = Date.now();
+  const measurements: Measurements = {
+    machine: describeMachine(),
+    command: `${drainScript} -f %F --`,
+    relayDescription: relay.description,
+    msmtpdDescription: msmtpd.description,
+    runs,
+    rows: throughputRows.map((row) => ({ label: row.label, latencyFrom: row.latencyFrom, relay: emptyFigures(), msmtpd: emptyFigures() })),
+    greeting: { relay: emptyFigures(), msmtpd: emptyFigures() },
+    largeMail: { relay: [], msmtpd: [] },
+    spawnCeiling: { sequential: [], parallel8: [] },
+    launcherRate: { sequential: [], parallel8: [] },
+  };
+  const say = (text: string) => process.stderr.write(`${text}\n`);
+
+  for (let run = 0; run < runs; run++) {
+    const elapsed = Date.now() - started;
+    if (run > 0 && elapsed + elapsed / run > TIME_BUDGET_MS) {
+      say(`stopping after ${run} runs to stay within ${TIME_BUDGET_MS / 60_000} minutes`);
+      measurements.runs = run;
+      break;
+    }
+    const tag = `run ${run + 1}/${runs}`;
+    const relayServer = await relay.start(commandArgv);
+    try {
+      await load(relayWarmUp(relayServer.port));
+      const leaseRelay = async (): Promise<Lease> => ({ server: relayServer, release: async () => {} });
+      // Alternate who goes first, so neither server always runs on a machine the other just warmed (or heated).
+      const sides = [['relay', leaseRelay], ['msmtpd', leaseMsmtpd]] as const;
+      const order = run % 2 === 0 ? sides : [...sides].reverse();
+      for (const [index, row] of throughputRows.entries()) {
+        for (const [side, lease] of order) {
+          const figures = measurements.rows[index]![side];
+          const result = await measure(lease, (server) => load(row.job(server.port)));
+          const rate = result.mails / (result.elapsedMs / 1000);
+          figures.rates.push(rate);
+          figures.mailLatencies.push(...result.mailLatenciesMs);
+          figures.refused += result.refused;
+          say(`${tag} ${row.label}: ${side} ${rate.toFixed(1)} mails/s, p99 ${percentile(result.mailLatenciesMs, 99).toFixed(2)} ms`);
+        }
+      }
+      for (const [side, lease] of order) {
+        const greetings = await measure(lease, (server) => load({ kind: 'greetings', port: server.port, total: 200 }));
+        measurements.greeting[side].greetingLatencies.push(...greetings.greetingLatenciesMs);
+        const large = await measure(lease, measureLargeMail);
+        measurements.largeMail[side].push(large);
+        say(`${tag} ${side}: greeting p99 ${percentile(greetings.greetingLatenciesMs, 99).toFixed(2)} ms; ` +
+          `50 MiB mail: peak ${(large.peakKiB / 1024).toFixed(1)} MiB, growth ${(large.growthKiB / 1024).toFixed(1)} MiB`);
+      }
+    } finally {
+      await relayServer.stop();
+    }
+    const [sequential, parallel8] = await spawnRates('node');
+    measurements.spawnCeiling.sequential.push(sequential);
+    measurements.spawnCeiling.parallel8.push(parallel8);
+    const [launcherSequential, launcherParallel8] = await spawnRates('launcher');
+    measurements.launcherRate.sequential.push(launcherSequential);
+    measurements.launcherRate.parallel8.push(launcherParallel8);
+    say(`${tag} raw runs/s: Node spawn ${sequential.toFixed(1)} (8 in parallel ${parallel8.toFixed(1)}), ` +
+      `launcher ${launcherSequential.toFixed(1)} (${launcherParallel8.toFixed(1)})`);
+  }
+  say(`measured in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  printReport(measurements);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 2;
+});

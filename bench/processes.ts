@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { connect } from 'node:net';
+
+/** Every process the benchmark started and has not seen exit: each is its own process group, killed as one. */
+const running = new Set<ChildProcess>();
+
+export function startTracked(file: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options, detached: true });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.once('error', () => running.delete(child));
+  return child;
+}
+
+/** Kills a tracked process and everything it started (msmtpd's session processes, the relay's commands). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export async function stopTracked(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+    killGroup(child); // the leader is gone; its group may not be
+    return;
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  killGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => killGroup(child), graceMs);
+  await exited;
+  clearTimeout(timer);
+  killGroup(child); // leftovers of the group, if any
+}
+
+export function killAllTracked(): void {
+  for (const child of running) killGroup(child);
+}
+
+process.once('exit', killAllTracked);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllTracked();
+    process.exit(130);
+  });
+}
+
+/** Runs a worker script (`node file jsonArg`) to completion and parses the JSON line it prints. */
+export async function runWorker<T>(file: string, argument: unknown, timeoutMs: number): Promise<T> {
+  const child = startTracked(process.execPath, [file, JSON.stringify(argument)]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const timer = setTimeout(() => killGroup(child), timeoutMs);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('close', (c, s) => resolve([c, s])),
+  );
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${file} ended with ${code ?? signal}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs} ms?)` : ''}: ${stderr.trim()}`);
+  return JSON.parse(stdout) as T;
+}
+
+/** Waits until an SMTP server greets on the port (connect, read the 220, QUIT); bounded. */
+export async function waitForSmtp(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await greets(port)) return;
+    if (Date.now() > deadline) throw new Error(`no SMTP server on port ${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), 2000);
+    let text = '';
+    let quitting = false;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (quitting || !text.includes('\n')) return;
+      quitting = true;
+      if (!text.startsWith('220')) return finish(false);
+      socket.write('QUIT\r\n');
+      socket.once('close', () => finish(true));
+      socket.resume();
+    });
+    socket.on('error', () => finish(false));
+  });
+}

@@ -1,0 +1,91 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { childPids } from './memory';
+import { startTracked, stopTracked, waitForSmtp } from './processes';
+
+export const MSMTPD = '/usr/bin/msmtpd';
+const outDir = join(__dirname, '..');
+const relayCli = join(outDir, 'src-relay', 'cli.js');
+const relayServer = join(__dirname, 'relay-server.js');
+
+/** A server under test, started fresh for each measurement and stopped (with its whole process group) after. */
+export interface RunningServer {
+  readonly port: number;
+  readonly pid: number;
+  /** The processes that hold a mail in memory while it goes through: the relay itself, msmtpd's session forks. */
+  mailHandlerPids(): number[];
+  stop(): Promise<void>;
+}
+
+export interface ServerKind {
+  readonly name: string;
+  /** What exactly runs, for the report. */
+  readonly description: string;
+  start(commandArgv: readonly string[]): Promise<RunningServer>;
+}
+
+/** The argv as one command string (msmtpd hands it to /bin/sh -c; msmtp-relay splits it into words again). */
+function commandLine(argv: readonly string[]): string {
+  return argv.map((arg) => (/^[\w%@.\/=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** A port that was free a moment ago (the kernel picks it; the small race is harmless on a quiet loopback). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+async function started(child: ChildProcess, port: number, mailHandlerPids: () => number[]): Promise<RunningServer> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
+  child.stdout?.resume();
+  try {
+    await Promise.race([
+      waitForSmtp(port),
+      new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.trim()}`)))),
+    ]);
+  } catch (error) {
+    await stopTracked(child);
+    throw error;
+  }
+  return { port, pid: child.pid!, mailHandlerPids, stop: () => stopTracked(child) };
+}
+
+/** Debian's msmtpd; it runs the command through /bin/sh -c, so the command is given as one string. */
+export const msmtpd: ServerKind = {
+  name: 'msmtpd',
+  description: `${MSMTPD} --interface=127.0.0.1 --port=P --command='<drain.sh> -f %F --'`,
+  async start(commandArgv) {
+    const port = await freePort();
+    const child = startTracked(MSMTPD, ['--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`]);
+    return started(child, port, () => (child.pid ? childPids(child.pid) : []));
+  },
+};
+
+/**
+ * msmtp-relay in its own Node process: the real CLI when it exists and the engine's default spawner is wanted,
+ * else bench/relay-server.ts (createRelay with a chosen spawner).
+ */
+export function msmtpRelay(spawner: string): ServerKind {
+  const useCli = spawner === 'default' && existsSync(relayCli);
+  return {
+    name: 'msmtp-relay',
+    description: useCli
+      ? `node out/src-relay/cli.js --interface=127.0.0.1 --port=P --command='<drain.sh> -f %F --'`
+      : `node out/bench/relay-server.js (createRelay, spawner '${spawner}')`,
+    async start(commandArgv) {
+      const port = await freePort();
+      const args = useCli
+        ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`]
+        : [relayServer, String(port), spawner, ...commandArgv];
+      const child = startTracked(process.execPath, args);
+      return started(child, port, () => (child.pid ? [child.pid] : []));
+    },
+  };
+}
