@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import { describeEvent, type LogLevel, type RelayEvent } from './events';
 
 /** Where log lines go: msmtpd's --log=none|syslog|FILE. */
@@ -76,6 +76,7 @@ class FileSink implements LogSink {
   private fd: number;
   private identity: { dev: number; ino: number };
   private failing = false;
+  private lineCut = false;
 
   constructor(private readonly path: string, private readonly options: SinkOptions) {
     try {
@@ -90,13 +91,35 @@ class FileSink implements LogSink {
     const line = Buffer.from(formatLogLine((this.options.now ?? (() => new Date()))(), this.options.ident, this.options.pid, level, message));
     try {
       this.reopenIfReplaced();
-      let written = 0;
-      while (written < line.length) written += writeSync(this.fd, line, written);
+      this.writeWhole(line);
       this.failing = false;
     } catch (error) {
       if (this.failing) return;
       this.failing = true;
       this.options.reportProblem(`cannot write to log file ${this.path}: ${errorText(error)} (the relay keeps running; logging resumes when it can)`);
+    }
+  }
+
+  /**
+   * A full disk can take part of a line before it refuses the rest: that fragment is cut off again, so it is not
+   * glued to the next line (or, if even that fails, the next line starts on a fresh line).
+   */
+  private writeWhole(line: Buffer): void {
+    const data = this.lineCut ? Buffer.concat([NEWLINE, line]) : line;
+    const sizeBefore = fstatSync(this.fd).size;
+    let written = 0;
+    try {
+      while (written < data.length) written += writeSync(this.fd, data, written);
+      this.lineCut = false;
+    } catch (error) {
+      if (written > 0) {
+        try {
+          ftruncateSync(this.fd, sizeBefore);
+        } catch {
+          this.lineCut = true;
+        }
+      }
+      throw error;
     }
   }
 
@@ -120,6 +143,8 @@ class FileSink implements LogSink {
     this.identity = fileIdentity(fstatSync(fd));
   }
 }
+
+const NEWLINE = Buffer.from('\n');
 
 function fileIdentity(stats: { dev: number; ino: number }): { dev: number; ino: number } {
   return { dev: stats.dev, ino: stats.ino };
