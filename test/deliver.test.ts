@@ -5,10 +5,11 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import {
-  CrlfToLf, DeliveryError, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
+  CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
   sanitizeHelo, type Envelope,
 } from '../src-relay/deliver';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { bodyOf, deliveryError } from './helpers/delivery';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -18,20 +19,6 @@ after(() => rmSync(temp, { recursive: true, force: true }));
 
 function tempDir(name: string): string {
   return mkdtempSync(join(temp, `${name}-`));
-}
-
-function bodyOf(...chunks: (string | Buffer)[]): Readable {
-  return Readable.from(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk)));
-}
-
-async function deliveryError(promise: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof DeliveryError, `expected a DeliveryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the delivery succeeded');
 }
 
 /** A body whose rest is held back until the command wrote its pid file, so a slow start cannot eat the timeout. */

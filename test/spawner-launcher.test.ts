@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, beforeEach, describe, it } from 'node:test';
-import { DeliveryError, deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
+import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readPartials, readRecordings, recordCommand } from './helpers/relay-harness';
+import { bodyOf, deliveryError } from './helpers/delivery';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -21,20 +22,6 @@ after(() => {
 
 function tempDir(name: string): string {
   return mkdtempSync(join(temp, `${name}-`));
-}
-
-function bodyOf(...chunks: (string | Buffer)[]): Readable {
-  return Readable.from(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk)));
-}
-
-async function deliveryError(promise: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof DeliveryError, `expected a DeliveryError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('the delivery succeeded');
 }
 
 /** Running, and not a zombie waiting for a parent that is gone (the launcher's orphans are reaped by init). */
