@@ -9,7 +9,7 @@ import {
   sanitizeHelo, type Envelope,
 } from '../src-relay/deliver';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf, deliveryError } from './helpers/delivery';
+import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -37,13 +37,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('buildArgv', () => {
   it('replaces only the first %F and appends the recipients in order, duplicates kept', () => {

@@ -8,28 +8,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RelayEvent } from '../src-relay/index';
 import { dataBlock, outcomeCommand, sendMail, waitUntil } from './helpers/engine-dialogue';
-import { readRecordings, startRelayHarness, type HarnessOptions, type RelayHarness } from './helpers/relay-harness';
-import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
+import { readRecordings, withRelay } from './helpers/relay-harness';
+import type { SmtpTestClient } from './helpers/smtp-client';
 
 type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
 const isMail = (event: RelayEvent): event is MailEvent => event.type === 'mail';
 
-/** Runs body with a fresh relay and closes every client and the relay afterwards, whatever happened. */
-async function withRelay(options: HarnessOptions, body: (relay: RelayHarness, open: () => Promise<SmtpTestClient>) => Promise<void>): Promise<void> {
-  const relay = await startRelayHarness(options);
-  const clients: SmtpTestClient[] = [];
-  const open = async () => {
-    const client = await connectSmtp(relay.port);
-    clients.push(client);
-    return client;
-  };
-  try {
-    await body(relay, open);
-  } finally {
-    for (const client of clients) client.destroy();
-    await relay.close();
-  }
-}
 
 async function greeted(open: () => Promise<SmtpTestClient>): Promise<SmtpTestClient> {
   const client = await open();

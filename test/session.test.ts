@@ -8,8 +8,8 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { RelayEvent, RelayOptions } from '../src-relay/index';
 import { dataBlock, sendMail, waitUntil } from './helpers/engine-dialogue';
-import { startRelayHarness, type RelayHarness } from './helpers/relay-harness';
-import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
+import { withRelay as withHarness, type RelayHarness } from './helpers/relay-harness';
+import type { SmtpTestClient } from './helpers/smtp-client';
 
 const USER = 'relay-user';
 const PASSWORD = 'S3cret-pässword';
@@ -19,23 +19,11 @@ const withAuth: Partial<RelayOptions> = { ...fast, auth: { user: USER, password:
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const plain = (user: string, password: string, authzid = '') => b64(`${authzid}\0${user}\0${password}`);
 
-async function withRelay(
+function withRelay(
   options: Partial<RelayOptions>,
   body: (relay: RelayHarness, open: () => Promise<SmtpTestClient>) => Promise<void>,
 ): Promise<void> {
-  const relay = await startRelayHarness({ options });
-  const clients: SmtpTestClient[] = [];
-  const open = async () => {
-    const client = await connectSmtp(relay.port);
-    clients.push(client);
-    return client;
-  };
-  try {
-    await body(relay, open);
-  } finally {
-    for (const client of clients) client.destroy();
-    await relay.close();
-  }
+  return withHarness({ options }, body);
 }
 
 async function ehlo(client: SmtpTestClient, name = 'client.example') {

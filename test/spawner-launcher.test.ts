@@ -8,7 +8,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readPartials, readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf, deliveryError } from './helpers/delivery';
+import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -33,13 +33,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The exit, once the output has been read to its end too (like a ChildProcess, 'exit' may come first). */
 async function exitAndOutputOf(child: SpawnedCommand): Promise<[number | null, NodeJS.Signals | null]> {

@@ -5,6 +5,8 @@ import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } fro
 
 /** The repository root: tests run compiled, from out/test/helpers/. */
 const repoRoot = resolve(__dirname, '../../..');
+import { connectSmtp, type SmtpTestClient } from './smtp-client';
+
 export const recordCommandPath = join(repoRoot, 'test', 'fixtures', 'record-command.mjs');
 
 export interface RecordBehaviour {
@@ -142,4 +144,24 @@ export async function startRelayHarness(harness: HarnessOptions = {}): Promise<R
       }
     },
   } as RelayHarness;
+}
+
+/** Runs body with a fresh relay and closes every client it opened and the relay afterwards, whatever happened. */
+export async function withRelay(
+  options: HarnessOptions,
+  body: (relay: RelayHarness, open: () => Promise<SmtpTestClient>) => Promise<void>,
+): Promise<void> {
+  const relay = await startRelayHarness(options);
+  const clients: SmtpTestClient[] = [];
+  const open = async () => {
+    const client = await connectSmtp(relay.port);
+    clients.push(client);
+    return client;
+  };
+  try {
+    await body(relay, open);
+  } finally {
+    for (const client of clients) client.destroy();
+    await relay.close();
+  }
 }
