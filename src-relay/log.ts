@@ -106,7 +106,6 @@ class FileSink implements LogSink {
    */
   private writeWhole(line: Buffer): void {
     const data = this.lineCut ? Buffer.concat([NEWLINE, line]) : line;
-    const sizeBefore = fstatSync(this.fd).size;
     let written = 0;
     try {
       while (written < data.length) written += writeSync(this.fd, data, written);
@@ -114,7 +113,8 @@ class FileSink implements LogSink {
     } catch (error) {
       if (written > 0) {
         try {
-          ftruncateSync(this.fd, sizeBefore);
+          // Only on failure: the file is opened for append, so the fragment is the last `written` bytes.
+          ftruncateSync(this.fd, fstatSync(this.fd).size - written);
         } catch {
           this.lineCut = true;
         }

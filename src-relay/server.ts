@@ -140,7 +140,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       // A reset by the client surfaces in the session as end of input; nothing else to do here.
     });
     const remote = socket.remoteAddress ?? 'unknown';
-    const full = stats.activeSessions - evicting() >= options.maxSessions && !evictIdlest();
+    const full = stats.activeSessions >= options.maxSessions && stats.activeSessions - evicting() >= options.maxSessions && !evictIdlest();
     if (full || shutdown.signal.aborted) {
       stats.refusedSessions += 1;
       emit({ type: 'session-refused', remote, active: stats.activeSessions, max: options.maxSessions });
