@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LoadJob, LoadResult } from './load-client';
 import { PeakSampler, readResidency, resetPeak } from './memory';
-import { runWorker } from './processes';
+import { ResidentWorker, runWorker } from './processes';
 import { printReport, type Measurements, type ServerFigures } from './report';
 import { MSMTPD, msmtpd, msmtpRelay, type RunningServer } from './servers';
 import type { SpawnJob } from './spawn-rate';
@@ -20,7 +20,7 @@ import { percentile } from './stats';
 const repoRoot = resolve(__dirname, '..', '..');
 const drainScript = join(repoRoot, 'bench', 'fixtures', 'drain.sh');
 const commandArgv = [drainScript, '-f', '%F', '--'];
-const loadClient = join(__dirname, 'load-client.js');
+const loadClientScript = join(__dirname, 'load-client.js');
 const spawnRateWorker = join(__dirname, 'spawn-rate.js');
 const WORKER_TIMEOUT_MS = 90_000;
 const LARGE_MAIL_BYTES = 50 * 1024 * 1024;
@@ -45,12 +45,16 @@ const throughputRows: readonly ThroughputRow[] = [
 ];
 
 /**
- * Before measuring, msmtp-relay gets 3200 mails: a fresh Node process runs its first few thousand mails partly in
- * the interpreter while the JIT compiles (and its compiler threads take CPU from everything else); a relay that
- * has been up a while runs compiled code. msmtpd (C, a fork per connection) gets 20, to fill the page cache.
+ * Before measuring, msmtp-relay runs the load of every row twice (6400 mails): a fresh Node process runs its first
+ * few thousand mails partly in the interpreter while the JIT compiles, and its compiler threads take CPU from the
+ * commands; each new pattern of load (one session after eight) sets off more compiling. A relay that has been up a
+ * while runs compiled code. The same goes for the client, which is one resident process for the whole bench.
+ * msmtpd (C, a fork per connection) gets 20 mails, to fill the page cache.
  */
-const relayWarmUp = (port: number): LoadJob => ({ kind: 'sessions', port, sessions: 8, mailsPerSession: 400 });
+const RELAY_WARM_UP_PASSES = 2;
 const msmtpdWarmUp = (port: number): LoadJob => ({ kind: 'sessions', port, sessions: 1, mailsPerSession: 20 });
+
+let loadClient: ResidentWorker<LoadJob, LoadResult> | null = null;
 
 function option(name: string, fallback: string): string {
   const prefix = `--${name}=`;
@@ -58,7 +62,8 @@ function option(name: string, fallback: string): string {
 }
 
 async function load(job: LoadJob): Promise<LoadResult> {
-  const result = await runWorker<LoadResult>(loadClient, job, WORKER_TIMEOUT_MS);
+  loadClient ??= new ResidentWorker<LoadJob, LoadResult>(loadClientScript);
+  const result = await loadClient.run(job, WORKER_TIMEOUT_MS);
   if (result.errors.length > 0) throw new Error(`load client: ${result.errors.slice(0, 3).join('; ')}`);
   return result;
 }
@@ -154,7 +159,9 @@ async function main(): Promise<void> {
     const tag = `run ${run + 1}/${runs}`;
     const relayServer = await relay.start(commandArgv);
     try {
-      await load(relayWarmUp(relayServer.port));
+      for (let pass = 0; pass < RELAY_WARM_UP_PASSES; pass++) {
+        for (const row of throughputRows) await load(row.job(relayServer.port));
+      }
       const leaseRelay = async (): Promise<Lease> => ({ server: relayServer, release: async () => {} });
       // Alternate who goes first, so neither server always runs on a machine the other just warmed (or heated).
       const sides = [['relay', leaseRelay], ['msmtpd', leaseMsmtpd]] as const;
@@ -190,6 +197,7 @@ async function main(): Promise<void> {
     say(`${tag} raw runs/s: Node spawn ${sequential.toFixed(1)} (8 in parallel ${parallel8.toFixed(1)}), ` +
       `launcher ${launcherSequential.toFixed(1)} (${launcherParallel8.toFixed(1)})`);
   }
+  await loadClient?.close();
   say(`measured in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   printReport(measurements);
 }

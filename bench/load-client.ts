@@ -1,6 +1,7 @@
 /**
- * The load generator, run as its own process (`node out/bench/load-client.js '<json LoadJob>'`) so that it shares
- * no event loop with msmtp-relay. Prints one JSON LoadResult on stdout.
+ * The load generator, run as its own process so that it shares no event loop with msmtp-relay: resident, with jobs
+ * and LoadResults as IPC messages (how the bench runs it), or once by hand: `node out/bench/load-client.js
+ * '<json LoadJob>'` prints one JSON LoadResult on stdout.
  */
 import { performance } from 'node:perf_hooks';
 import { RefusedError, SmtpConnection } from './smtp-connection';
@@ -158,15 +159,23 @@ async function runKind(run: Run, job: LoadJob): Promise<void> {
 }
 
 if (require.main === module) {
-  const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
-  runJob(job).then(
-    (result) => {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      process.stderr.write(`load client failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  if (process.send) {
+    // Resident (bench/processes.ts ResidentWorker): jobs arrive as messages, one at a time, results go back.
+    process.on('message', (job: LoadJob) => {
+      runJob(job).then((result) => process.send!(result));
+    });
+    process.on('disconnect', () => process.exit(0));
+  } else {
+    const job = JSON.parse(process.argv[2] ?? '') as LoadJob;
+    runJob(job).then(
+      (result) => {
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`load client failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  }
 }

@@ -63,6 +63,53 @@ export async function runWorker<T>(file: string, argument: unknown, timeoutMs: n
   return JSON.parse(stdout) as T;
 }
 
+/**
+ * A worker process that stays up across jobs (`node file`, jobs and results as IPC messages), so a Node worker
+ * is measured with its code compiled rather than through a fresh process's first minutes of JIT compiling.
+ */
+export class ResidentWorker<Job, Result> {
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private busy = false;
+
+  constructor(private readonly file: string) {
+    this.child = startTracked(process.execPath, [file], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr = (this.stderr + text).slice(-4000)));
+  }
+
+  /** One job; rejects if the worker fails or takes longer than timeoutMs (then it is killed and cannot run more). */
+  async run(job: Job, timeoutMs: number): Promise<Result> {
+    if (this.busy) throw new Error(`${this.file}: one job at a time`);
+    this.busy = true;
+    const child = this.child;
+    try {
+      return await new Promise<Result>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          killGroup(child);
+          reject(new Error(`${this.file}: no result after ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+          clearTimeout(timer);
+          reject(new Error(`${this.file} ended with ${code ?? signal}: ${this.stderr.trim()}`));
+        };
+        child.once('exit', onExit);
+        child.once('message', (result) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve(result as Result);
+        });
+        child.send(job as object);
+      });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await stopTracked(this.child);
+  }
+}
+
 /** Waits until an SMTP server greets on the port (connect, read the 220, QUIT); bounded. */
 export async function waitForSmtp(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
