@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { parseCommand } from '../src-relay/options';
 import type { CommandCheck, MsmtpAccount } from './api';
 
@@ -68,25 +67,6 @@ export function notFoundMessage(program: string): string {
   return isAbsolute(program)
     ? `${program} was not found`
     : `${program} was not found in PATH${program === 'msmtp' ? ' (install msmtp, e.g. "sudo apt install msmtp" or "brew install msmtp")' : ''}`;
-}
-
-/** Where the relay's own start looks for the program, without running it (PATH lookup as execvp does). */
-export async function resolveProgram(program: string, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
-  const extensions = process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
-  const candidates = program.includes('/') || (process.platform === 'win32' && program.includes('\\'))
-    ? [program]
-    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, program));
-  for (const candidate of candidates) {
-    for (const extension of extensions) {
-      try {
-        await access(candidate + extension, constants.X_OK);
-        return candidate + extension;
-      } catch {
-        // not here: try the next one
-      }
-    }
-  }
-  return null;
 }
 
 /** msmtp's user configuration files, in the order msmtp documents them. */

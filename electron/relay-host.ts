@@ -3,7 +3,8 @@ import {
 } from '../src-relay/index';
 import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
 import type { SecretStore } from '../src-relay/secrets';
-import { notFoundMessage, resolveProgram } from './msmtp-check';
+import { findExecutable } from '../src-relay/executable';
+import { notFoundMessage } from './msmtp-check';
 import { generatePassword } from './password';
 import { RingBuffer } from './ring-buffer';
 
@@ -192,7 +193,7 @@ export class RelayHost {
     } catch (error) {
       return { kind: 'settings', message: (error as Error).message };
     }
-    if (!(await resolveProgram(argv[0]!, this.options.env ?? process.env))) {
+    if (findExecutable(argv[0]!, this.options.env ?? process.env) === null) {
       return { kind: 'command-not-found', message: notFoundMessage(argv[0]!) };
     }
     let password: string;

@@ -26,8 +26,6 @@ export interface CliConfig {
   tlsKeyPath?: string;
 }
 
-export const DEFAULT_PORT = 25;
-
 interface OptionDoc extends LongOption {
   readonly value?: string;
   readonly text: string;
@@ -39,7 +37,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'help', takesValue: false, text: 'print this help and exit' },
   { name: 'inetd', takesValue: false, text: 'serve one SMTP session on stdin/stdout, for inetd or socket activation' },
   { name: 'interface', takesValue: true, value: 'ip', text: `listen on this numeric IPv4 or IPv6 address (default ${defaultOptions.host})` },
-  { name: 'port', takesValue: true, value: 'number', text: `listen on this port (default ${DEFAULT_PORT})` },
+  { name: 'port', takesValue: true, value: 'number', text: `listen on this port (default ${defaultOptions.port})` },
   { name: 'log', takesValue: true, value: 'none|syslog|FILE', text: 'where to log: nowhere (default), syslog (facility mail), or append to FILE' },
   { name: 'command', takesValue: true, value: 'cmd', text: `delivery command (default '${DEFAULT_COMMAND}'); %F is the sender, recipients are appended; run without a shell` },
   { name: 'auth', takesValue: true, value: 'user[,passwordeval]', text: 'require AUTH with this user; the password comes from passwordeval, else the key ring, else a prompt' },
@@ -62,7 +60,7 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     help: given.has('help'),
     inetd: given.has('inetd'),
     host: parseInterface(value('interface') ?? defaultOptions.host),
-    port: value('port') === undefined ? DEFAULT_PORT : parsePort(value('port')!),
+    port: value('port') === undefined ? defaultOptions.port : parsePort(value('port')!),
     log: parseLogTarget(value('log') ?? 'none'),
     commandText: value('command') ?? DEFAULT_COMMAND,
     command: parseCommandOption(value('command') ?? DEFAULT_COMMAND),

@@ -1,7 +1,7 @@
-import { accessSync, constants as fsConstants, fstatSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { fstatSync, readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { CliConfig } from './cli-args';
+import { findExecutable } from './executable';
 import { LogOpenError, openLogSink, type LogSink } from './log';
 import { OptionError, resolveOptions, type RelayOptions } from './options';
 import { findPassword, PasswordError, type PasswordSource } from './secrets';
@@ -96,17 +96,7 @@ function readTls(config: CliConfig): RelayOptions['tls'] {
 
 /** A typo in --command would otherwise turn every mail into a 451; msmtpd would start and fail each one. */
 function checkCommand(program: string): void {
-  const candidates = program.includes('/')
-    ? [program]
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, program));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      if (!statSync(candidate).isDirectory()) return; // directories are "executable" too
-    } catch {
-      // not here
-    }
-  }
+  if (findExecutable(program) !== null) return;
   const where = program.includes('/') ? '' : ' in PATH';
   throw new StartupError(`cannot find the delivery command '${program}'${where} (install msmtp, or see --command)`);
 }

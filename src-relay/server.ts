@@ -149,7 +149,6 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       setTimeout(() => socket.destroy(), LINGER_MS).unref();
       return;
     }
-    socket.setNoDelay(true);
     sockets.add(socket);
     void handleConnection(socket, remote)
       .catch((error: unknown) => emit({ type: 'error', message: `session crashed: ${String(error)}` }))

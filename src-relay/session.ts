@@ -294,11 +294,10 @@ class Session {
     }
     this.context.throttle.recordFailure();
     this.authFailures += 1;
+    this.reply(535, [5, 7, 8], 'Authentication failed');
     if (this.authFailures >= this.options.maxAuthFailures) {
-      this.reply(535, [5, 7, 8], 'Authentication failed');
       throw new SessionEnd('auth-failures', new SmtpError(421, [4, 7, 0], 'Too many authentication failures, closing connection'));
     }
-    this.reply(535, [5, 7, 8], 'Authentication failed');
   }
 
   /** The initial response if given ('=' means empty), else a 334 challenge and the next line. '*' cancels. */
@@ -329,7 +328,6 @@ class Session {
     const problem = address === '' ? null : addressProblem(address);
     if (problem) return this.fail('MAIL', new SmtpError(501, [5, 1, 7], `Invalid address: ${problem}`));
     this.from = address;
-    this.recipients = [];
     this.reply(250, [2, 1, 0], 'Ok');
   }
 

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { spawnDetached, type CommandSpawner, type SpawnedCommand } from './deliver';
+import { findExecutable, isExecutableFile } from './executable';
 import { LAUNCHER_SCRIPT } from './launcher-script';
 
 /** A command the launcher has not confirmed by then means the launcher is stuck: it is killed and restarted. */
@@ -77,26 +78,7 @@ function sharedLauncher(python: string, change: 1 | -1): Launcher {
  */
 export function launcherInterpreter(): string | null {
   if (process.platform === 'win32' || process.platform === 'darwin') return null;
-  return ['/usr/bin/python3', '/usr/local/bin/python3'].find(isExecutable) ?? findExecutable('python3');
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The first executable `name` on PATH, or null. */
-export function findExecutable(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return null;
+  return ['/usr/bin/python3', '/usr/local/bin/python3'].find(isExecutableFile) ?? findExecutable('python3');
 }
 
 class Launcher {

@@ -275,8 +275,8 @@ export class DataBody extends Readable {
         if (piece.length === 0) continue;
         this.bytes += piece.length;
         if (this.bytes > this.maxBytes) throw Replies.messageTooBig(this.maxBytes);
-        // Copy: the reader's buffer is reused once consumed.
-        if (!this.push(Buffer.from(piece))) break;
+        // No copy needed: a piece is a view of bytes the reader never writes to again.
+        if (!this.push(piece)) break;
       }
     } catch (error) {
       if (error instanceof StreamEndedError) this.endError = error;

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts, resolveProgram } from '../electron/msmtp-check';
+import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts } from '../electron/msmtp-check';
+import { findExecutable } from '../src-relay/executable';
 import { tempDir } from './helpers/app-env';
 
 describe('msmtp check', { timeout: 20_000 }, () => {
@@ -100,11 +101,12 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     assert.throws(() => execFileSync('test', ['-e', marker]), 'no shell ran the touch');
   });
 
-  it('finds programs on PATH without running them', async () => {
-    assert.equal(await resolveProgram('msmtp'), execFileSync('sh', ['-c', 'command -v msmtp'], { encoding: 'utf8' }).trim());
-    assert.equal(await resolveProgram('msmtp', { PATH: join(dir.path, 'nowhere') }), null);
-    assert.equal(await resolveProgram(process.execPath), process.execPath);
-    assert.equal(await resolveProgram(join(dir.path, 'not-executable')), null);
+  it('finds programs on PATH without running them', () => {
+    assert.equal(findExecutable('msmtp'), execFileSync('sh', ['-c', 'command -v msmtp'], { encoding: 'utf8' }).trim());
+    assert.equal(findExecutable('msmtp', { PATH: join(dir.path, 'nowhere') }), null);
+    assert.equal(findExecutable(process.execPath), process.execPath);
+    assert.equal(findExecutable(join(dir.path, 'not-executable')), null);
+    assert.equal(findExecutable(dir.path), null, 'a directory is not a program');
   });
 
   it('knows where msmtp keeps user configuration', () => {
