@@ -90,17 +90,21 @@ export function printReport(m: Measurements): void {
     `${sequentialCeiling.toFixed(0)} / ${parallelCeiling.toFixed(0)} runs/s`, '', '', '', '']);
   rows.push([`the relay's own way (python3 launcher if present), 1 / 8`,
     `${median(m.launcherRate.sequential).toFixed(0)} / ${median(m.launcherRate.parallel8).toFixed(0)} runs/s`, '', '', '', '']);
-  const overheadRows: [string, number, number][] = [
-    ['per-mail overhead vs ceiling, 1 session', 0, sequentialCeiling],
-    ['per-mail overhead vs ceiling, 8 sessions', 1, parallelCeiling],
+  // The issue's target is against Node's spawn; the relay starts commands its own, cheaper way, so its overhead
+  // against that way is shown too (no target): that one is what SMTP and the relay really add per mail.
+  const overheadRows: [string, number, number, boolean][] = [
+    ['per-mail overhead vs ceiling, 1 session', 0, sequentialCeiling, true],
+    ['per-mail overhead vs ceiling, 8 sessions', 1, parallelCeiling, true],
+    ["per-mail overhead vs the relay's own way, 1 session", 0, median(m.launcherRate.sequential), false],
+    ["per-mail overhead vs the relay's own way, 8 sessions", 1, median(m.launcherRate.parallel8), false],
   ];
-  for (const [label, index, ceiling] of overheadRows) {
+  for (const [label, index, ceiling, judged] of overheadRows) {
     const row = m.rows[index]!;
     // Time per mail over time per bare spawn, minus one: what SMTP and the server add on top of starting the command.
     const overhead = (rate: number) => ceiling / rate - 1;
     const relayOverhead = overhead(median(row.relay.rates));
     rows.push([label, formatPercent(relayOverhead), formatPercent(overhead(median(row.msmtpd.rates))), '',
-      `≤ +${(targets.maxOverheadVsSpawn * 100).toFixed(0)} %`, judge(relayOverhead <= targets.maxOverheadVsSpawn)]);
+      judged ? `≤ +${(targets.maxOverheadVsSpawn * 100).toFixed(0)} %` : '', judged ? judge(relayOverhead <= targets.maxOverheadVsSpawn) : '']);
   }
 
   const header: Row = ['Measure', 'msmtp-relay', 'msmtpd', 'relay ÷ msmtpd', 'Target', 'Result'];

@@ -11,7 +11,7 @@ export interface SpawnJob {
   argv: string[];
   total: number;
   parallel: number;
-  /** 'node' (child_process.spawn, the ceiling of the issue) or 'launcher' (the engine's perl launcher). */
+  /** 'node' (child_process.spawn, the ceiling of the issue) or 'launcher' (the engine's python3 launcher). */
   spawner?: 'node' | 'launcher';
 }
 

@@ -1,6 +1,6 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { writeAtomically } from './settings';
 
 /** Start the app at login, in the tray (the command line carries --hidden). */
@@ -12,10 +12,14 @@ export interface Autostart {
 export const HIDDEN_FLAG = '--hidden';
 export const DESKTOP_FILE_NAME = 'msmtp-relay.desktop';
 
+/** $XDG_CONFIG_HOME if it is an absolute path (the spec says to ignore a relative one), else ~/.config. */
+export function xdgConfigHome(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(home, '.config');
+}
+
 /** The folder XDG-compliant desktops read login items from. */
 export function xdgAutostartDir(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
-  const configHome = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(home, '.config');
-  return join(configHome, 'autostart');
+  return join(xdgConfigHome(env, home), 'autostart');
 }
 
 /**

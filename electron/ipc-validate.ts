@@ -86,7 +86,7 @@ export const validators: Validators = {
 
 export const INVOKE_CHANNELS = Object.keys(validators) as Invokable[];
 
-export function isInvokable(channel: string): channel is Invokable {
+function isInvokable(channel: string): channel is Invokable {
   return Object.prototype.hasOwnProperty.call(validators, channel);
 }
 

@@ -145,7 +145,7 @@ async function createTray(status: RelayStatus): Promise<AppTray | null> {
       toggle: () => void controller?.setRunning(host?.status().state !== 'running'),
       settings: () => showWindow(),
       'copy-setup': () => void controller?.copy('all'),
-      'open-log': () => void shell.openPath(log.transports.file.getFile().path),
+      'open-log': () => void controller?.openLogFile(),
       quit: () => app.quit(),
     }, status);
   } catch (error) {

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseCommand } from '../src-relay/options';
 import type { CommandCheck, MsmtpAccount } from './api';
+import { xdgConfigHome } from './autostart';
 
 export interface CheckOptions {
   env?: NodeJS.ProcessEnv;
@@ -71,11 +72,10 @@ export function notFoundMessage(program: string): string {
 
 /** msmtp's user configuration files, in the order msmtp documents them. */
 export function msmtpConfigFiles(env: NodeJS.ProcessEnv, home: string): string[] {
-  const configHome = env.XDG_CONFIG_HOME && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(home, '.config');
-  return [join(home, '.msmtprc'), join(configHome, 'msmtp', 'config')];
+  return [join(home, '.msmtprc'), join(xdgConfigHome(env, home), 'msmtp', 'config')];
 }
 
-export async function findMsmtpAccounts(files: readonly string[]): Promise<MsmtpAccount[]> {
+async function findMsmtpAccounts(files: readonly string[]): Promise<MsmtpAccount[]> {
   const found: MsmtpAccount[] = [];
   for (const file of files) {
     let text: string;

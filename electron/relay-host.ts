@@ -14,7 +14,6 @@ export interface RelayHostOptions {
   engineOptions?: Partial<RelayOptions>;
   logCapacity?: number;
   now?: () => number;
-  env?: NodeJS.ProcessEnv;
 }
 
 interface Failure {
@@ -193,7 +192,7 @@ export class RelayHost {
     } catch (error) {
       return { kind: 'settings', message: (error as Error).message };
     }
-    if (findExecutable(argv[0]!, this.options.env ?? process.env) === null) {
+    if (findExecutable(argv[0]!) === null) {
       return { kind: 'command-not-found', message: notFoundMessage(argv[0]!) };
     }
     let password: string;
@@ -329,7 +328,7 @@ function kindOf(event: RelayEvent): LogKind {
   }
 }
 
-export function startFailure(error: unknown, host: string, port: number): Failure {
+function startFailure(error: unknown, host: string, port: number): Failure {
   const code = (error as NodeJS.ErrnoException).code;
   const where = formatHostPort(host, port);
   switch (code) {

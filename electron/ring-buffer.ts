@@ -7,10 +7,6 @@ export class RingBuffer<T> {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a positive integer');
   }
 
-  get length(): number {
-    return this.items.length;
-  }
-
   push(item: T): void {
     if (this.items.length < this.capacity) {
       this.items.push(item);

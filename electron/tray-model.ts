@@ -1,3 +1,4 @@
+import { formatHostPort, loopbackName } from '../src-relay/events';
 import type { RelayStatus } from './api';
 
 /** What the tray shows for a status, as data; tray.ts turns it into an Electron Tray and Menu. */
@@ -24,7 +25,7 @@ export function trayLook(status: RelayStatus): TrayLook {
 }
 
 export function statusLine(status: RelayStatus): string {
-  const address = formatAddress(status.host, status.port);
+  const address = formatHostPort(loopbackName(status.host), status.port);
   switch (status.state) {
     case 'running':
       return `Running on ${address}`;
@@ -69,11 +70,6 @@ export function trayModel(status: RelayStatus): TrayModel {
 export function trayIconFile(look: TrayLook, platform: NodeJS.Platform): string {
   if (platform === 'darwin') return `tray-${look}Template.png`;
   return `tray-${look}.png`;
-}
-
-function formatAddress(host: string, port: number): string {
-  const name = host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
-  return name.includes(':') ? `[${name}]:${port}` : `${name}:${port}`;
 }
 
 function truncate(text: string, max: number): string {

@@ -1,14 +1,21 @@
-import { Menu, Tray, nativeImage, type MenuItemConstructorOptions } from 'electron';
+import { Menu, Tray, nativeImage, type MenuItemConstructorOptions, type NativeImage } from 'electron';
 import { join } from 'node:path';
 import type { RelayStatus } from './api';
-import { trayIconFile, trayModel, type TrayAction } from './tray-model';
+import { trayIconFile, trayModel, type TrayAction, type TrayLook } from './tray-model';
+
+const LOOKS: readonly TrayLook[] = ['running', 'stopped', 'error'];
 
 /** The tray icon and its menu, rebuilt from the status model on each change. */
 export class AppTray {
   private readonly tray: Tray;
+  /** Read once: a status change (every mail) must not read image files on the main thread. */
+  private readonly images: Record<TrayLook, NativeImage>;
+  private look: TrayLook;
 
-  constructor(private readonly assetsDir: string, private readonly actions: Record<TrayAction, () => void>, status: RelayStatus) {
-    this.tray = new Tray(this.icon(status));
+  constructor(assetsDir: string, private readonly actions: Record<TrayAction, () => void>, status: RelayStatus) {
+    this.images = Object.fromEntries(LOOKS.map((look) => [look, loadIcon(assetsDir, look)])) as Record<TrayLook, NativeImage>;
+    this.look = trayModel(status).look;
+    this.tray = new Tray(this.images[this.look]);
     // Windows and macOS report clicks on the icon itself; Linux indicators only ever open the menu.
     this.tray.on('click', () => actions.settings());
     this.update(status);
@@ -16,7 +23,10 @@ export class AppTray {
 
   update(status: RelayStatus): void {
     const model = trayModel(status);
-    this.tray.setImage(this.icon(status));
+    if (model.look !== this.look) {
+      this.look = model.look;
+      this.tray.setImage(this.images[model.look]);
+    }
     this.tray.setToolTip(model.tooltip);
     const template: MenuItemConstructorOptions[] = model.items.map((item) => {
       switch (item.kind) {
@@ -34,10 +44,10 @@ export class AppTray {
   destroy(): void {
     this.tray.destroy();
   }
+}
 
-  private icon(status: RelayStatus) {
-    const image = nativeImage.createFromPath(join(this.assetsDir, trayIconFile(trayModel(status).look, process.platform)));
-    if (process.platform === 'darwin') image.setTemplateImage(true);
-    return image;
-  }
+function loadIcon(assetsDir: string, look: TrayLook): NativeImage {
+  const image = nativeImage.createFromPath(join(assetsDir, trayIconFile(look, process.platform)));
+  if (process.platform === 'darwin') image.setTemplateImage(true);
+  return image;
 }

@@ -42,7 +42,7 @@ export function createSettingsWindow(options: WindowOptions): BrowserWindow {
     },
   });
   if (process.platform !== 'darwin') window.removeMenu();
-  lockDown(window.webContents);
+  // lockDown() reaches this window's contents through main.ts's 'web-contents-created', like every other one.
   window.on('close', (event) => {
     if (options.quitting()) return;
     event.preventDefault();

@@ -186,7 +186,7 @@ function showCheck(result: CommandCheck): void {
 }
 
 /** Puts a chosen program in place of the command's first word, keeping the arguments after it. */
-export function replaceProgram(command: string, path: string): string {
+function replaceProgram(command: string, path: string): string {
   const firstWord = /^\s*(?:'[^']*'|"(?:\\.|[^"\\])*"|\\.|[^\s'"\\])+/.exec(command);
   const rest = firstWord ? command.slice(firstWord[0].length) : '';
   const quoted = /^[A-Za-z0-9_@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;

@@ -76,6 +76,11 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
   }
 }
 
+/** The name a mail client is told for a loopback address: what users type and what TLS names would match. */
+export function loopbackName(host: string): string {
+  return host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+}
+
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

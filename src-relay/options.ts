@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
+import { loopbackName } from './events';
 
 export interface TlsOptions {
   key: string | Buffer;
@@ -150,9 +151,8 @@ export interface ClientSetup {
 }
 
 export function clientSetup(options: Pick<RelayOptions, 'host' | 'port' | 'auth' | 'tls'>): ClientSetup {
-  const loopbackName = options.host === '127.0.0.1' || options.host === '::1' ? 'localhost' : options.host;
   return {
-    host: loopbackName,
+    host: loopbackName(options.host),
     port: options.port,
     ...(options.auth ? { user: options.auth.user } : {}),
     security: options.tls ? 'starttls' : 'none',

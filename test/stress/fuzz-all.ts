@@ -27,10 +27,10 @@ export interface FuzzAllResult {
 export async function fuzzAll(scale: number, seed: number): Promise<FuzzAllResult> {
   const n = (base: number) => Math.max(1, Math.round(base * scale));
   const parts: FuzzPart[] = [];
-  /** Runs one property; `body` returns the number of cases it ran. */
-  const run = async (name: string, planned: number, body: () => Promise<number> | number) => {
+  /** Runs one property; `body` returns the number of cases it ran (a failed one counts none: how many ran is unknown). */
+  const run = async (name: string, body: () => Promise<number> | number) => {
     let failure: string | null = null;
-    let cases = planned;
+    let cases = 0;
     try {
       cases = await body();
     } catch (error) {
@@ -39,18 +39,18 @@ export async function fuzzAll(scale: number, seed: number): Promise<FuzzAllResul
     parts.push({ name, cases, failure });
     process.stderr.write(`  fuzz ${name}: ${cases} cases ${failure ? `FAILED: ${failure}` : 'ok'}\n`);
   };
-  await run('reader: dot-stuffed body round trip', n(3000), () => bodyRoundTrip(n(3000), seed));
-  await run('reader: any DATA stream vs model', n(20_000), () => arbitraryStreamMatchesModel(n(20_000), seed));
-  await run('reader: command lines in step', n(5000), () => commandLinesInStep(n(5000), seed));
-  await run('reader: oversize mail stays in step', n(3000), () => oversizeStaysInStep(n(3000), seed));
-  await run('reader: every split of a tricky mail', 0, () => everySplitOfATrickyMail());
-  await run('session: random command lines', n(1500), async () => (await everyCommandGetsOneReply(n(1500), seed)).cases);
-  await run('session: addresses to argv', n(400), async () => (await addressesReachArgvIntact(n(400), seed)).cases);
-  await run('session: AUTH payloads', n(1000), async () => (await authPayloadsAreHandled(n(1000), seed)).cases);
-  await run('argv building', n(5000), () => argvBuildingIsExact(n(5000), seed));
-  await run('command string round trip', n(5000), () => commandParsingRoundTrips(n(5000), seed));
-  await run('command string refusals', n(5000), () => commandParsingFailsCleanly(n(5000), seed));
-  await run('SASL decoding', n(10_000), () => saslDecodingIsStrict(n(5000), seed));
+  await run('reader: dot-stuffed body round trip', () => bodyRoundTrip(n(3000), seed));
+  await run('reader: any DATA stream vs model', () => arbitraryStreamMatchesModel(n(20_000), seed));
+  await run('reader: command lines in step', () => commandLinesInStep(n(5000), seed));
+  await run('reader: oversize mail stays in step', () => oversizeStaysInStep(n(3000), seed));
+  await run('reader: every split of a tricky mail', () => everySplitOfATrickyMail());
+  await run('session: random command lines', async () => (await everyCommandGetsOneReply(n(1500), seed)).cases);
+  await run('session: addresses to argv', async () => (await addressesReachArgvIntact(n(400), seed)).cases);
+  await run('session: AUTH payloads', async () => (await authPayloadsAreHandled(n(1000), seed)).cases);
+  await run('argv building', () => argvBuildingIsExact(n(5000), seed));
+  await run('command string round trip', () => commandParsingRoundTrips(n(5000), seed));
+  await run('command string refusals', () => commandParsingFailsCleanly(n(5000), seed));
+  await run('SASL decoding', () => saslDecodingIsStrict(n(5000), seed));
 
   const relay = await startRelayProcess({ options: { commandTimeoutMs: 1500, dataTimeoutMs: 1500, deliveryTimeoutMs: 10_000 } });
   try {
