@@ -34,10 +34,10 @@ export function mountLogsPane(api: RendererApi): LogsPane {
       : 'No line matches the filter.';
   };
 
-  const add = (entry: LogEntry) => {
-    if (entry.seq <= lastSeq) return; // seeded and pushed lines can overlap at startup
+  /** The line for an entry, or null for one already shown (seeded and pushed lines can overlap at startup). */
+  const createLine = (entry: LogEntry): HTMLElement | null => {
+    if (entry.seq <= lastSeq) return null;
     lastSeq = entry.seq;
-    const atBottom = list.parentElement!.scrollTop + list.parentElement!.clientHeight >= list.parentElement!.scrollHeight - 8;
     const line = document.createElement('li');
     line.className = 'log-line';
     line.dataset.level = entry.level;
@@ -53,15 +53,43 @@ export function mountLogsPane(api: RendererApi): LogsPane {
     message.textContent = entry.message; // textContent: log lines hold addresses and remote text, never markup
     line.append(time, badge, message);
     line.hidden = !matches(line);
-    list.append(line);
+    return line;
+  };
+
+  const trim = () => {
     while (list.children.length > MAX_LINES) list.firstElementChild!.remove();
-    refreshEmpty();
-    if (atBottom) list.parentElement!.scrollTop = list.parentElement!.scrollHeight;
   };
 
   const scrollToNewest = () => {
     list.parentElement!.scrollTop = list.parentElement!.scrollHeight;
   };
+
+  const add = (entry: LogEntry) => {
+    const line = createLine(entry);
+    if (!line) return;
+    const scroller = list.parentElement!;
+    const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 8;
+    list.append(line);
+    trim();
+    // A visible line settles the empty notice without looking at the other (up to 2000) lines.
+    if (line.hidden) refreshEmpty();
+    else empty.hidden = true;
+    if (atBottom) scrollToNewest();
+  };
+
+  /** The window opened: all recent lines in one DOM insertion, one layout, one scroll. */
+  const seed = (entries: LogEntry[]) => {
+    const fragment = document.createDocumentFragment();
+    for (const entry of entries) {
+      const line = createLine(entry);
+      if (line) fragment.append(line);
+    }
+    list.append(fragment);
+    trim();
+    refreshEmpty();
+    scrollToNewest();
+  };
+
   const applyFilter = () => {
     for (const child of list.children) (child as HTMLElement).hidden = !matches(child as HTMLElement);
     refreshEmpty();
@@ -87,9 +115,5 @@ export function mountLogsPane(api: RendererApi): LogsPane {
   });
 
   refreshEmpty();
-  return {
-    add,
-    seed: (entries) => entries.forEach(add),
-    shown: scrollToNewest,
-  };
+  return { add, seed, shown: scrollToNewest };
 }
