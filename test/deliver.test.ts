@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import {
   CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
-  sanitizeHelo, type Envelope,
+  sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { readRecordings, recordCommand } from './helpers/relay-harness';
 import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
+import { hangCommand, outcomeCommand } from './helpers/engine-dialogue';
+import { processAlive } from './helpers/hard-mail';
+import { afterPidFile, registerSpawnerCases } from './helpers/spawner-cases';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -20,23 +22,6 @@ after(() => rmSync(temp, { recursive: true, force: true }));
 function tempDir(name: string): string {
   return mkdtempSync(join(temp, `${name}-`));
 }
-
-/** A body whose rest is held back until the command wrote its pid file, so a slow start cannot eat the timeout. */
-async function* afterPidFile(pidFile: string, first: Buffer, rest: Buffer[]): AsyncGenerator<Buffer> {
-  yield first;
-  await waitUntil(() => existsSync(pidFile), 10_000, 'the command to start');
-  yield* rest;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 
 describe('buildArgv', () => {
   it('replaces only the first %F and appends the recipients in order, duplicates kept', () => {
@@ -154,64 +139,14 @@ describe('receivedHeader', () => {
 });
 
 describe('deliverViaCommand with real processes', () => {
-  it('streams the header and the body with LF line ends, argv as built, and resolves after exit 0', async () => {
-    const dir = tempDir('ok');
-    const report = await deliverViaCommand(
-      { argv: recordCommand(dir), timeoutMs: 5000 },
-      envelope,
-      bodyOf('Subject: s\r', '\n\r\nline\r\nlone\rcr\r\n'),
-      header,
-    );
-    assert.equal(report.exitCode, 0);
-    const [recording, ...more] = readRecordings(dir);
-    assert.equal(more.length, 0);
-    assert.deepEqual(recording!.argv, ['-f', 's@example.org', '--', 'r1@example.com', 'r2@example.net']);
-    assert.equal(recording!.stdin.toString('latin1'), 'Received: test\nSubject: s\n\nline\nlone\rcr\n');
-  });
-
-  it('answers 451 when the command does not exist or is not executable, and reads the whole body anyway', async () => {
-    const missing = await deliveryError(
-      deliverViaCommand({ argv: [join(temp, 'no-such-command')], timeoutMs: 5000 }, envelope, bodyOf('a\r\n'.repeat(10_000)), header),
-    );
-    assert.equal(missing.code, 451);
-    assert.match(missing.message, /ENOENT/);
-
-    const script = join(temp, 'not-executable.sh');
-    writeFileSync(script, '#!/bin/sh\nexit 0\n');
-    chmodSync(script, 0o644);
-    const body = bodyOf('a\r\n'.repeat(10_000));
-    const denied = await deliveryError(deliverViaCommand({ argv: [script], timeoutMs: 5000 }, envelope, body, header));
-    assert.equal(denied.code, 451);
-    assert.match(denied.message, /EACCES/);
-    assert.equal(body.readableEnded, true, 'the body was read to its end, so the dialogue stays in step');
-  });
-
-  it('kills a command that hangs after reading its input, with its whole process group, and answers 451', async () => {
-    const pidFile = join(tempDir('hang'), 'pids.json');
-    const started = Date.now();
-    const error = await deliveryError(
-      deliverViaCommand(
-        { argv: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=1', process.execPath, join(fixtures, 'engine-hang.mjs')], timeoutMs: 300 },
-        envelope,
-        Readable.from(afterPidFile(pidFile, Buffer.from('small mail\r\n'), [])),
-        header,
-      ),
-    );
-    const took = Date.now() - started;
-    assert.equal(error.code, 451);
-    assert.match(error.message, /timed out/);
-    assert.equal(error.report.signal, 'SIGKILL');
-    assert.ok(took >= 290 && took < 5000, `took ${took} ms`);
-    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
-    await waitUntil(() => !alive(pids.pid) && !alive(pids.helper), 2000, 'the command and its helper to be gone');
-  });
+  registerSpawnerCases(spawnDetached);
 
   it('kills a command that stops reading a big mail once it made no progress for the timeout', async () => {
     const pidFile = join(tempDir('stall'), 'pids.json');
     const started = Date.now();
     const error = await deliveryError(
       deliverViaCommand(
-        { argv: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=0', process.execPath, join(fixtures, 'engine-hang.mjs')], timeoutMs: 300 },
+        { argv: hangCommand(pidFile, false), timeoutMs: 300 },
         envelope,
         Readable.from(afterPidFile(pidFile, Buffer.from('start\r\n'), Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'm')))),
         header,
@@ -220,26 +155,14 @@ describe('deliverViaCommand with real processes', () => {
     assert.equal(error.code, 451);
     assert.ok(Date.now() - started < 3000);
     const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
-    await waitUntil(() => !alive(pids.pid) && !alive(pids.helper), 2000, 'the command and its helper to be gone');
-  });
-
-  it('answers by the exit status when the command exits before reading a big mail', async () => {
-    const big = () => bodyOf(...Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'b')));
-    const failed = await deliveryError(deliverViaCommand({ argv: ['/bin/false'], timeoutMs: 5000 }, envelope, big(), header));
-    assert.equal(failed.code, 554);
-    assert.equal(failed.report.exitCode, 1);
-    // Exit 0 without reading the mail is no delivery: 554 (msmtpd's answer too), never a 250 for a lost mail.
-    const unread = await deliveryError(deliverViaCommand({ argv: ['/bin/true'], timeoutMs: 5000 }, envelope, big(), header));
-    assert.equal(unread.code, 554);
-    assert.match(unread.message, /without reading the whole mail/);
-    assert.equal(unread.report.exitCode, 0);
+    await waitUntil(() => !processAlive(pids.pid) && !processAlive(pids.helper), 2000, 'the command and its helper to be gone');
   });
 
   it('reports a command killed by a signal as 554 with status 137', async () => {
     const dir = tempDir('signal');
     const error = await deliveryError(
       deliverViaCommand(
-        { argv: ['/usr/bin/env', `RECORD_DIR=${dir}`, process.execPath, join(fixtures, 'engine-outcome.mjs'), '-f', '%F', '--'], timeoutMs: 5000 },
+        { argv: outcomeCommand(dir), timeoutMs: 5000 },
         { ...envelope, to: ['signal-KILL@x'] },
         bodyOf('x\r\n'),
         header,

@@ -49,11 +49,16 @@ function recordedFor(recipient: string) {
   return readRecordings(recordDir).filter((recording) => recording.argv.includes(recipient));
 }
 
-/** Runs a fault beside a healthy mail; then checks the healthy one, the log line, and that no command is left. */
-async function withHealthyNeighbour(fault: string, work: () => Promise<void>): Promise<void> {
+/**
+ * Runs a fault beside a healthy mail; then checks the healthy one, and that the fault's command ran and none is
+ * left. `commandMayNotStart`: the client gives up so early that the command may be killed before it wrote its pid.
+ */
+async function withHealthyNeighbour(fault: string, work: () => Promise<void>, { commandMayNotStart = false } = {}): Promise<void> {
   const healthy = healthyMail(relay.port);
   await Promise.all([work(), healthy.done]);
   healthy.check(readRecordings(recordDir));
+  // "every command is gone" holds for an empty list too: without a pid seen, it proves nothing.
+  if (!commandMayNotStart) assert.ok(commandPids(fault).length > 0, `no ${fault} command ran`);
   await waitUntil(() => commandPids(fault).every((pid) => !processAlive(pid)), 3000, `every ${fault} command to be gone`);
 }
 
@@ -75,6 +80,8 @@ describe('the delivery command fails', () => {
       assert.equal(event.outcome, 'failed');
       assert.equal(event.signal, signal);
       assert.match(describeEvent(event).message, new RegExp(`failed; signal ${signal}; 554`));
+      // A command that dies before EOF never records: the empty list means something only once it is known to have run.
+      assert.equal(commandPids(fault).length, 1, `the ${fault} command ran once`);
       assert.deepEqual(recordedFor(recipient), []);
     });
   }
@@ -216,7 +223,7 @@ describe('the client misbehaves', () => {
       } finally {
         client.destroy();
       }
-    });
+    }, { commandMayNotStart: true });
     assert.equal((await relay.waitForEvent(isMailTo(recipient))).outcome, 'aborted');
     assert.deepEqual(recordedFor(recipient), []);
   });

@@ -8,7 +8,7 @@ import { PassThrough, Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createRelay, type RelayEvent } from '../src-relay/index';
 import { dataBlock, fixturePath, sendMail, waitUntil } from './helpers/engine-dialogue';
-import { startRelayHarness } from './helpers/relay-harness';
+import { recordCommand, startRelayHarness } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 
 type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
@@ -137,7 +137,7 @@ describe('relay engine', () => {
   it('runs a session over any duplex stream (inetd mode): pipelined input, replies in order, one mail', async () => {
     const recordDir = mkdtempSync(join(tmpdir(), 'relay-inetd-'));
     try {
-      const relay = createRelay({ ...fast, command: ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixturePath('record-command.mjs'), '-f', '%F', '--'] });
+      const relay = createRelay({ ...fast, command: recordCommand(recordDir) });
       const input = new PassThrough();
       const output = new PassThrough();
       const io = Duplex.from({ readable: input, writable: output });

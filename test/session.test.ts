@@ -148,6 +148,21 @@ describe('AUTH', () => {
     });
   });
 
+  it('refuses DATA, VRFY and HELP before AUTH with 530, and allows HELO, NOOP, RSET and QUIT', async () => {
+    await withRelay(withAuth, async (relay, open) => {
+      const client = await open();
+      assert.equal((await client.command('HELO client.example')).code, 250);
+      assert.equal((await client.command('DATA')).code, 530);
+      assert.equal((await client.command('VRFY root')).code, 530);
+      assert.equal((await client.command('HELP')).code, 530);
+      assert.equal((await client.command('NOOP')).code, 250);
+      assert.equal((await client.command('RSET')).code, 250);
+      assert.equal((await client.command('QUIT')).code, 221);
+      await client.expectClosed();
+      assert.equal(relay.recordings().length + relay.partials().length, 0, 'no command ran');
+    });
+  });
+
   it('PLAIN without an initial response answers "334 " and takes the next line; the authzid is ignored', async () => {
     await withRelay(withAuth, async (_relay, open) => {
       const client = await open();
@@ -224,11 +239,15 @@ describe('AUTH', () => {
     await withRelay(withAuth, async (relay, open) => {
       const client = await open();
       await ehlo(client);
-      await client.command(`AUTH PLAIN ${plain(USER, `${PASSWORD}x`)}`);
-      await client.command('AUTH LOGIN');
-      await client.command(b64(USER));
-      await client.command(b64(PASSWORD));
-      await sendMail(client, 's@x', ['r@y'], 'x');
+      // Each step must get its reply: were the flow to break early, no secret would reach an event and the check
+      // below would pass for nothing.
+      assert.equal((await client.command(`AUTH PLAIN ${plain(USER, `${PASSWORD}x`)}`)).code, 535);
+      assert.equal((await client.command('AUTH LOGIN')).code, 334);
+      assert.equal((await client.command(b64(USER))).code, 334);
+      assert.equal((await client.command(b64(PASSWORD))).code, 235);
+      assert.equal((await sendMail(client, 's@x', ['r@y'], 'x')).final?.code, 250);
+      const authEvent = await relay.waitForEvent((e) => e.type === 'auth' && e.ok);
+      assert.deepEqual(authEvent.type === 'auth' && [authEvent.user, authEvent.ok], [USER, true]);
       const all = JSON.stringify(relay.events);
       for (const secret of [PASSWORD, b64(PASSWORD), plain(USER, `${PASSWORD}x`), 'S3cret']) {
         assert.ok(!all.includes(secret), `found ${secret} in the events`);

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
-import { readPartials, readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
+import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { bodyOf, waitUntil } from './helpers/delivery';
+import { registerSpawnerCases, running } from './helpers/spawner-cases';
 
-const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
 const header = 'Received: test\n';
 const temp = mkdtempSync(join(tmpdir(), 'launcher-test-'));
@@ -23,16 +22,6 @@ after(() => {
 function tempDir(name: string): string {
   return mkdtempSync(join(temp, `${name}-`));
 }
-
-/** Running, and not a zombie waiting for a parent that is gone (the launcher's orphans are reaped by init). */
-function alive(pid: number): boolean {
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 
 /** The exit, once the output has been read to its end too (like a ChildProcess, 'exit' may come first). */
 async function exitAndOutputOf(child: SpawnedCommand): Promise<[number | null, NodeJS.Signals | null]> {
@@ -64,21 +53,7 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
   // Until the launcher is ready, commands go through Node's spawn: each test starts with it ready.
   beforeEach(() => launcher.prepare());
 
-  it('delivers the header and body byte for byte, argv as built, and reports exit 0', async () => {
-    const dir = tempDir('ok');
-    const report = await deliverViaCommand(
-      { argv: recordCommand(dir), timeoutMs: 5000 },
-      envelope,
-      bodyOf('Subject: s\r', '\n\r\nline\r\nlone\rcr\r\n'),
-      header,
-      launcher.spawn,
-    );
-    assert.equal(report.exitCode, 0);
-    const [recording, ...more] = readRecordings(dir);
-    assert.equal(more.length, 0);
-    assert.deepEqual(recording!.argv, ['-f', 's@example.org', '--', 'r1@example.com', 'r2@example.net']);
-    assert.equal(recording!.stdin.toString('latin1'), 'Received: test\nSubject: s\n\nline\nlone\rcr\n');
-  });
+  registerSpawnerCases(launcher.spawn);
 
   it('passes every argv byte as is, with no shell in between', async () => {
     const out = join(tempDir('argv'), 'argv.txt');
@@ -120,37 +95,6 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
     assert.equal(mask('SigIgn') & 0x7fffffffn, 0n, `SigIgn ${mask('SigIgn').toString(16)}`);
   });
 
-  it('answers 451 when the command does not exist or is not executable, and reads the whole body anyway', async () => {
-    const missing = await deliveryError(
-      deliverViaCommand({ argv: [join(temp, 'no-such-command')], timeoutMs: 5000 }, envelope, bodyOf('a\r\n'.repeat(10_000)), header, launcher.spawn),
-    );
-    assert.equal(missing.code, 451);
-    assert.match(missing.message, /ENOENT/);
-    const script = join(temp, 'not-executable.sh');
-    writeFileSync(script, '#!/bin/sh\nexit 0\n');
-    chmodSync(script, 0o644);
-    const body = bodyOf('a\r\n'.repeat(10_000));
-    const denied = await deliveryError(deliverViaCommand({ argv: [script], timeoutMs: 5000 }, envelope, body, header, launcher.spawn));
-    assert.equal(denied.code, 451);
-    assert.match(denied.message, /EACCES/);
-    assert.equal(body.readableEnded, true);
-  });
-
-  it('kills the command before it sees EOF when the body fails mid-mail: no truncated mail is delivered', async () => {
-    const dir = tempDir('abort');
-    async function* brokenBody(): AsyncGenerator<Buffer> {
-      yield Buffer.from('Subject: half\r\n\r\nfirst half\r\n');
-      await waitUntil(() => readPartials(dir).some((partial) => partial.length > 0), 10_000, 'the command to get the first half');
-      throw new Error('client disconnected');
-    }
-    const error = await deliveryError(deliverViaCommand({ argv: recordCommand(dir), timeoutMs: 5000 }, envelope, Readable.from(brokenBody()), header, launcher.spawn));
-    assert.equal(error.code, 451);
-    assert.equal(error.aborted, true);
-    await new Promise((r) => setTimeout(r, 300)); // a command that got EOF would have written its record by now
-    assert.equal(readRecordings(dir).length, 0, 'nothing was delivered');
-    assert.equal(readPartials(dir).length, 1);
-  });
-
   it('kills a command aborted before the launcher confirmed its start, still before it reads EOF', async () => {
     for (let round = 0; round < 10; round++) {
       const dir = tempDir('early');
@@ -162,57 +106,6 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(readRecordings(dir).length, 0, `round ${round}: nothing was delivered`);
     }
-  });
-
-  it('kills a command that hangs, with its whole process group, after the delivery timeout', async () => {
-    const pidFile = join(tempDir('hang'), 'pids.json');
-    async function* body(): AsyncGenerator<Buffer> {
-      yield Buffer.from('small mail\r\n');
-      await waitUntil(() => existsSync(pidFile), 10_000, 'the command to start');
-    }
-    const error = await deliveryError(
-      deliverViaCommand(
-        { argv: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=1', process.execPath, join(fixtures, 'engine-hang.mjs')], timeoutMs: 300 },
-        envelope,
-        Readable.from(body()),
-        header,
-        launcher.spawn,
-      ),
-    );
-    assert.equal(error.code, 451);
-    assert.match(error.message, /timed out/);
-    assert.equal(error.report.signal, 'SIGKILL');
-    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
-    await waitUntil(() => !alive(pids.pid) && !alive(pids.helper), 2000, 'the command and its helper to be gone');
-  });
-
-  it('keeps the last words of a failing command for the log (msmtp writes its error just before exiting)', async () => {
-    for (const [code, reply] of [[75, 451], [1, 554]] as const) {
-      const error = await deliveryError(
-        deliverViaCommand(
-          { argv: ['/bin/sh', '-c', `cat >/dev/null; echo "msmtp: server said no ($0)" >&2; exit ${code}`, String(code)], timeoutMs: 5000 },
-          envelope,
-          bodyOf('Subject: s\r\n\r\nbody\r\n'),
-          header,
-          launcher.spawn,
-        ),
-      );
-      assert.equal(error.code, reply);
-      assert.equal(error.report.exitCode, code);
-      assert.equal(error.report.output, `msmtp: server said no (${code})`);
-    }
-  });
-
-  it('answers by the exit status when the command exits before reading a big mail', async () => {
-    const big = () => bodyOf(...Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'b')));
-    const failed = await deliveryError(deliverViaCommand({ argv: ['/bin/false'], timeoutMs: 5000 }, envelope, big(), header, launcher.spawn));
-    assert.equal(failed.code, 554);
-    assert.equal(failed.report.exitCode, 1);
-    // Exit 0 without reading the mail is no delivery (the engine's rule, msmtpd's answer too).
-    const unread = await deliveryError(deliverViaCommand({ argv: ['/bin/true'], timeoutMs: 5000 }, envelope, big(), header, launcher.spawn));
-    assert.equal(unread.code, 554);
-    assert.match(unread.message, /without reading the whole mail/);
-    assert.equal(unread.report.exitCode, 0);
   });
 
   it('streams a 20 MiB mail through with backpressure, every byte arriving', async () => {
@@ -253,7 +146,7 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
     const exit = exitOf(own);
     process.kill(first, 'SIGKILL');
     assert.deepEqual(await exit, [null, 'SIGKILL']);
-    await waitUntil(() => !alive(sleeper), 2000, 'the orphaned command to be killed');
+    await waitUntil(() => !running(sleeper), 2000, 'the orphaned command to be killed');
     await launcher.prepare();
     const [second] = launcherPids();
     assert.ok(second !== undefined && second !== first, 'a new launcher runs');
@@ -278,9 +171,9 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
     first.close();
     second.close();
     await new Promise((r) => setTimeout(r, 200));
-    assert.ok(alive(pid), 'still in use by the third spawner');
+    assert.ok(running(pid), 'still in use by the third spawner');
     launcher.close();
-    await waitUntil(() => !alive(pid), 3000, 'the launcher to exit');
+    await waitUntil(() => !running(pid), 3000, 'the launcher to exit');
     assert.equal(existsSync(dirname(socketPath)), false, 'the socket directory is gone');
     const again = launcher.spawn(['/bin/true']); // a spawner that let go may start over
     again.stdin!.end();
@@ -305,7 +198,7 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
         });`;
       const { pid, socket } = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 })) as { pid: number; socket: string };
       assert.match(socket, /launcher\.sock$/);
-      await waitUntil(() => !alive(pid), 3000, 'the orphaned launcher to notice EOF and exit');
+      await waitUntil(() => !running(pid), 3000, 'the orphaned launcher to notice EOF and exit');
       assert.equal(existsSync(dirname(socket)), false, `${command.join(' ')}: the socket directory is gone`);
     }
   });

@@ -16,6 +16,14 @@ export function outcomeCommand(recordDir: string): string[] {
   return ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixturePath('engine-outcome.mjs'), '-f', '%F', '--'];
 }
 
+/**
+ * argv of test/fixtures/engine-hang.mjs, a command that never exits: it writes its pid and its helper's to pidFile,
+ * and reads its stdin to EOF only when `read` (otherwise the relay's writes back up).
+ */
+export function hangCommand(pidFile: string, read: boolean): string[] {
+  return ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, `HANG_READ=${read ? 1 : 0}`, process.execPath, fixturePath('engine-hang.mjs')];
+}
+
 /** Polls until condition() holds; fails with `what` after timeoutMs. */
 export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
