@@ -103,11 +103,33 @@ describe('IPC gate', () => {
     assert.deepEqual(calls, []);
   });
 
-  it('has a validator per method that returns clean copies', () => {
+  it('has a validator per method that returns clean copies', async () => {
     const withExtra = { ...defaultSettings };
     const [clean] = validators.saveSettings([withExtra]);
     assert.notEqual(clean, withExtra);
     assert.deepEqual(clean, defaultSettings);
+
+    // The contract for an extra key is rejection, not silent dropping: the renderer only ever sends the five fields,
+    // so anything else is a bug or an attack and must not reach the store.
+    assert.throws(() => validators.saveSettings([{ ...defaultSettings, extra: 'x' }]), /unknown settings: extra/);
+    // A key that only an own-property walk sees (not enumerable) cannot ride along: the copy has exactly the fields.
+    const hidden = { ...defaultSettings };
+    Object.defineProperty(hidden, 'shell', { value: true, enumerable: false });
+    const [copied] = validators.saveSettings([hidden]);
+    assert.deepEqual(Object.getOwnPropertyNames(copied).sort(), Object.keys(defaultSettings).sort());
+    // The copy is detached: changing what was validated afterwards does not change what the API receives.
+    const original = { ...defaultSettings };
+    const [detached] = validators.saveSettings([original]);
+    original.port = 1;
+    assert.equal(detached.port, defaultSettings.port);
+
+    // INVOKE_CHANNELS is derived from the validators, so compare both with what the window can actually invoke:
+    // a channel the preload calls without a validator would never be handled.
+    const preload = await readFile(join(__dirname, '..', 'electron', 'preload.js'), 'utf8');
+    const invoked = [...preload.matchAll(/invoke\('([A-Za-z]+)'\)/g)].map((match) => match[1]!);
+    assert.deepEqual(Object.keys(validators).sort(), [...INVOKE_CHANNELS].sort());
+    assert.deepEqual(Object.keys(validators).sort(), [...new Set(invoked)].sort());
+    for (const [channel, validate] of Object.entries(validators)) assert.equal(typeof validate, 'function', channel);
   });
 });
 

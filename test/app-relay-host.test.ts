@@ -5,29 +5,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../electron/relay-host';
 import { createKeyringStore } from '../src-relay/secrets';
 import {
-  freePort, heldCount, sendMail, settingsFor, sunkMails, tempDir, uniqueUser, waitFor,
+  freePort, heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser, waitFor,
 } from './helpers/app-env';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];
 const engineOptions = { stopGraceMs: 15_000, authFailureDelayMs: 0 };
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
 
 describe('RelayHost', { timeout: 60_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -5,31 +5,21 @@
  * port 2500; both must be free) for docs/screenshots/; otherwise a unique user and free ports keep runs independent.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createXdgAutostart } from '../electron/autostart';
+import { DESKTOP_FILE_NAME, createXdgAutostart } from '../electron/autostart';
 import { Controller } from '../electron/controller';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { createKeyringStore } from '../src-relay/secrets';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
-import { SINK, freePort, sendMail, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
+import { SINK, freePort, refused, sendMail, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}
 
 describe('settings window in Chromium', { timeout: 90_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -220,6 +210,18 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await waitFor('the log file to be opened', () => openedLogs.length === 1);
   });
 
+  it('Clear empties the Logs pane and the buffer it is seeded from, and shows the empty state', async () => {
+    await tab('logs');
+    assert.ok(await page.locator('#log-list .log-line').count() > 0, 'lines to clear');
+    assert.equal(await page.isHidden('#log-empty'), true);
+    await page.click('#btn-clear-log');
+    await waitFor('the log list to be emptied', async () => (await page.locator('#log-list > *').count()) === 0);
+    assert.equal(await page.isVisible('#log-empty'), true);
+    assert.equal(await text('#log-empty'), 'Nothing logged yet. Send a mail through the relay and it shows up here.');
+    // A window opened later is seeded from the host's buffer: the cleared lines must not come back from there.
+    assert.ok(!host.recentLog().some((entry) => /bob@example\.net|carol@example\.net/.test(entry.message)), 'the host buffer was cleared too');
+  });
+
   it('the Mail client setup pane shows the settings and its copy buttons put the right text on the clipboard', async () => {
     await tab('setup');
     const port = host.status().port;
@@ -302,6 +304,29 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     assert.equal(await text('#btn-toggle'), 'Start relay');
     await page.click('#btn-toggle');
     await waitText('#status-line', new RegExp(`^Running on localhost:${port}$`));
+  });
+
+  it('"Start at login" writes the XDG autostart entry when saved on, and removes it when saved off', async () => {
+    await tab('relay');
+    const entry = join(dir.path, 'autostart', DESKTOP_FILE_NAME);
+    const exists = () => access(entry).then(() => true, () => false);
+    assert.equal(await exists(), false, 'no login item before the user asks for one');
+    assert.equal(await page.isChecked('#f-launch'), false);
+
+    await page.check('#f-launch');
+    assert.equal(await text('#save-state'), 'Unsaved changes');
+    await page.click('#btn-save');
+    await waitFor('the autostart entry to be written', exists);
+    assert.match(await readFile(entry, 'utf8'), /^Exec=\/opt\/msmtp-relay --hidden$/m);
+    await waitFor('the save to finish', async () => (await text('#save-state')) === '');
+    assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, true);
+
+    await page.uncheck('#f-launch');
+    await page.click('#btn-save');
+    await waitFor('the autostart entry to be removed', async () => !(await exists()));
+    await waitFor('the save to finish', async () => (await text('#save-state')) === '');
+    assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, false);
+    assert.equal(await page.isChecked('#f-launch'), false);
   });
 
   it('refuses IPC from any other page, and the CSP blocks inline script', async () => {

@@ -22,7 +22,11 @@ test('any address is refused with 5xx or reaches the command as one argv element
 });
 
 test('random AUTH payloads each get one reply; nothing passes before a right answer; a right answer works', { timeout: 60_000 }, async () => {
-  await authPayloadsAreHandled(100);
+  const run = await authPayloadsAreHandled(100);
+  // The property only predicts outcomes for dialogues that start at a command prompt; make sure some did.
+  assert.ok(run.rightChecked > 0, 'no right answer was ever checked for a 235');
+  assert.ok(run.wrongChecked > 0, 'no wrong answer was ever checked for a 535');
+  assert.ok(run.mailRefusedChecked > 0, 'no mail command before authentication was ever checked for a 530');
 });
 
 test('argv building: first %F replaced, one element per recipient, nothing added', () => {

@@ -327,43 +327,119 @@ export function saslDecodingIsStrict(numRuns: number, seed?: number): number {
 
 const USER = 'fuzz-user';
 
+/**
+ * One AUTH attempt (or stray command) as the generator made it. `expect` is set when the lines are a complete,
+ * well-formed dialogue whose outcome is known in advance: it holds only when the attempt starts at a command prompt
+ * (an earlier junk dialogue may still be waiting for an answer, and then these lines are that answer).
+ */
+interface AuthAttempt {
+  lines: readonly string[];
+  expect?: 'right' | 'wrong';
+}
+
+/** The mail commands that must get a 530 before authentication, exactly as the generator sends them. */
+const MAIL_BEFORE_AUTH = new Set(['MAIL FROM:<a@b>', 'RCPT TO:<c@d>', 'DATA']);
+
 /** AUTH attempts: random payloads, wrong and right credentials, cancels, LOGIN dialogues with junk answers. */
-function authLines(password: string): fc.Arbitrary<string[]> {
+function authAttempts(password: string): fc.Arbitrary<AuthAttempt[]> {
   const b64 = (text: string) => Buffer.from(text).toString('base64');
   const junk = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 40 }), fc.base64String({ maxLength: 40 }), fc.constantFrom('*', '=', ''));
-  const attempt = fc.oneof(
-    junk.map((j) => [`AUTH PLAIN ${j}`]),
-    junk.map((j) => ['AUTH PLAIN', j]),
-    fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([u, p]) => [`AUTH PLAIN ${b64(`\0${u}\0${p}`)}`]),
-    fc.tuple(junk, junk).map(([u, p]) => ['AUTH LOGIN', u, p]),
-    junk.map((j) => [`AUTH LOGIN ${j}`, j]),
-    fc.constant([`AUTH PLAIN ${b64(`\0${USER}\0${password}`)}`]),
-    fc.constant(['AUTH LOGIN', b64(USER), b64(password)]),
-    fc.constant(['AUTH LOGIN', b64(USER), b64(`${password}x`)]),
-    fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((m) => [`AUTH ${m}`]),
-    fc.constantFrom(['MAIL FROM:<a@b>'], ['RCPT TO:<c@d>'], ['DATA'], ['NOOP'], ['RSET'], ['EHLO again']),
+  const attempt: fc.Arbitrary<AuthAttempt> = fc.oneof(
+    junk.map((j) => ({ lines: [`AUTH PLAIN ${j}`] })),
+    junk.map((j) => ({ lines: ['AUTH PLAIN', j] })),
+    // Printable ASCII without NUL, so the blob always decodes to three fields: the outcome is decided by the values.
+    fc.tuple(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 })).map(([u, p]): AuthAttempt => ({
+      lines: [`AUTH PLAIN ${b64(`\0${u}\0${p}`)}`], expect: u === USER && p === password ? 'right' : 'wrong',
+    })),
+    fc.tuple(junk, junk).map(([u, p]) => ({ lines: ['AUTH LOGIN', u, p] })),
+    junk.map((j) => ({ lines: [`AUTH LOGIN ${j}`, j] })),
+    fc.constant<AuthAttempt>({ lines: [`AUTH PLAIN ${b64(`\0${USER}\0${password}`)}`], expect: 'right' }),
+    fc.constant<AuthAttempt>({ lines: ['AUTH LOGIN', b64(USER), b64(password)], expect: 'right' }),
+    fc.constant<AuthAttempt>({ lines: ['AUTH LOGIN', b64(USER), b64(`${password}x`)], expect: 'wrong' }),
+    fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((m) => ({ lines: [`AUTH ${m}`] })),
+    fc.constantFrom(['MAIL FROM:<a@b>'], ['RCPT TO:<c@d>'], ['DATA'], ['NOOP'], ['RSET'], ['EHLO again']).map((lines) => ({ lines })),
   );
-  return fc.array(attempt, { maxLength: 12 }).map((list) => list.flat());
+  return fc.array(attempt, { maxLength: 12 });
+}
+
+/** The reply each sent line got, in order (lockstep adds the end-of-data reply after a 354); undefined once closed. */
+function repliesByLine(sentCount: number, replies: readonly ParsedReply[]): (ParsedReply | undefined)[] {
+  const byLine: (ParsedReply | undefined)[] = [];
+  let next = 1; // replies[0] is the greeting
+  for (let i = 0; i < sentCount; i += 1) {
+    const reply = replies[next];
+    byLine.push(reply);
+    next += reply?.code === 354 ? 2 : 1;
+  }
+  return byLine;
+}
+
+/** How many right and wrong dialogues a run checked against its expected reply (so the checks cannot go idle). */
+export interface AuthFuzzRun extends FuzzRun {
+  rightChecked: number;
+  wrongChecked: number;
+  mailRefusedChecked: number;
+}
+
+/**
+ * Walks the dialogue with its own auth state: a right answer given at a command prompt before authentication must
+ * get 235 (PLAIN) or 334, 334, 235 (LOGIN); a wrong one 535 (or 334, 334, 535); once authenticated, AUTH gets 503;
+ * MAIL, RCPT and DATA before a 235 get 530. State follows the replies only where the outcome is not predicted (junk).
+ */
+function checkAuthDialogue(attempts: readonly AuthAttempt[], sentReplies: readonly (ParsedReply | undefined)[], run: AuthFuzzRun): void {
+  let authenticated = false;
+  let line = 0;
+  for (const attempt of attempts) {
+    for (let k = 0; k < attempt.lines.length; k += 1, line += 1) {
+      const reply = sentReplies[line + 1]; // sentReplies[0] answers the opening EHLO
+      if (reply === undefined) return; // the session closed
+      const previous = sentReplies[line];
+      const atPrompt = previous?.code !== 334;
+      const text = attempt.lines[k]!;
+      const where = `line ${line + 1} ${JSON.stringify(text.slice(0, 60))}`;
+      if (k === 0 && atPrompt && attempt.expect !== undefined) {
+        if (authenticated) {
+          assert.equal(reply.code, 503, `${where}: AUTH after a 235 must be refused as a bad sequence`);
+        } else {
+          const final = attempt.expect === 'right' ? 235 : 535;
+          const codes = attempt.lines.map((_, j) => sentReplies[line + 1 + j]?.code);
+          const wanted = [...attempt.lines.slice(1).map(() => 334), final];
+          assert.deepEqual(codes, wanted, `${where}: a ${attempt.expect} ${attempt.lines.length > 1 ? 'LOGIN' : 'PLAIN'} answer before authentication`);
+          if (attempt.expect === 'right') run.rightChecked += 1;
+          else run.wrongChecked += 1;
+        }
+      }
+      if (atPrompt && !authenticated && MAIL_BEFORE_AUTH.has(text)) {
+        assert.equal(reply.code, 530, `${where}: a mail command before authentication`);
+        run.mailRefusedChecked += 1;
+      }
+      if (reply.code === 235) {
+        assert.ok(!authenticated, `${where}: a second 235 in one session`);
+        authenticated = true;
+      }
+    }
+  }
 }
 
 /**
  * With AUTH on, random AUTH payloads each get one reply and never end the session early (the failure limit is set
- * high here); mail commands before success get 530; a right answer always authenticates.
+ * high here); mail commands before success get 530; a right answer always authenticates, a wrong one never does.
  */
-export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<FuzzRun> {
-  const run: FuzzRun = { cases: 0, delivered: 0 };
+export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<AuthFuzzRun> {
+  const run: AuthFuzzRun = { cases: 0, delivered: 0, rightChecked: 0, wrongChecked: 0, mailRefusedChecked: 0 };
   const password = 'pw-Fuzz-3141';
   const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-auth-'));
   try {
     await fc.assert(
-      fc.asyncProperty(authLines(password), async (lines) => {
+      fc.asyncProperty(authAttempts(password), async (attempts) => {
         run.cases += 1;
+        const lines = attempts.flatMap((attempt) => attempt.lines).map((line) => line.replace(/[\r\n]/g, ' '));
         const { relay, events } = relayFor({
           command: argvRecorder(dir), maxErrors: 1000, maxAuthFailures: 1000, auth: { user: USER, password },
         }, run);
         const session = new MemorySession(relay);
         try {
-          const replies = await lockstep(session, [Buffer.from('EHLO fuzz'), ...lines.map((line) => Buffer.from(line.replace(/[\r\n]/g, ' '), 'latin1'))]);
+          const replies = await lockstep(session, [Buffer.from('EHLO fuzz'), ...lines.map((line) => Buffer.from(line, 'latin1'))]);
           await bounded(session.ended, REPLY_TIMEOUT_MS, 'the session');
           const codes = new Set(replies.map((reply) => reply.code));
           for (const code of codes) assert.ok([220, 221, 235, 250, 252, 214, 334, 354, 451, 500, 501, 502, 503, 504, 530, 535, 555].includes(code), `unexpected reply ${code}`);
@@ -372,6 +448,9 @@ export async function authPayloadsAreHandled(numRuns: number, seed?: number): Pr
           const authenticatedAt = replies.findIndex((reply) => reply.code === 235);
           const before = authenticatedAt < 0 ? replies : replies.slice(0, authenticatedAt);
           assert.ok(!before.some((reply) => reply.code === 354), 'DATA accepted before authentication');
+          const sentReplies = repliesByLine(lines.length + 1, replies);
+          assert.equal(sentReplies[0]?.code, 250, 'the opening EHLO');
+          checkAuthDialogue(attempts, sentReplies, run);
           assertEventsPrintable(events);
         } finally {
           session.end();
