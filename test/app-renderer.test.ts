@@ -16,7 +16,9 @@ import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { createKeyringStore } from '../src-relay/secrets';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
-import { SINK, freePort, sendMail, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
+import { freePort } from '../bench/ports';
+import { SINK, sendMail, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { waitUntil } from './helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
@@ -121,7 +123,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
   const text = (selector: string) => page.locator(selector).innerText();
   const waitText = (selector: string, pattern: RegExp, what = selector) =>
-    waitFor(`${what} to match ${pattern}`, async () => pattern.test(await text(selector)), 10_000);
+    waitUntil(async () => pattern.test(await text(selector)), 10_000, `${what} to match ${pattern}`);
   const tab = (name: 'relay' | 'logs' | 'setup') => page.click(`#tab-${name}`);
   const screenshot = async (name: string) => {
     await page.evaluate("document.getElementById('toast').hidden = true; document.activeElement?.blur()");
@@ -170,7 +172,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     // Browse puts the chosen program in place of the first word and keeps the arguments.
     await page.fill('#f-command', 'msmtp -a work -f %F --');
     await page.click('#btn-browse');
-    await waitFor('the chosen program', async () => (await page.inputValue('#f-command')) === '/usr/bin/msmtp -a work -f %F --');
+    await waitUntil(async () => (await page.inputValue('#f-command')) === '/usr/bin/msmtp -a work -f %F --', 5000, 'the chosen program');
 
     await page.fill('#f-command', 'msmtp -f %F --');
     await page.click('#btn-check');
@@ -217,7 +219,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await screenshot('logs');
 
     await page.click('#btn-open-log');
-    await waitFor('the log file to be opened', () => openedLogs.length === 1);
+    await waitUntil(() => openedLogs.length === 1, 5000, 'the log file to be opened');
   });
 
   it('the Mail client setup pane shows the settings and its copy buttons put the right text on the clipboard', async () => {
@@ -231,11 +233,11 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     for (const [item, expected] of copies) {
       const before = clipboard.length;
       await page.click(`#pane-setup button[data-copy="${item}"]`);
-      await waitFor(`the ${item} copy`, () => clipboard.length === before + 1);
+      await waitUntil(() => clipboard.length === before + 1, 5000, `the ${item} copy`);
       assert.equal(clipboard.at(-1), expected, item);
     }
     await page.click('#pane-setup button[data-copy="all"]');
-    await waitFor('the settings copy', () => clipboard.length === 5);
+    await waitUntil(() => clipboard.length === 5, 5000, 'the settings copy');
     assert.match(clipboard[4]!, new RegExp(`^Server: localhost$[\\s\\S]*^Port: ${port}$[\\s\\S]*^User name: ${user}$`, 'm'));
     assert.ok(!clipboard[4]!.includes(copies[3]![1]), 'the password is only ever copied on its own');
     assert.equal(await page.locator('#pane-setup [data-fill="port"]').first().innerText(), String(port));
@@ -257,17 +259,17 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
     await page.fill('#f-password', 'a long enough passphrase');
     await page.click('#btn-set-password');
-    await waitFor('the new password in the key ring', async () => (await secrets.get(user)) === 'a long enough passphrase');
-    await waitFor('the field to be cleared', async () => (await page.inputValue('#f-password')) === '');
+    await waitUntil(async () => (await secrets.get(user)) === 'a long enough passphrase', 5000, 'the new password in the key ring');
+    await waitUntil(async () => (await page.inputValue('#f-password')) === '', 5000, 'the field to be cleared');
     const port = host.status().port;
-    await waitFor('the relay to run again', () => host.status().state === 'running');
+    await waitUntil(() => host.status().state === 'running', 5000, 'the relay to run again');
     assert.match(await sendMail(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
 
     await page.click('#btn-regenerate');
     assert.equal(await text('#btn-regenerate'), 'Click again to replace it');
     assert.equal(await secrets.get(user), 'a long enough passphrase', 'the first click only asks');
     await page.click('#btn-regenerate');
-    await waitFor('a regenerated password', async () => (await secrets.get(user)) !== 'a long enough passphrase');
+    await waitUntil(async () => (await secrets.get(user)) !== 'a long enough passphrase', 5000, 'a regenerated password');
     assert.match((await secrets.get(user))!, /^[A-Za-z0-9_-]{32}$/);
     const html = await page.content();
     assert.ok(!html.includes((await secrets.get(user))!), 'the page never holds the password');

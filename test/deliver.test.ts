@@ -9,7 +9,8 @@ import {
   sanitizeHelo, type Envelope,
 } from '../src-relay/deliver';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
+import { bodyOf, deliveryError } from './helpers/delivery';
+import { waitUntil } from './helpers/wait';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { bigBody, sendMail } from './helpers/hard-mail';
-import { CLOSE_WAYS, loadRound, settle } from './helpers/hard-load';
+import { CLOSE_WAYS, loadRound } from './helpers/hard-load';
+import { settle } from './helpers/wait';
 import { startRelayProcess, type RelayProcess } from './helpers/hard-relay-process';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 

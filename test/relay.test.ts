@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { PassThrough, Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createRelay, type RelayEvent } from '../src-relay/index';
-import { dataBlock, fixturePath, sendMail, waitUntil } from './helpers/engine-dialogue';
+import { dataBlock, fixturePath, sendMail } from './helpers/engine-dialogue';
+import { waitUntil } from './helpers/wait';
 import { startRelayHarness } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 

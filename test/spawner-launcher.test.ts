@@ -8,7 +8,8 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readPartials, readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
+import { bodyOf, deliveryError } from './helpers/delivery';
+import { waitUntil } from './helpers/wait';
 
 const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };

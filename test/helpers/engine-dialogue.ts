@@ -16,15 +16,6 @@ export function outcomeCommand(recordDir: string): string[] {
   return ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixturePath('engine-outcome.mjs'), '-f', '%F', '--'];
 }
 
-/** Polls until condition() holds; fails with `what` after timeoutMs. */
-export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Dot-stuffs a body given with CRLF line ends and appends the end marker. */
 export function dataBlock(body: string): string {
   const stuffed = body.replace(/(^|\r\n)\./g, '$1..');

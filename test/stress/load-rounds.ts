@@ -1,5 +1,6 @@
 import { bigBody, sendMail } from '../helpers/hard-mail';
-import { CLOSE_WAYS, loadRound, settle } from '../helpers/hard-load';
+import { CLOSE_WAYS, loadRound } from '../helpers/hard-load';
+import { settle } from '../helpers/wait';
 import { startRelayProcess } from '../helpers/hard-relay-process';
 
 /** Connection storms against the default session limit, round after round, then a full house of real mails. */
