@@ -34,7 +34,7 @@ export async function stopTracked(child: ChildProcess, graceMs = 2000): Promise<
   killGroup(child); // leftovers of the group, if any
 }
 
-export function killAllTracked(): void {
+function killAllTracked(): void {
   for (const child of running) killGroup(child);
 }
 
