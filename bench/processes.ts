@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { connect } from 'node:net';
 
 /** Every process the benchmark started and has not seen exit: each is its own process group, killed as one. */
 const running = new Set<ChildProcess>();
@@ -35,7 +34,7 @@ export async function stopTracked(child: ChildProcess, graceMs = 2000): Promise<
   killGroup(child); // leftovers of the group, if any
 }
 
-export function killAllTracked(): void {
+function killAllTracked(): void {
   for (const child of running) killGroup(child);
 }
 
@@ -108,39 +107,4 @@ export class ResidentWorker<Job, Result> {
   async close(): Promise<void> {
     await stopTracked(this.child);
   }
-}
-
-/** Waits until an SMTP server greets on the port (connect, read the 220, QUIT); bounded. */
-export async function waitForSmtp(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await greets(port)) return;
-    if (Date.now() > deadline) throw new Error(`no SMTP server on port ${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const finish = (ok: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), 2000);
-    let text = '';
-    let quitting = false;
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      if (quitting || !text.includes('\n')) return;
-      quitting = true;
-      if (!text.startsWith('220')) return finish(false);
-      socket.write('QUIT\r\n');
-      socket.once('close', () => finish(true));
-      socket.resume();
-    });
-    socket.on('error', () => finish(false));
-  });
 }

@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { childPids } from './memory';
-import { startTracked, stopTracked, waitForSmtp } from './processes';
+import { freePort, waitForSmtp } from './ports';
+import { startTracked, stopTracked } from './processes';
 
 export const MSMTPD = '/usr/bin/msmtpd';
 const outDir = join(__dirname, '..');
@@ -29,16 +29,6 @@ export interface ServerKind {
 /** The argv as one command string (msmtpd hands it to /bin/sh -c; msmtp-relay splits it into words again). */
 function commandLine(argv: readonly string[]): string {
   return argv.map((arg) => (/^[\w%@.\/=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** A port that was free a moment ago (the kernel picks it; the small race is harmless on a quiet loopback). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
 }
 
 async function started(child: ChildProcess, port: number, mailHandlerPids: () => number[]): Promise<RunningServer> {

@@ -29,7 +29,7 @@ function runOnce(spawner: CommandSpawner, argv: string[]): Promise<void> {
   });
 }
 
-export async function spawnRate(job: SpawnJob): Promise<number> {
+async function spawnRate(job: SpawnJob): Promise<number> {
   const launcher = job.spawner === 'launcher' ? createLauncherSpawner() : null;
   const spawner = launcher?.spawn ?? spawnDetached;
   await runOnce(spawner, job.argv); // starts the launcher, outside the measurement

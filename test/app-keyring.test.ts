@@ -3,9 +3,8 @@
  * scripts/with-keyring.sh): stored by the app, readable by secret-tool and by the relay CLI, never by the renderer.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Controller } from '../electron/controller';
@@ -13,7 +12,10 @@ import { createXdgAutostart } from '../electron/autostart';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/secrets';
-import { freePort, sendMail, settingsFor, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
+import { freePort } from '../bench/ports';
+import { sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { CliProcess } from './helpers/cli-process';
+import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
 
@@ -63,29 +65,13 @@ describe('key ring', { timeout: 30_000 }, () => {
     const mailDir = join(dir.path, 'cli-mails');
     await mkdir(mailDir);
     const port = await freePort();
-    const cli = spawn(process.execPath, [
-      join(__dirname, '..', 'src-relay', 'cli.js'),
-      '--interface', '127.0.0.1', '--port', String(port), `--auth=${name}`,
-      '--command', settingsFor(mailDir, port, name).command,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    cli.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const cli = await CliProcess.listening(port, [`--auth=${name}`, '--command', settingsFor(mailDir, port, name).command]);
     try {
-      await waitFor(`the CLI to listen on ${port} (stderr: ${stderr})`, () => new Promise<boolean>((resolve) => {
-        const socket = connect({ host: '127.0.0.1', port }, () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
-      }), 10_000);
       assert.match(await sendMail(port, { user: name, pass: password }, 'cli@example.net'), /^250/);
       assert.equal((await sunkMails(mailDir)).length, 1);
       await assert.rejects(sendMail(port, { user: name, pass: `${password}x` }, 'cli@example.net'), /535/);
     } finally {
-      cli.kill('SIGTERM');
-      await new Promise((resolve) => cli.once('exit', resolve));
+      await cli.stop();
     }
   });
 
@@ -133,7 +119,7 @@ describe('key ring', { timeout: 30_000 }, () => {
       assert.deepEqual(await controller.copy('password'), { ok: true, message: 'Password copied' });
       assert.equal(clipboard.at(-1), fresh);
       assert.match(await sendMail(host.status().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
-      await waitFor('two mails', async () => (await sunkMails(mailDir)).length === 2);
+      await waitUntil(async () => (await sunkMails(mailDir)).length === 2, 5000, 'two mails');
     } finally {
       await host.shutdown();
     }

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../electron/relay-host';
 import { createKeyringStore } from '../src-relay/secrets';
-import {
-  freePort, heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser, waitFor,
-} from './helpers/app-env';
+import { freePort } from '../bench/ports';
+import { heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];
@@ -56,7 +56,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.deepEqual(mails[0]!.argv, ['-f', 'ann@example.org', '--', 'bob@example.net']);
       assert.match(mails[0]!.body, /Subject: first/);
 
-      const after = await waitFor('the mail event', () => (host.status().lastMail ? host.status() : null));
+      const after = await waitUntil(() => (host.status().lastMail ? host.status() : null), 5000, 'the mail event');
       assert.equal(after.mailsToday, 1);
       assert.equal(after.lastMail!.outcome, 'delivered');
       assert.equal(after.lastMail!.summary, 'to bob@example.net: delivered');
@@ -81,7 +81,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     try {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
       await assert.rejects(sendMail(port, { user, pass: 'not-the-password' }, 'bob@example.net'), /535|auth/i);
-      await waitFor('the auth line', () => host.recentLog().some((e) => e.kind === 'auth' && e.level === 'error'));
+      await waitUntil(() => host.recentLog().some((e) => e.kind === 'auth' && e.level === 'error'), 5000, 'the auth line');
       assert.equal((await sunkMails(mailDir)).length, 0);
     } finally {
       await host.shutdown();
@@ -95,7 +95,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.equal(first.state, 'running', first.error);
       const pass = (await secrets.get(user))!;
       const inFlight = sendMail(first.port, { user, pass }, 'hold@example.net', 'in flight');
-      await waitFor('the held mail to reach the command', async () => (await heldCount(mailDir)) === 1);
+      await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
       const newPort = await freePort();
       const started = Date.now();
@@ -112,7 +112,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.match(await inFlight, /^250/, 'the mail in flight got its 250');
       const recipients = (await sunkMails(mailDir)).map((mail) => mail.argv.at(-1)).sort();
       assert.deepEqual(recipients, ['carl@example.net', 'hold@example.net']);
-      await waitFor('both mails counted', () => host.status().mailsToday === 2);
+      await waitUntil(() => host.status().mailsToday === 2, 5000, 'both mails counted');
       assert.ok(host.recentLog().some((e) => new RegExp(`relay on 127\\.0\\.0\\.1:${first.port} stopped`).test(e.message)));
     } finally {
       await host.shutdown();
@@ -128,7 +128,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       await host.start(settingsFor(mailDir, port, user));
       const pass = (await secrets.get(user))!;
       const inFlight = sendMail(port, { user, pass }, 'hold@example.net', 'in flight');
-      await waitFor('the held mail to reach the command', async () => (await heldCount(mailDir)) === 1);
+      await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
       const changed = await host.apply(settingsFor(mailDir, port, otherUser));
       assert.equal(changed.state, 'running', changed.error);
@@ -190,7 +190,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
       await assert.rejects(sendMail(port, { user, pass }, 'fail@example.net'), /554/);
-      const status = await waitFor('the failed mail', () => (host.status().lastMail ? host.status() : null));
+      const status = await waitUntil(() => (host.status().lastMail ? host.status() : null), 5000, 'the failed mail');
       assert.equal(status.state, 'running');
       assert.equal(status.mailsToday, 0);
       assert.equal(status.lastMail!.outcome, 'failed');
@@ -208,9 +208,9 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     const { port } = await host.start(settingsFor(mailDir, 0, user));
     const pass = (await secrets.get(user))!;
     const inFlight = sendMail(port, { user, pass }, 'hold@example.net');
-    await waitFor('the held mail', async () => (await heldCount(mailDir)) === 1);
+    await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail');
     const shutdown = host.shutdown();
-    await waitFor('the port to close', () => refused(port));
+    await waitUntil(() => refused(port), 5000, 'the port to close');
     setTimeout(() => void writeFile(join(mailDir, 'release'), ''), 200);
     await shutdown;
     assert.equal((await sunkMails(mailDir)).length, 1, 'shutdown resolved only after the mail was delivered');
@@ -225,11 +225,11 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
       await sendMail(port, { user, pass }, 'one@example.net');
-      await waitFor('the first count', () => host.status().mailsToday === 1);
+      await waitUntil(() => host.status().mailsToday === 1, 5000, 'the first count');
       now += 2 * 60_000; // past midnight
       assert.equal(host.status().mailsToday, 0);
       await sendMail(port, { user, pass }, 'two@example.net');
-      await waitFor('the new day count', () => host.status().mailsToday === 1);
+      await waitUntil(() => host.status().mailsToday === 1, 5000, 'the new day count');
     } finally {
       await host.shutdown();
     }

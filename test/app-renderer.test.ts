@@ -16,7 +16,9 @@ import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { createKeyringStore } from '../src-relay/secrets';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
-import { SINK, freePort, refused, sendMail, sunkMails, tempDir, uniqueUser, waitFor } from './helpers/app-env';
+import { freePort } from '../bench/ports';
+import { SINK, refused, sendMail, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { waitUntil } from './helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
@@ -111,7 +113,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
   const text = (selector: string) => page.locator(selector).innerText();
   const waitText = (selector: string, pattern: RegExp, what = selector) =>
-    waitFor(`${what} to match ${pattern}`, async () => pattern.test(await text(selector)), 10_000);
+    waitUntil(async () => pattern.test(await text(selector)), 10_000, `${what} to match ${pattern}`);
   const tab = (name: 'relay' | 'logs' | 'setup') => page.click(`#tab-${name}`);
   const screenshot = async (name: string) => {
     await page.evaluate("document.getElementById('toast').hidden = true; document.activeElement?.blur()");
@@ -160,7 +162,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     // Browse puts the chosen program in place of the first word and keeps the arguments.
     await page.fill('#f-command', 'msmtp -a work -f %F --');
     await page.click('#btn-browse');
-    await waitFor('the chosen program', async () => (await page.inputValue('#f-command')) === '/usr/bin/msmtp -a work -f %F --');
+    await waitUntil(async () => (await page.inputValue('#f-command')) === '/usr/bin/msmtp -a work -f %F --', 5000, 'the chosen program');
 
     await page.fill('#f-command', 'msmtp -f %F --');
     await page.click('#btn-check');
@@ -207,7 +209,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await screenshot('logs');
 
     await page.click('#btn-open-log');
-    await waitFor('the log file to be opened', () => openedLogs.length === 1);
+    await waitUntil(() => openedLogs.length === 1, 5000, 'the log file to be opened');
   });
 
   it('Clear empties the Logs pane and the buffer it is seeded from, and shows the empty state', async () => {
@@ -215,7 +217,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     assert.ok(await page.locator('#log-list .log-line').count() > 0, 'lines to clear');
     assert.equal(await page.isHidden('#log-empty'), true);
     await page.click('#btn-clear-log');
-    await waitFor('the log list to be emptied', async () => (await page.locator('#log-list > *').count()) === 0);
+    await waitUntil(async () => (await page.locator('#log-list > *').count()) === 0, 5000, 'the log list to be emptied');
     assert.equal(await page.isVisible('#log-empty'), true);
     assert.equal(await text('#log-empty'), 'Nothing logged yet. Send a mail through the relay and it shows up here.');
     // A window opened later is seeded from the host's buffer: the cleared lines must not come back from there.
@@ -233,11 +235,11 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     for (const [item, expected] of copies) {
       const before = clipboard.length;
       await page.click(`#pane-setup button[data-copy="${item}"]`);
-      await waitFor(`the ${item} copy`, () => clipboard.length === before + 1);
+      await waitUntil(() => clipboard.length === before + 1, 5000, `the ${item} copy`);
       assert.equal(clipboard.at(-1), expected, item);
     }
     await page.click('#pane-setup button[data-copy="all"]');
-    await waitFor('the settings copy', () => clipboard.length === 5);
+    await waitUntil(() => clipboard.length === 5, 5000, 'the settings copy');
     assert.match(clipboard[4]!, new RegExp(`^Server: localhost$[\\s\\S]*^Port: ${port}$[\\s\\S]*^User name: ${user}$`, 'm'));
     assert.ok(!clipboard[4]!.includes(copies[3]![1]), 'the password is only ever copied on its own');
     assert.equal(await page.locator('#pane-setup [data-fill="port"]').first().innerText(), String(port));
@@ -259,17 +261,17 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
     await page.fill('#f-password', 'a long enough passphrase');
     await page.click('#btn-set-password');
-    await waitFor('the new password in the key ring', async () => (await secrets.get(user)) === 'a long enough passphrase');
-    await waitFor('the field to be cleared', async () => (await page.inputValue('#f-password')) === '');
+    await waitUntil(async () => (await secrets.get(user)) === 'a long enough passphrase', 5000, 'the new password in the key ring');
+    await waitUntil(async () => (await page.inputValue('#f-password')) === '', 5000, 'the field to be cleared');
     const port = host.status().port;
-    await waitFor('the relay to run again', () => host.status().state === 'running');
+    await waitUntil(() => host.status().state === 'running', 5000, 'the relay to run again');
     assert.match(await sendMail(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
 
     await page.click('#btn-regenerate');
     assert.equal(await text('#btn-regenerate'), 'Click again to replace it');
     assert.equal(await secrets.get(user), 'a long enough passphrase', 'the first click only asks');
     await page.click('#btn-regenerate');
-    await waitFor('a regenerated password', async () => (await secrets.get(user)) !== 'a long enough passphrase');
+    await waitUntil(async () => (await secrets.get(user)) !== 'a long enough passphrase', 5000, 'a regenerated password');
     assert.match((await secrets.get(user))!, /^[A-Za-z0-9_-]{32}$/);
     const html = await page.content();
     assert.ok(!html.includes((await secrets.get(user))!), 'the page never holds the password');
@@ -316,15 +318,15 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await page.check('#f-launch');
     assert.equal(await text('#save-state'), 'Unsaved changes');
     await page.click('#btn-save');
-    await waitFor('the autostart entry to be written', exists);
+    await waitUntil(exists, 5000, 'the autostart entry to be written');
     assert.match(await readFile(entry, 'utf8'), /^Exec=\/opt\/msmtp-relay --hidden$/m);
-    await waitFor('the save to finish', async () => (await text('#save-state')) === '');
+    await waitUntil(async () => (await text('#save-state')) === '', 5000, 'the save to finish');
     assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, true);
 
     await page.uncheck('#f-launch');
     await page.click('#btn-save');
-    await waitFor('the autostart entry to be removed', async () => !(await exists()));
-    await waitFor('the save to finish', async () => (await text('#save-state')) === '');
+    await waitUntil(async () => !(await exists()), 5000, 'the autostart entry to be removed');
+    await waitUntil(async () => (await text('#save-state')) === '', 5000, 'the save to finish');
     assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, false);
     assert.equal(await page.isChecked('#f-launch'), false);
   });

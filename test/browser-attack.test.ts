@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { describeEvent, type RelayEvent } from '../src-relay/index';
 import { launchChromium } from './helpers/app-browser';
-import { waitUntil } from './helpers/hard-mail';
+import { waitUntil } from './helpers/wait';
 import { startRelayHarness, type RelayHarness } from './helpers/relay-harness';
 
 // A web page can make a browser send bytes to 127.0.0.1:<relay port>: cross-protocol requests whose body is an SMTP

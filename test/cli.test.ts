@@ -6,9 +6,11 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { freePort } from '../bench/ports';
 import {
-  assertOneErrorLine, CliProcess, cliPath, commandString, freePort, readText, repoRoot, runCli, waitForLogLine, waitUntil,
+  assertOneErrorLine, CliProcess, cliPath, commandString, readText, repoRoot, runCli, waitForLogLine,
 } from './helpers/cli-process';
+import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 

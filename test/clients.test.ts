@@ -5,10 +5,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTransport } from 'nodemailer';
+import { freePort } from '../bench/ports';
+import { CliProcess } from './helpers/cli-process';
 import { writeMsmtprc, type TestMsmtprc } from './helpers/msmtprc';
 import { startRelayHarness, type RelayHarness } from './helpers/relay-harness';
 import { startSink, type SinkMail, type SmtpSink } from './helpers/smtp-sink';
@@ -363,7 +365,6 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
 //   msmtp-relay --port=N --auth=msmtpd-user,'echo secret' --command='msmtp -C rc -f %F --'
 //   secret-tool store --label=msmtpd host localhost service smtp user U; msmtp-relay --port=N --auth=U --command=...
 // driven by swaks, with a log file that must never show the password.
-const cliPath = resolve(__dirname, '../src-relay/cli.js');
 describe('CLI: the man page example with real msmtp', () => {
   test('--auth=user,passwordeval: swaks -> msmtp-relay CLI -> msmtp -> sink', TEST_TIMEOUT, async () => {
     await sendThroughCli(USER, PASSWORD, `--auth=${USER},echo ${PASSWORD}`, /password from passwordeval/);
@@ -392,15 +393,10 @@ async function sendThroughCli(user: string, password: string, authOption: string
   const logDir = mkdtempSync(join(tmpdir(), 'cli-log-'));
   const logFile = join(logDir, 'relay.log');
   const port = await freePort();
-  const cli = spawn(process.execPath, [
-    cliPath, `--port=${port}`, authOption, `--command=msmtp -C ${rc.path} -f %F --`, `--log=${logFile}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  cli.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
-  cli.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const exited = new Promise<number | null>((resolvePromise) => cli.on('exit', (code) => resolvePromise(code)));
+  let cli: CliProcess | undefined;
+  const output = () => (cli ? cli.stdout + cli.stderr : '');
   try {
-    await waitForPort(port, 5000, exited, () => output);
+    cli = await CliProcess.listening(port, [authOption, `--command=msmtp -C ${rc.path} -f %F --`, `--log=${logFile}`]);
     const marker = `cli-${randomBytes(4).toString('hex')}`;
     const result = await run('swaks', [
       '--server', '127.0.0.1', '--port', String(port), '--helo', 'cli.test',
@@ -408,68 +404,22 @@ async function sendThroughCli(user: string, password: string, authOption: string
       '--from', SENDER, '--to', RECIPIENTS.join(','),
       '--header', `Subject: cli ${marker}`, '--body', `through the CLI ${marker}`, '--timeout', '10',
     ]);
-    assert.equal(result.code, 0, `${describeRun('swaks', result)}\n--- cli ---\n${output}`);
+    assert.equal(result.code, 0, `${describeRun('swaks', result)}\n--- cli ---\n${output()}`);
     await sink.waitForMails(1, 5000);
     const mail = onlyMailWith(sink, marker);
     assert.equal(mail.from, SENDER);
     assert.deepEqual([...mail.to].sort(), [...RECIPIENTS].sort());
     assert.match(mail.raw.toString('utf8'), /^Received: from cli\.test\b[^\r]*\r\n\tby localhost\b[^\r]*ESMTPA/);
-    cli.kill('SIGTERM');
-    assert.equal(await withTimeout(exited, 5000, 'the CLI did not exit on SIGTERM'), 0, output);
+    assert.equal((await cli.stop('SIGTERM', 5000)).code, 0, output());
     const log = readFileSync(logFile, 'utf8');
     assert.match(log, source);
     assert.match(log, new RegExp(`authenticated user ${user}`));
     assert.match(log, new RegExp(`mail from ${SENDER} to ${RECIPIENTS.join(', ')}`));
-    assert.doesNotMatch(log + output, new RegExp(password), 'the password never appears in the log or the output');
+    assert.doesNotMatch(log + output(), new RegExp(password), 'the password never appears in the log or the output');
   } finally {
-    cli.kill('SIGKILL');
+    cli?.kill();
     await sink.close();
     rc.remove();
     rmSync(logDir, { recursive: true, force: true });
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePromise(port));
-    });
-  });
-}
-
-/** Polls until something accepts on the port; fails early if the process exits. */
-async function waitForPort(port: number, timeoutMs: number, exited: Promise<number | null>, log: () => string): Promise<void> {
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  let gone: number | null | undefined;
-  void exited.then((code) => (gone = code));
-  while (Date.now() < deadline) {
-    if (gone !== undefined) throw new Error(`the CLI exited with ${gone} before listening:\n${log()}`);
-    const open = await new Promise<boolean>((resolvePromise) => {
-      const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolvePromise(true);
-      });
-      socket.once('error', () => resolvePromise(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms:\n${log()}`);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]);
 }

@@ -8,7 +8,8 @@ import {
   CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { bodyOf, deliveryError, waitUntil } from './helpers/delivery';
+import { bodyOf, deliveryError } from './helpers/delivery';
+import { waitUntil } from './helpers/wait';
 import { hangCommand, outcomeCommand } from './helpers/engine-dialogue';
 import { processAlive } from './helpers/hard-mail';
 import { afterPidFile, registerSpawnerCases } from './helpers/spawner-cases';

@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { createRelay, describeEvent, type RelayEvent } from '../src-relay/index';
 import { quote } from 'shell-quote';
 import { mountTinyTmpfs, startCli } from './helpers/hard-cli';
-import { bigBody, freePort, healthyMail, openToData, processAlive, sendMail, waitUntil } from './helpers/hard-mail';
+import { freePort } from '../bench/ports';
+import { bigBody, healthyMail, openToData, processAlive, sendMail } from './helpers/hard-mail';
+import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand, startRelayHarness, type RelayHarness } from './helpers/relay-harness';
 import { connectSmtp } from './helpers/smtp-client';
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { bigBody, sendMail } from './helpers/hard-mail';
-import { CLOSE_WAYS, loadRound, settle } from './helpers/hard-load';
 import { startRelayProcess, type RelayProcess } from './helpers/hard-relay-process';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
+import { settle } from './helpers/wait';
+import { loadRounds } from './stress/load-rounds';
 
 // Connection storms against the default limit of 16 sessions, with the relay in its own process so its open file
 // descriptors can be counted. msmtpd leaked slots here until it served nobody (reference section 0.4).
@@ -19,45 +20,28 @@ after(async () => {
 });
 
 test('200 connections at once, 10 rounds: 16 served, 184 refused with 421 at once, every slot free after each round', { timeout: 90_000 }, async (t) => {
-  const fdsAtStart = relay.sample().fds;
-  for (let round = 0; round < 10; round++) {
-    const closeHow = CLOSE_WAYS[round % CLOSE_WAYS.length]!;
-    const result = await loadRound(relay.port, { connections: 200, closeHow, midData: 4, timeoutMs: 10_000 });
-    assert.equal(result.greeted, 16, `round ${round} (${closeHow}): sessions served`);
-    assert.equal(result.refused, 184, `round ${round} (${closeHow}): 421s`);
-    assert.equal(result.other, 0);
+  const result = await loadRounds({ connections: 200, rounds: 10, midData: 4, roundTimeoutMs: 10_000, fdSlack: 2, relay });
+  for (const [round, figures] of result.perRound.entries()) {
+    const { closeHow } = figures;
+    assert.equal(figures.greeted, 16, `round ${round} (${closeHow}): sessions served`);
+    assert.equal(figures.refused, 184, `round ${round} (${closeHow}): 421s`);
+    assert.equal(figures.other, 0);
     // Over 1 s would mean SYNs were dropped and retried by TCP (a listen backlog smaller than the burst).
-    assert.ok(result.maxRefusalMs < 900, `round ${round}: slowest 421 after ${result.maxRefusalMs} ms`);
-    if (closeHow === 'idle') assert.equal(result.idleClosed, 16, 'idle sessions closed by the server with 421');
-    const stats = await settle(() => relay.stats(), (s) => s.activeSessions === 0, 5000);
-    assert.equal(stats.activeSessions, 0, `round ${round} (${closeHow}): slots still taken`);
-    t.diagnostic(`round ${round} (${closeHow}): 16 served, 184 refused, slowest 421 ${result.maxRefusalMs} ms, slots free`);
+    assert.ok(figures.maxRefusalMs < 900, `round ${round}: slowest 421 after ${figures.maxRefusalMs} ms`);
+    if (closeHow === 'idle') assert.equal(figures.idleClosed, 16, 'idle sessions closed by the server with 421');
+    assert.equal(figures.activeAfter, 0, `round ${round} (${closeHow}): slots still taken`);
+    t.diagnostic(`round ${round} (${closeHow}): 16 served, 184 refused, slowest 421 ${figures.maxRefusalMs} ms, slots free`);
   }
-  const stats = await relay.stats();
-  assert.equal(stats.refusedSessions, 1840);
-  assert.equal(stats.mailsAborted, 40, 'the 4 mails cut off per round were counted as aborted');
-  assert.deepEqual(relay.recordings(), [], 'no cut-off mail was delivered');
+  assert.equal(result.statsAfterRounds.refusedSessions, 1840);
+  assert.equal(result.statsAfterRounds.mailsAborted, 40, 'the 4 mails cut off per round were counted as aborted');
+  assert.equal(result.recordedAfterRounds, 0, 'no cut-off mail was delivered');
 
-  // The proof that the slots are really free: 16 sessions at once, each with a mail.
-  const replies = await Promise.all(
-    Array.from({ length: 16 }, async (_, i) => {
-      const { client, reply } = await sendMail(relay.port, `full-house-${i}@hard.test`, bigBody(10_000));
-      return { client, code: reply.code };
-    }),
-  );
-  const extra = await connectSmtp(relay.port);
-  try {
-    assert.deepEqual(replies.map((r) => r.code), Array(16).fill(250));
-    assert.equal(extra.greeting?.code, 421, 'a 17th session is refused while 16 are open');
-  } finally {
-    extra.destroy();
-    for (const { client } of replies) client.destroy();
-  }
+  assert.deepEqual(result.fullHouseCodes, Array(16).fill(250));
+  assert.equal(result.seventeenthGreeting, 421, 'a 17th session is refused while 16 are open');
   assert.equal(relay.recordings().length, 16);
-  // Refused sockets may linger 2 s on the server before they are destroyed; after that nothing may be left.
-  const fds = await settle(() => relay.sample().fds, (n) => n <= fdsAtStart + 2, 8000);
-  assert.ok(fds <= fdsAtStart + 2, `relay holds ${fds} fds, ${fdsAtStart} at start`);
-  t.diagnostic(`relay fds: ${fdsAtStart} at start, ${fds} after 2000 connections`);
+  const { fdsStart, fdsEnd } = result;
+  assert.ok(fdsEnd <= fdsStart + 2, `relay holds ${fdsEnd} fds, ${fdsStart} at start`);
+  t.diagnostic(`relay fds: ${fdsStart} at start, ${fdsEnd} after 2000 connections`);
 });
 
 test('16 slow-loris clients (a byte every 100 ms) hold the slots only until commandTimeoutMs, then a real mail gets through', { timeout: 30_000 }, async () => {

@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attachEngineLog, formatLogLine, LogOpenError, oneLine, openLogSink, type LogSink, type SinkOptions } from '../src-relay/log';
 import { createRelay } from '../src-relay/index';
-import { waitUntil, readText } from './helpers/cli-process';
+import { readText } from './helpers/cli-process';
+import { waitUntil } from './helpers/wait';
 import { connectSmtp } from './helpers/smtp-client';
 
 let tmp: string;

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RelayEvent } from '../src-relay/index';
-import { dataBlock, outcomeCommand, sendMail, waitUntil } from './helpers/engine-dialogue';
+import { dataBlock, outcomeCommand, sendMail } from './helpers/engine-dialogue';
+import { waitUntil } from './helpers/wait';
 import { readRecordings, withRelay } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
 

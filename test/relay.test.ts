@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { PassThrough, Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createRelay, type RelayEvent } from '../src-relay/index';
-import { dataBlock, fixturePath, sendMail, waitUntil } from './helpers/engine-dialogue';
-import { recordCommand, startRelayHarness } from './helpers/relay-harness';
-import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
+import { dataBlock, hangCommand, sendMail } from './helpers/engine-dialogue';
+import { recordCommand, startRelayHarness, withRelay } from './helpers/relay-harness';
+import { connectSmtp } from './helpers/smtp-client';
+import { waitUntil } from './helpers/wait';
 
 type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
 const isMail = (event: RelayEvent): event is MailEvent => event.type === 'mail';
@@ -17,14 +18,10 @@ const fast = { commandTimeoutMs: 5000, dataTimeoutMs: 5000, deliveryTimeoutMs: 5
 
 describe('relay engine', () => {
   it('stop(): idle sessions get 421 at once, a mail in flight finishes with 250 before stop resolves', async () => {
-    const relay = await startRelayHarness({ options: fast, record: { sleepMs: 600 } });
-    const clients: SmtpTestClient[] = [];
-    try {
-      const idle = await connectSmtp(relay.port);
-      clients.push(idle);
+    await withRelay({ options: fast, record: { sleepMs: 600 } }, async (relay, open) => {
+      const idle = await open();
       assert.equal((await idle.command('EHLO idle')).code, 250);
-      const busy = await connectSmtp(relay.port);
-      clients.push(busy);
+      const busy = await open();
       assert.equal((await busy.command('EHLO busy')).code, 250);
       busy.send('MAIL FROM:<s@x>\r\nRCPT TO:<r@y>\r\nDATA\r\n');
       assert.deepEqual((await busy.readReplies(3)).map((r) => r.code), [250, 250, 354]);
@@ -49,10 +46,7 @@ describe('relay engine', () => {
       assert.equal(relay.relay.stats().mailsDelivered, 1);
       assert.equal(relay.relay.stats().activeSessions, 0);
       assert.ok(relay.events.some((e) => e.type === 'stopped'));
-    } finally {
-      for (const client of clients) client.destroy();
-      await relay.close();
-    }
+    });
   });
 
   it('stop(): does not wait for an idle client that keeps its side of the connection open after the 421', async () => {
@@ -79,9 +73,8 @@ describe('relay engine', () => {
   });
 
   it('stop(): a mail that outlasts the grace period is cut, and its command is killed before EOF', async () => {
-    const relay = await startRelayHarness({ options: fast });
-    const client = await connectSmtp(relay.port);
-    try {
+    await withRelay({ options: fast }, async (relay, open) => {
+      const client = await open();
       assert.equal((await client.command('EHLO c')).code, 250);
       client.send('MAIL FROM:<s@x>\r\nRCPT TO:<r@y>\r\nDATA\r\n');
       assert.deepEqual((await client.readReplies(3)).map((r) => r.code), [250, 250, 354]);
@@ -94,27 +87,11 @@ describe('relay engine', () => {
       assert.equal(relay.recordings().length, 0, 'nothing delivered');
       const event = await relay.waitForEvent(isMail);
       assert.equal(event.outcome, 'aborted');
-    } finally {
-      client.destroy();
-      await relay.close();
-    }
-  });
-
-  it('reports start errors: a port in use rejects with EADDRINUSE', async () => {
-    const first = createRelay({ host: '127.0.0.1', port: 0 });
-    const { port } = await first.start();
-    try {
-      const second = createRelay({ host: '127.0.0.1', port });
-      await assert.rejects(second.start(), (error: NodeJS.ErrnoException) => error.code === 'EADDRINUSE');
-      assert.equal(second.running, false);
-    } finally {
-      await first.stop();
-    }
+    });
   });
 
   it('can be started again after stop() and serves as before', async () => {
-    const relay = await startRelayHarness({ options: fast });
-    try {
+    await withRelay({ options: fast }, async (relay) => {
       await relay.relay.stop(1000);
       assert.equal(relay.relay.address, null);
       const { port } = await relay.relay.start();
@@ -128,10 +105,7 @@ describe('relay engine', () => {
       }
       assert.equal(relay.recordings().length, 1);
       assert.deepEqual(relay.events.filter((e) => e.type === 'listening' || e.type === 'stopped').map((e) => e.type), ['listening', 'stopped', 'listening']);
-    } finally {
-      await relay.relay.stop(1000);
-      await relay.close();
-    }
+    });
   });
 
   it('runs a session over any duplex stream (inetd mode): pipelined input, replies in order, one mail', async () => {
@@ -172,32 +146,34 @@ describe('relay engine', () => {
     assert.match(mail?.commandOutput ?? '', /250 INJECTED-BY-COMMAND/, 'it went to the log instead');
   });
 
-  it('keeps a slow but steady DATA sender (longer than dataTimeoutMs in all) and answers 451 for a command that never finishes', async () => {
+  it('keeps a slow but steady DATA sender (longer than dataTimeoutMs in all) and answers 451 for a command that never finishes', async (t) => {
     // The command never reads; the client sends 100 kB, then one short line every 100 ms for longer than
     // dataTimeoutMs in total (but never silent that long), then the end marker.
     const dir = mkdtempSync(join(tmpdir(), 'relay-stall-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const pidFile = join(dir, 'pids.json');
-    const relay = await startRelayHarness({
+    await withRelay({
       options: {
         commandTimeoutMs: 5000, dataTimeoutMs: 1000, deliveryTimeoutMs: 300,
-        command: ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, 'HANG_READ=0', process.execPath, fixturePath('engine-hang.mjs')],
+        command: hangCommand(pidFile, false),
       },
-    });
-    const client = await connectSmtp(relay.port);
-    let drip: NodeJS.Timeout | undefined;
-    try {
+    }, async (relay, open) => {
+      const client = await open();
       assert.equal((await client.command('EHLO c')).code, 250);
       client.send('MAIL FROM:<s@x>\r\nRCPT TO:<r@y>\r\nDATA\r\n');
       assert.deepEqual((await client.readReplies(3)).map((r) => r.code), [250, 250, 354]);
       client.send(`${'0123456789'.repeat(100)}\r\n`.repeat(100));
       let lines = 0;
+      // The drip stops itself after its last line, so it needs no clean-up of its own.
       await new Promise<void>((resolve) => {
-        drip = setInterval(() => {
+        const drip = setInterval(() => {
           if (lines++ < 25) client.send('a slow line\r\n');
-          else resolve();
+          else {
+            clearInterval(drip);
+            resolve();
+          }
         }, 100);
       });
-      clearInterval(drip);
       client.send('.\r\n');
       const reply = await client.readReply(5000);
       assert.equal(reply.code, 451, reply.raw);
@@ -205,18 +181,12 @@ describe('relay engine', () => {
       assert.equal((await client.command('NOOP')).code, 250, 'the session goes on');
       const event = await relay.waitForEvent(isMail);
       assert.equal(event.outcome, 'temp-failed');
-    } finally {
-      clearInterval(drip);
-      client.destroy();
-      await relay.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('refuses a body over maxMessageBytes with 552 after reading it, kills the command, and the next mail works', async () => {
-    const relay = await startRelayHarness({ options: { ...fast, maxMessageBytes: 10_000 } });
-    const client = await connectSmtp(relay.port);
-    try {
+    await withRelay({ options: { ...fast, maxMessageBytes: 10_000 } }, async (relay, open) => {
+      const client = await open();
       assert.equal((await client.command('EHLO c')).code, 250);
       client.send('MAIL FROM:<s@x>\r\nRCPT TO:<r@y>\r\nDATA\r\n');
       assert.deepEqual((await client.readReplies(3)).map((r) => r.code), [250, 250, 354]);
@@ -235,10 +205,7 @@ describe('relay engine', () => {
       const [first] = relay.events.filter(isMail);
       assert.equal(first!.outcome, 'failed');
       assert.match(first!.reply, /^552 /);
-    } finally {
-      client.destroy();
-      await relay.close();
-    }
+    });
   });
 
   it('stops reading a client that pipelines commands but never reads the replies, and cuts it off', async () => {
@@ -267,17 +234,15 @@ describe('relay engine', () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
     process.on('warning', onWarning);
-    const relay = await startRelayHarness({ options: fast });
-    const clients: SmtpTestClient[] = [];
     try {
-      for (let i = 0; i < 16; i++) clients.push(await connectSmtp(relay.port));
-      assert.equal(relay.relay.stats().activeSessions, 16);
-      await new Promise((r) => setImmediate(r));
-      assert.deepEqual(warnings, []);
+      await withRelay({ options: fast }, async (relay, open) => {
+        for (let i = 0; i < 16; i++) await open();
+        assert.equal(relay.relay.stats().activeSessions, 16);
+        await new Promise((r) => setImmediate(r));
+        assert.deepEqual(warnings, []);
+      });
     } finally {
       process.off('warning', onWarning);
-      for (const client of clients) client.destroy();
-      await relay.close();
     }
   });
 });

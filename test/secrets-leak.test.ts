@@ -3,15 +3,16 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from 'shell-quote';
 import { RelayHost } from '../electron/relay-host';
 import { describeEvent, type RelayEvent } from '../src-relay/index';
 import { createKeyringStore } from '../src-relay/secrets';
-import { waitUntil } from './helpers/delivery';
+import { runCli } from './helpers/cli-process';
+import { waitUntil } from './helpers/wait';
 import { startCli } from './helpers/hard-cli';
-import { freePort } from './helpers/hard-mail';
+import { freePort } from '../bench/ports';
 import { recordCommand, startRelayHarness } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 
@@ -200,12 +201,7 @@ describe('the password never leaks', () => {
     });
 
     it('start-up errors after the password was read (port taken; a passwordeval that fails) do not repeat it', { timeout: 30_000 }, async () => {
-      const cli = resolve(__dirname, '..', 'src-relay', 'cli.js');
-      const run = (args: string[]) =>
-        new Promise<{ code: number | null; stderr: string }>((resolvePromise) => {
-          const child = execFile(process.execPath, [cli, '--interface=127.0.0.1', ...args, '--command=/bin/true'], { timeout: 20_000 }, (_error, _stdout, stderr) =>
-            resolvePromise({ code: child.exitCode, stderr }));
-        });
+      const run = (args: string[]) => runCli(['--interface=127.0.0.1', ...args, '--command=/bin/true'], { timeoutMs: 20_000 });
       const taken = createServer();
       await new Promise<void>((resolveListen) => taken.listen(0, '127.0.0.1', resolveListen));
       try {

@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createKeyringStore, findPassword, PasswordError, runPasswordEval, type SecretStore } from '../src-relay/secrets';
-import { assertOneErrorLine, CliProcess, freePort, readText, repoRoot, runCli, waitForLogLine } from './helpers/cli-process';
+import { freePort } from '../bench/ports';
+import { assertOneErrorLine, CliProcess, readText, repoRoot, runCli, waitForLogLine } from './helpers/cli-process';
 import { connectSmtp } from './helpers/smtp-client';
 
 // A private D-Bus session with an unlocked throwaway gnome-keyring: `npm test`, or

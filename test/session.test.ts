@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { RelayEvent, RelayOptions } from '../src-relay/index';
-import { dataBlock, sendMail, waitUntil } from './helpers/engine-dialogue';
+import { dataBlock, sendMail } from './helpers/engine-dialogue';
+import { waitUntil } from './helpers/wait';
 import { withRelay as withHarness, type RelayHarness } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
 

@@ -1,7 +1,7 @@
-/** Shared pieces of the desktop-app tests: temp dirs, free ports, the sink command, bounded waiting, sending mail. */
+/** Shared pieces of the desktop-app tests: temp dirs, the sink command, sending mail. */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
@@ -12,18 +12,6 @@ export const SINK = join(__dirname, 'app-mail-sink.js');
 export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `msmtp-relay-${prefix}-`));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/** A port nobody listens on right now (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when nothing accepts connections on 127.0.0.1:port (the relay let go of it). */
@@ -64,17 +52,6 @@ export async function sunkMails(mailDir: string): Promise<SunkMail[]> {
 
 export async function heldCount(mailDir: string): Promise<number> {
   return (await readdir(mailDir)).filter((name) => name.endsWith('.held')).length;
-}
-
-/** Polls `check` every 20 ms until it returns a truthy value; fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** One mail through the relay with nodemailer, authenticated like a mail client configured from the setup pane. */

@@ -1,25 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { quote } from 'shell-quote';
+import { smtpGreets } from '../../bench/ports';
+import { waitUntil } from './wait';
 
 /** The repository root: tests run compiled, from out/test/helpers/. */
 export const repoRoot = resolve(__dirname, '../../..');
 export const cliPath = join(repoRoot, 'out', 'src-relay', 'cli.js');
-
-/** A port nobody listens on right now: the kernel picks one for 127.0.0.1:0, we let it go. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => done());
-  });
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 /** argv as one shell-quoted string, for --command (which the relay splits again without a shell). */
 export function commandString(argv: readonly string[]): string {
@@ -69,6 +57,24 @@ export class CliProcess {
     return new CliProcess(child);
   }
 
+  /**
+   * Starts the CLI on 127.0.0.1:port and resolves once it greets there; if it exits first or stays silent for
+   * timeoutMs it is killed and the promise rejects with its stderr.
+   */
+  static async listening(port: number, args: readonly string[], options: RunOptions = {}, timeoutMs = 10_000): Promise<CliProcess> {
+    const cli = CliProcess.start(['--interface=127.0.0.1', `--port=${port}`, ...args], options);
+    try {
+      await waitUntil(async () => {
+        if (!cli.running) throw new Error(`msmtp-relay exited (${cli.child.exitCode ?? cli.child.signalCode}) before listening: ${cli.stderr}`);
+        return smtpGreets(port);
+      }, timeoutMs, () => `msmtp-relay to listen on ${port}; stderr: ${cli.stderr}`);
+    } catch (error) {
+      cli.kill();
+      throw error;
+    }
+    return cli;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
@@ -103,17 +109,6 @@ export class CliProcess {
   /** For cleanup: never throws, never waits long. */
   kill(): void {
     if (this.running) this.child.kill('SIGKILL');
-  }
-}
-
-/** Polls until check() holds; rejects with `what` after the timeout. */
-export async function waitUntil(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    }
-    await new Promise((done) => setTimeout(done, 20));
   }
 }
 

@@ -17,12 +17,3 @@ export async function deliveryError(promise: Promise<unknown>): Promise<Delivery
   }
   assert.fail('the delivery succeeded');
 }
-
-/** Polls until the condition holds; fails the test after timeoutMs, naming what it waited for. */
-export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

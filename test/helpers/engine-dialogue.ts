@@ -24,15 +24,6 @@ export function hangCommand(pidFile: string, read: boolean): string[] {
   return ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, `HANG_READ=${read ? 1 : 0}`, process.execPath, fixturePath('engine-hang.mjs')];
 }
 
-/** Polls until condition() holds; fails with `what` after timeoutMs. */
-export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Dot-stuffs a body given with CRLF line ends and appends the end marker. */
 export function dataBlock(body: string): string {
   const stuffed = body.replace(/(^|\r\n)\./g, '$1..');

@@ -13,14 +13,14 @@ export const interestingByte = fc.oneof(
 );
 
 /** A body line: any bytes except the CRLF pair (a client cannot send a line that contains its own terminator). */
-export const shortLine = fc.array(interestingByte, { maxLength: 40, size: 'medium' }).map((bytes) => {
+const shortLine = fc.array(interestingByte, { maxLength: 40, size: 'medium' }).map((bytes) => {
   const out: number[] = [];
   for (const byte of bytes) if (!(byte === LF && out[out.length - 1] === CR)) out.push(byte);
   return Buffer.from(out);
 });
 
 /** Lines far beyond RFC 5321's 1000 octets, some past the reader's 256 KiB pause threshold. */
-export const longLine = fc
+const longLine = fc
   .tuple(fc.integer({ min: 1000, max: 300_000 }), fc.constantFrom(0x41, 0x2e, 0x00, 0xe9, CR, LF))
   .map(([length, byte]) => Buffer.alloc(length, byte));
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connectSmtp, type SmtpTestClient } from './smtp-client';
 
 /** How the sessions that got a slot end in a round: the ways msmtpd lost slots, and then some. */
@@ -89,15 +88,5 @@ async function endSession(client: SmtpTestClient, how: Exclude<CloseHow, 'idle'>
       client.end();
       await client.expectClosed(timeoutMs).catch(() => undefined);
       client.destroy();
-  }
-}
-
-/** Polls `read` until it returns `want` or the time is up; returns the last value read. */
-export async function settle<T>(read: () => Promise<T> | T, want: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (want(value) || Date.now() > deadline) return value;
-    await sleep(50);
   }
 }

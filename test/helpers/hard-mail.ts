@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connectSmtp, type SmtpReply, type SmtpTestClient } from './smtp-client';
 import { encodeDataBody } from './hard-smtp-model';
 import type { Recording } from './relay-harness';
@@ -58,15 +56,6 @@ export function healthyMail(port: number): { done: Promise<void>; check(recordin
   };
 }
 
-/** Polls until the condition holds; fails with `what` after timeoutMs. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -74,21 +63,4 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A TCP port that was free a moment ago, in [from, to] when given (Chromium refuses some ports). */
-export async function freePort(from = 0, to = 0): Promise<number> {
-  for (let port = from; port <= to || from === 0; port++) {
-    const got = await new Promise<number | null>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(null));
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : null));
-      });
-    });
-    if (got !== null) return got;
-    if (from === 0) break;
-  }
-  throw new Error(`no free port in ${from}-${to}`);
 }

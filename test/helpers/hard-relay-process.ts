@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readResidency } from '../../bench/memory';
 import type { RelayEvent, RelayOptions, RelayStats } from '../../src-relay/index';
 import { recordCommand, readRecordings, type RecordBehaviour, type Recording } from './relay-harness';
 
@@ -114,8 +115,7 @@ export async function startRelayProcess(opts: RelayProcessOptions = {}): Promise
 }
 
 /** RSS (kB, from /proc/PID/status) and the number of open file descriptors (/proc/PID/fd) of a process. */
-export function sampleProcess(pid: number): { rssKb: number; fds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  return { rssKb: rss ? Number(rss[1]) : 0, fds: readdirSync(`/proc/${pid}/fd`).length };
+function sampleProcess(pid: number): { rssKb: number; fds: number } {
+  // `|| 0`: a process that is exiting has no VmRSS line any more (NaN).
+  return { rssKb: readResidency(pid)?.rssKiB || 0, fds: readdirSync(`/proc/${pid}/fd`).length };
 }

@@ -80,8 +80,3 @@ export function splitAt(bytes: Buffer, offsets: readonly number[]): Buffer[] {
   chunks.push(bytes.subarray(from));
   return chunks.filter((chunk) => chunk.length > 0);
 }
-
-/** True when `needle` occurs in `haystack` (bytes). */
-export function contains(haystack: Buffer, needle: string | Buffer): boolean {
-  return haystack.indexOf(typeof needle === 'string' ? Buffer.from(needle, 'latin1') : needle) >= 0;
-}

@@ -6,6 +6,7 @@ import type { RelayProcess } from './hard-relay-process';
 import { isDeliveredReply, parseTranscript } from './hard-replies';
 import { crlfToLf, decodeDataStream, encodeDataBody, splitAt } from './hard-smtp-model';
 import type { Recording } from './relay-harness';
+import { settle } from './wait';
 
 /**
  * A socket-level fuzzer: valid SMTP dialogues, mutated (commands dropped, duplicated, swapped, junk inserted), sent
@@ -42,7 +43,7 @@ const junk = fc.oneof(
   fc.constantFrom('XYZZY\r\n', 'RSET\r\n', 'NOOP\n', '.\r\n', '\r\n.\r\n', 'DATA\r\n', 'MAIL FROM:<-oQ/tmp@x>\r\n', 'RCPT TO:<a b@c>\r\n', 'GET / HTTP/1.1\r\n', '\0\r\n', 'x'.repeat(3000) + '\r\n').map((s) => Buffer.from(s, 'latin1')),
 );
 
-export const sessionShape: fc.Arbitrary<SessionShape> = fc.record({
+const sessionShape: fc.Arbitrary<SessionShape> = fc.record({
   mails: fc.array(fc.record({ recipients: fc.integer({ min: 1, max: 3 }), lines: bodyLines }), { minLength: 1, maxLength: 3 }),
   mutations: fc.oneof(
     { weight: 1, arbitrary: fc.constant<Mutation[]>([]) },
@@ -87,7 +88,7 @@ export function sender(index: number): string {
  * Every mail the relay could rightly deliver from these bytes: for each line that could be a DATA command, the
  * body up to the first `.` CRLF at a line start, as the command would receive it (LF line ends).
  */
-export function candidateMails(sent: Buffer): Buffer[] {
+function candidateMails(sent: Buffer): Buffer[] {
   const candidates: Buffer[] = [];
   let lineStart = 0;
   for (;;) {
@@ -117,7 +118,7 @@ export interface SessionOutcome {
 }
 
 /** Runs one planned session against the relay; every wait is bounded by closeBoundMs. */
-export async function runSession(port: number, shape: SessionShape, index: number, closeBoundMs: number): Promise<SessionOutcome> {
+async function runSession(port: number, shape: SessionShape, index: number, closeBoundMs: number): Promise<SessionOutcome> {
   const started = Date.now();
   const all = sessionBytes(shape, index);
   const aborted = shape.ending === 'destroy' || shape.ending === 'reset';
@@ -261,12 +262,7 @@ export async function fuzzRelay(relay: RelayProcess, options: FuzzRunOptions): P
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   // Mails whose client left right after the dot may still be with the command: wait until the engine is idle.
-  const deadline = Date.now() + options.closeBoundMs;
-  for (;;) {
-    const stats = await relay.stats();
-    if (stats.activeSessions === 0 || Date.now() > deadline) break;
-    await sleep(50);
-  }
+  await settle(() => relay.stats(), (stats) => stats.activeSessions === 0, options.closeBoundMs);
   outcomes.sort((a, b) => a.index - b.index);
   return judge(outcomes, relay.recordings());
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
-import { bodyOf, deliveryError, waitUntil } from './delivery';
+import { bodyOf, deliveryError } from './delivery';
+import { waitUntil } from './wait';
 import { hangCommand } from './engine-dialogue';
 import { readPartials, readRecordings, recordCommand } from './relay-harness';
 

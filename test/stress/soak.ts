@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelayProcess } from '../helpers/hard-relay-process';
-import { settle } from '../helpers/hard-load';
+import { settle } from '../helpers/wait';
 import { connectSmtp } from '../helpers/smtp-client';
 
 /** Many mails over many sessions against one relay process; its memory and descriptors sampled as it goes. */
