@@ -29,3 +29,8 @@ export const bodyLines = fc.array(fc.oneof({ weight: 30, arbitrary: shortLine },
   size: 'medium',
 });
 
+
+/** fast-check's options for a property run; a seed given (from a failure report) replays that exact run. */
+export function fuzzRunOptions(numRuns: number, seed?: number): { numRuns: number; seed?: number } {
+  return seed !== undefined ? { numRuns, seed } : { numRuns };
+}

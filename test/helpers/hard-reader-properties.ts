@@ -4,7 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { SmtpError } from '../../src-relay/reply';
 import { SmtpReader, StreamEndedError } from '../../src-relay/wire';
-import { bodyLines, interestingByte } from './hard-arbitraries';
+import { bodyLines, fuzzRunOptions, interestingByte } from './hard-arbitraries';
 import { decodeDataStream, encodeDataBody, expectedBody, splitAt } from './hard-smtp-model';
 
 /**
@@ -68,7 +68,7 @@ export async function bodyRoundTrip(numRuns: number, seed?: number): Promise<num
       assert.equal(await reader.readLine(), null);
       await done;
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -112,7 +112,7 @@ export async function arbitraryStreamMatchesModel(numRuns: number, seed?: number
       }
       await done;
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -145,7 +145,7 @@ export async function commandLinesInStep(numRuns: number, seed?: number): Promis
       assert.equal(await reader.readLine(), null);
       await done;
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -177,7 +177,7 @@ export async function oversizeStaysInStep(numRuns: number, seed?: number): Promi
       assert.equal(await reader.readLine(), 'NOOP');
       await done;
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }

@@ -7,6 +7,7 @@ import { quote } from 'shell-quote';
 import { decodeBase64Strict, decodePlain } from '../../src-relay/auth';
 import { buildArgv } from '../../src-relay/deliver';
 import { createRelay, parseCommand, SmtpError, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
+import { fuzzRunOptions } from './hard-arbitraries';
 import { MemorySession } from './hard-memory-session';
 import type { ParsedReply } from './hard-replies';
 
@@ -152,9 +153,8 @@ const fuzzedDialogue = fc
  */
 export async function everyCommandGetsOneReply(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-cmd-'));
-  try {
-    await fc.assert(
+  await inTempDir('hard-fuzz-cmd-', (dir) =>
+    fc.assert(
       fc.asyncProperty(fuzzedDialogue, async (lines) => {
         run.cases += 1;
         const { relay, events } = relayFor({ command: argvRecorder(dir), maxErrors: 1000 }, run);
@@ -169,12 +169,20 @@ export async function everyCommandGetsOneReply(numRuns: number, seed?: number): 
           session.end();
         }
       }),
-      { numRuns, ...(seed !== undefined ? { seed } : {}) },
-    );
+      fuzzRunOptions(numRuns, seed),
+    ),
+  );
+  return run;
+}
+
+/** Runs `body` with a fresh temporary directory, removed afterwards whatever happens. */
+async function inTempDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await body(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return run;
 }
 
 /** Addresses: anything at all, with the dangerous shapes (leading '-', control characters, shell syntax) well represented. */
@@ -193,9 +201,8 @@ const address = fc.oneof(
  */
 export async function addressesReachArgvIntact(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-addr-'));
-  try {
-    await fc.assert(
+  await inTempDir('hard-fuzz-addr-', (dir) =>
+    fc.assert(
       fc.asyncProperty(address, fc.array(address, { minLength: 1, maxLength: 4 }), async (from, to) => {
         run.cases += 1;
         rmSync(join(dir, 'last.argv'), { force: true });
@@ -239,11 +246,9 @@ export async function addressesReachArgvIntact(numRuns: number, seed?: number): 
           session.end();
         }
       }),
-      { numRuns, ...(seed !== undefined ? { seed } : {}) },
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+      fuzzRunOptions(numRuns, seed),
+    ),
+  );
   return run;
 }
 
@@ -262,7 +267,7 @@ export function argvBuildingIsExact(numRuns: number, seed?: number): number {
         assert.equal(argv[i], i === first ? arg.replace('%F', () => sender) : arg);
       });
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -274,7 +279,7 @@ export function commandParsingRoundTrips(numRuns: number, seed?: number): number
     fc.property(fc.array(word, { minLength: 1, maxLength: 8 }), (words) => {
       assert.deepEqual(parseCommand(quote(words)), words);
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -293,7 +298,7 @@ export function commandParsingFailsCleanly(numRuns: number, seed?: number): numb
         assert.equal((error as Error).name, 'OptionError', `parseCommand(${JSON.stringify(text)}) threw ${String(error)}`);
       }
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns;
 }
@@ -311,7 +316,7 @@ export function saslDecodingIsStrict(numRuns: number, seed?: number): number {
         }
       }
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   const field = fc.string({ unit: 'binary', maxLength: 30 }).filter((s) => !s.includes('\0'));
   fc.assert(
@@ -320,7 +325,7 @@ export function saslDecodingIsStrict(numRuns: number, seed?: number): number {
       assert.ok(decodeBase64Strict(raw.toString('base64')).equals(raw));
       assert.deepEqual(decodePlain(Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64')), { user, password });
     }),
-    { numRuns, ...(seed !== undefined ? { seed } : {}) },
+    fuzzRunOptions(numRuns, seed),
   );
   return numRuns * 2;
 }
@@ -428,9 +433,8 @@ function checkAuthDialogue(attempts: readonly AuthAttempt[], sentReplies: readon
 export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<AuthFuzzRun> {
   const run: AuthFuzzRun = { cases: 0, delivered: 0, rightChecked: 0, wrongChecked: 0, mailRefusedChecked: 0 };
   const password = 'pw-Fuzz-3141';
-  const dir = mkdtempSync(join(tmpdir(), 'hard-fuzz-auth-'));
-  try {
-    await fc.assert(
+  await inTempDir('hard-fuzz-auth-', (dir) =>
+    fc.assert(
       fc.asyncProperty(authAttempts(password), async (attempts) => {
         run.cases += 1;
         const lines = attempts.flatMap((attempt) => attempt.lines).map((line) => line.replace(/[\r\n]/g, ' '));
@@ -456,10 +460,8 @@ export async function authPayloadsAreHandled(numRuns: number, seed?: number): Pr
           session.end();
         }
       }),
-      { numRuns, ...(seed !== undefined ? { seed } : {}) },
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+      fuzzRunOptions(numRuns, seed),
+    ),
+  );
   return run;
 }

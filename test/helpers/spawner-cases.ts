@@ -112,6 +112,24 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
     await waitUntil(() => !running(pids.pid) && !running(pids.helper), 2000, 'the command and its helper to be gone');
   });
 
+  it('kills a command that stops reading a big mail once it made no progress for the timeout', async () => {
+    const pidFile = join(tempDir('stall'), 'pids.json');
+    const started = Date.now();
+    const error = await deliveryError(
+      deliverViaCommand(
+        { argv: hangCommand(pidFile, false), timeoutMs: 300 },
+        envelope,
+        Readable.from(afterPidFile(pidFile, Buffer.from('start\r\n'), Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 'm')))),
+        header,
+        spawner,
+      ),
+    );
+    assert.equal(error.code, 451);
+    assert.ok(Date.now() - started < 3000);
+    const pids = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; helper: number };
+    await waitUntil(() => !running(pids.pid) && !running(pids.helper), 2000, 'the command and its helper to be gone');
+  });
+
   it('keeps the last words of a failing command for the log (msmtp writes its error just before exiting)', async () => {
     for (const [code, reply] of [[75, 451], [1, 554]] as const) {
       const error = await deliveryError(
