@@ -18,13 +18,20 @@ async function boot(): Promise<void> {
   const setup = mountSetupPane(api);
   // Subscribe before seeding: a line logged in between arrives twice and the pane drops the repeat by seq.
   api.onLog((entry) => logs.add(entry));
+  // Status pushes come with every mail; the client setup changes only with where the relay listens (or a save).
+  let listening = '';
   api.onStatus((status) => {
     showStatus(status);
-    void setup.refresh();
+    const now = `${status.state} ${status.host} ${status.port}`;
+    if (now !== listening) {
+      listening = now;
+      void setup.refresh();
+    }
   });
 
   const [settings, status, recent] = await Promise.all([api.getSettings(), api.getStatus(), api.recentLog()]);
-  mountRelayPane(api, settings);
+  listening = `${status.state} ${status.host} ${status.port}`;
+  mountRelayPane(api, settings, () => void setup.refresh());
   logs.seed(recent);
   showStatus(status);
   await setup.refresh();

@@ -1,8 +1,11 @@
 import type { AppSettings, CommandCheck, RendererApi, SaveResult, SettingsField } from '../electron/api';
 import { busy, byId, toast } from './dom.js';
 
-/** The Relay pane: the settings form, the command Check, and the write-only password controls. */
-export function mountRelayPane(api: RendererApi, initial: AppSettings): void {
+/**
+ * The Relay pane: the settings form, the command Check, and the write-only password controls. `onSaved` runs after
+ * settings were saved (what the mail client setup shows may have changed).
+ */
+export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: () => void): void {
   const form = byId<HTMLFormElement>('relay-form');
   const command = byId<HTMLInputElement>('f-command');
   const host = byId<HTMLInputElement>('f-host');
@@ -70,6 +73,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings): void {
       showErrors({});
       saved = result.settings;
       fill(saved);
+      onSaved();
       if (result.status.state === 'error') toast(`Saved, but the relay did not start: ${result.status.error}`, 'error');
       else toast(result.status.state === 'running' ? 'Saved; the relay uses the new settings' : 'Saved');
     }).finally(refreshDirty);
