@@ -10,8 +10,7 @@ import { createRelay, type RelayEngine } from './server';
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
 export async function runDaemon(startup: Startup): Promise<number> {
   const { options, sink } = startup;
-  const engine = createRelay(options);
-  attachEngineLog(engine, sink);
+  const engine = loggedRelay(startup);
   sink.write('info', startingLine(startup));
   process.on('SIGHUP', () => sink.write('info', 'SIGHUP ignored (as msmtpd does)'));
   const stopSignal = firstSignal(['SIGTERM', 'SIGINT'], (signal) => sink.write('info', `${signal} received again: already stopping`));
@@ -34,8 +33,7 @@ export async function runDaemon(startup: Startup): Promise<number> {
  */
 export async function runInetd(startup: Startup): Promise<number> {
   const { options, sink } = startup;
-  const engine = createRelay(options);
-  attachEngineLog(engine, sink);
+  const engine = loggedRelay(startup);
   const input = new PassThrough();
   process.stdin.pipe(input);
   process.stdout.on('error', () => {
@@ -63,6 +61,13 @@ export async function runInetd(startup: Startup): Promise<number> {
   process.stdin.destroy();
   await sink.close();
   return reason === 'quit' || reason === 'eof' ? 0 : 1;
+}
+
+function loggedRelay(startup: Startup): RelayEngine {
+  const engine = createRelay(startup.options);
+  // With --log=none no event is worded at all: the words would go nowhere, several times for every mail.
+  if (startup.config.log.kind !== 'none') attachEngineLog(engine, startup.sink);
+  return engine;
 }
 
 /** The client's address when stdin is a TCP socket (systemd, xinetd); pipes and socketpairs have none. */
