@@ -15,6 +15,10 @@ export interface AppSettings {
   /** The user name mail clients authenticate with; its password lives in the OS keyring only. */
   user: string;
   launchAtLogin: boolean;
+  /** "Encrypt connections from mail clients": STARTTLS with the app's own self-signed certificate. */
+  tls: boolean;
+  /** Desktop notifications when the relay stops with an error or a mail fails for good. */
+  notifications: boolean;
 }
 
 export type SettingsField = keyof AppSettings;
@@ -48,6 +52,8 @@ export interface RelayStatus {
   lastMail?: LastMail;
   /** Things the user should know that are not relay errors (e.g. a broken settings file that was replaced). */
   notices: string[];
+  /** Problems on this machine, each with its cause and fix (empty when all is well); the tray shows error for them. */
+  problems?: HealthProblem[];
 }
 
 export type LogLevel = 'info' | 'error';
@@ -79,6 +85,8 @@ export interface ClientSetupView {
   user: string;
   security: 'none' | 'starttls';
   authentication: 'normal-password';
+  /** With STARTTLS: the SHA-256 fingerprint of the relay's certificate, for the user to compare. */
+  fingerprint?: string;
 }
 
 export type CopyItem = 'host' | 'port' | 'user' | 'password' | 'all';
@@ -102,6 +110,14 @@ export interface RendererApi {
   /** Native file picker; resolves to the chosen path or null when cancelled. */
   chooseCommandFile(): Promise<string | null>;
   clientSetup(): Promise<ClientSetupView>;
+  /** The address the test mail goes to unless the user picks another: the From of msmtp's default account. */
+  testMailDefaults(): Promise<{ from?: string; to?: string }>;
+  /** One mail through the running relay with its own credentials; the result names account, stage and advice. */
+  sendTestMail(to: string): Promise<TestMailResult>;
+  /** The one-click fix a health problem offers. */
+  applyFix(fix: HealthFix): Promise<ActionResult>;
+  /** Saves the relay's certificate (PEM) where the user picks, for clients that verify it. */
+  exportCertificate(): Promise<ActionResult>;
   onLog(listener: (entry: LogEntry) => void): () => void;
   onStatus(listener: (status: RelayStatus) => void): () => void;
 }
@@ -118,3 +134,48 @@ export interface PushPayloads {
 
 /** The main process's side of the contract: every invokable method, same signatures. */
 export type MainApi = Pick<RendererApi, Invokable>;
+
+/** A problem on this machine that keeps mail from flowing, named with its cause and what fixes it. */
+export type HealthKind =
+  | 'port-in-use' | 'no-keyring' | 'msmtp-missing' | 'msmtp-no-config' | 'msmtp-no-account' | 'msmtp-permissions'
+  | 'msmtp-config' | 'no-tray';
+
+/** A one-click fix the window may ask for; the main process decides the details (which file, which port is free). */
+export type HealthFix =
+  | { action: 'use-port'; port: number }
+  | { action: 'retry' }
+  | { action: 'fix-permissions' };
+
+export interface HealthProblem {
+  kind: HealthKind;
+  /** One line naming the cause: "Port 2500 is in use by nginx (pid 812)". */
+  title: string;
+  /** What it means and what to do, a sentence or two. */
+  detail: string;
+  /** Commands or steps, in order; commands are shown as code to copy. */
+  steps: string[];
+  /** A sample file to start from (an msmtp configuration). */
+  sample?: string;
+  fix?: HealthFix & { label: string };
+}
+
+export interface TestMailResult {
+  outcome: 'sent' | 'queued' | 'failed' | 'not-running' | 'refused';
+  from: string;
+  to: string;
+  /** The msmtp account msmtp chose for this sender, and its file. */
+  account?: string;
+  accountFile?: string;
+  /** One sentence: went out, kept in the outbox, or where it failed. */
+  headline: string;
+  /** Where it failed: 'name lookup', 'connect', 'TLS', 'login', 'rejected by the server'... or 'relay'. */
+  stage?: string;
+  /** msmtp's own words. */
+  said?: string;
+  advice?: string;
+  /** The relay's reply to the mail. */
+  serverReply?: string;
+  /** The provider's reply line, when msmtp quoted one. */
+  providerReply?: string;
+  queueId?: string;
+}

@@ -6,7 +6,8 @@ export function clientSetupView(settings: AppSettings, status: RelayStatus): Cli
   const port = status.state === 'running' ? status.port : settings.port;
   // The engine's rule (loopback becomes "localhost"); it reads only the user name from auth.
   const setup = clientSetup({ host: settings.host, port, auth: { user: settings.user, password: '' } });
-  return { host: setup.host, port: setup.port, user: settings.user, security: setup.security, authentication: 'normal-password' };
+  const security = settings.tls ? 'starttls' : setup.security;
+  return { host: setup.host, port: setup.port, user: settings.user, security, authentication: 'normal-password' };
 }
 
 /** "Copy mail client settings": everything but the password, which is copied on its own and never pasted around. */

@@ -1,6 +1,12 @@
 import type {
-  ActionResult, AppSettings, ClientSetupView, CommandCheck, CopyItem, LogEntry, MainApi, RelayStatus, SaveResult,
+  ActionResult, AppSettings, ClientSetupView, CommandCheck, CopyItem, HealthFix, LogEntry, MainApi, RelayStatus, SaveResult,
+  TestMailResult,
 } from './api';
+import type { HealthMonitor } from './health-monitor';
+import { isMsmtp, probeMsmtp } from './msmtp-probe';
+import { parseCommand } from '../src-relay/options';
+import { defaultTestAddress, sendTestMail, type FailureReading } from './test-mail';
+import { exportCertificate, type LocalCertificate } from './tls-cert';
 import type { Autostart } from './autostart';
 import { clientSetupText, clientSetupView } from './client-setup';
 import type { SecretStore } from '../src-relay/secrets';
@@ -20,6 +26,14 @@ export interface ControllerDeps {
   openLogFile(): Promise<string>;
   chooseFile(): Promise<string | null>;
   checkOptions?: CheckOptions;
+  /** The health checks (main.ts and the window tests pass one; without it the fixes only restart the relay). */
+  health?: HealthMonitor;
+  /** The relay's key and certificate for STARTTLS (tls-cert.ts's ensureCertificate for the app's data folder). */
+  certificate?: () => Promise<LocalCertificate>;
+  /** Native save dialog; resolves to the chosen path or null when cancelled. */
+  chooseSavePath?: (suggestedName: string) => Promise<string | null>;
+  /** Reads msmtp's failure for the test mail's result (src-relay/failure-class.ts). */
+  classifyFailure?: (report: { exitCode: number | null; signal: string | null; output: string }) => FailureReading;
 }
 
 /**
@@ -54,6 +68,7 @@ export class Controller implements MainApi {
     }
     this.settings = saved;
     const status = await this.deps.host.apply(saved);
+    void this.deps.health?.checkMsmtp();
     return { ok: true, settings: this.current(), status };
   }
 
@@ -125,7 +140,70 @@ export class Controller implements MainApi {
   }
 
   async clientSetup(): Promise<ClientSetupView> {
-    return clientSetupView(this.settings, this.deps.host.status());
+    const view = clientSetupView(this.settings, this.deps.host.status());
+    if (view.security !== 'starttls' || !this.deps.certificate) return view;
+    const certificate = await this.deps.certificate().catch(() => null);
+    return certificate ? { ...view, fingerprint: certificate.fingerprint256 } : view;
+  }
+
+  async testMailDefaults(): Promise<{ from?: string; to?: string }> {
+    const check = await checkCommand(this.settings.command, this.deps.checkOptions);
+    const address = defaultTestAddress(check.accounts);
+    return address ? { from: address, to: address } : {};
+  }
+
+  async sendTestMail(to: string): Promise<TestMailResult> {
+    const status = this.deps.host.status();
+    const from = (await this.testMailDefaults()).from ?? `${this.settings.user}@localhost`;
+    const tlsCa = this.settings.tls && this.deps.certificate ? (await this.deps.certificate()).cert : undefined;
+    const argv = parseCommand(this.settings.command);
+    const result = await sendTestMail({
+      address: status.state === 'running' ? { host: status.host, port: status.port } : null,
+      user: this.settings.user,
+      password: () => this.deps.host.ensurePassword(this.settings.user),
+      from,
+      to,
+      ...(tlsCa !== undefined ? { tlsCa } : {}),
+      subscribe: (listener) => this.deps.host.onEvent(listener),
+      probe: (sender) => (isMsmtp(argv[0]!) ? probeMsmtp(argv, sender, { env: this.deps.checkOptions?.env }) : Promise.resolve(null)),
+      classify: this.deps.classifyFailure ?? unclassified,
+    });
+    this.deps.host.appLog(result.outcome === 'sent' ? 'info' : 'error', `test mail to ${to}: ${result.headline}`);
+    return result;
+  }
+
+  async applyFix(fix: HealthFix): Promise<ActionResult> {
+    switch (fix.action) {
+      case 'use-port': {
+        const saved = await this.saveSettings({ ...this.settings, port: fix.port });
+        if (!saved.ok) return { ok: false, error: Object.values(saved.errors).join('; ') };
+        return saved.status.state === 'running'
+          ? { ok: true, message: `The relay now listens on port ${fix.port}. Change the port in your mail client too.` }
+          : { ok: false, error: saved.status.error ?? `The relay did not start on port ${fix.port}` };
+      }
+      case 'retry': {
+        const [status] = await Promise.all([this.deps.host.start(this.settings), this.deps.health?.checkMsmtp()]);
+        return status.state === 'running' ? { ok: true, message: 'The relay is running' } : { ok: false, error: status.error ?? 'The relay did not start' };
+      }
+      case 'fix-permissions': {
+        if (!this.deps.health) return { ok: false, error: 'The health checks are not available' };
+        try {
+          const file = await this.deps.health.fixPermissions();
+          return { ok: true, message: `${file} is now private to you (chmod 600)` };
+        } catch (error) {
+          return { ok: false, error: (error as Error).message };
+        }
+      }
+    }
+  }
+
+  async exportCertificate(): Promise<ActionResult> {
+    if (!this.deps.certificate || !this.deps.chooseSavePath) return { ok: false, error: 'Encrypted connections are not available here' };
+    const certificate = await this.deps.certificate();
+    const target = await this.deps.chooseSavePath('msmtp-relay-localhost.pem');
+    if (!target) return { ok: false, error: 'Not exported' };
+    await exportCertificate(certificate.cert, target);
+    return { ok: true, message: `Certificate saved to ${target}` };
   }
 
   private async storePassword(password: string, message: string): Promise<ActionResult> {
@@ -138,4 +216,9 @@ export class Controller implements MainApi {
     await this.deps.host.restart();
     return { ok: true, message };
   }
+}
+
+// Until src-relay/failure-class.ts lands: msmtp's words are still shown, only the stage is not named.
+function unclassified(): FailureReading {
+  return { temporary: false, stage: 'unknown', reason: 'msmtp could not send it', advice: 'Read what msmtp said below.' };
 }

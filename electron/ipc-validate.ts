@@ -1,4 +1,4 @@
-import type { AppSettings, CopyItem, Invokable, MainApi } from './api';
+import type { AppSettings, CopyItem, HealthFix, Invokable, MainApi } from './api';
 
 /** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
 export class IpcRejected extends Error {
@@ -13,6 +13,8 @@ const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'>
   port: 'number',
   user: 'string',
   launchAtLogin: 'boolean',
+  tls: 'boolean',
+  notifications: 'boolean',
 };
 
 type ArgsOf<K extends Invokable> = Parameters<MainApi[K]>;
@@ -57,6 +59,8 @@ function settingsShape(value: unknown): AppSettings {
     port: record.port as number,
     user: record.user as string,
     launchAtLogin: record.launchAtLogin as boolean,
+    tls: record.tls as boolean,
+    notifications: record.notifications as boolean,
   };
 }
 
@@ -82,7 +86,29 @@ export const validators: Validators = {
   checkCommand: (args) => [text(one(args), 'command')],
   chooseCommandFile: none,
   clientSetup: none,
+  testMailDefaults: none,
+  sendTestMail: (args) => {
+    const to = text(one(args), 'to').trim();
+    if (to.length > 254 || !/^[^\s<>@,;]+@[^\s<>@,;]+$/.test(to)) throw new IpcRejected('sendTestMail takes one mail address');
+    return [to];
+  },
+  applyFix: (args) => [healthFix(one(args))],
+  exportCertificate: none,
 };
+
+/** Exactly one of the fixes in api.ts's HealthFix, with nothing else in it. */
+function healthFix(value: unknown): HealthFix {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new IpcRejected('a fix must be an object');
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort().join(',');
+  if (record.action === 'use-port' && keys === 'action,port') {
+    const port = record.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new IpcRejected('use-port needs a port from 1 to 65535');
+    return { action: 'use-port', port };
+  }
+  if ((record.action === 'retry' || record.action === 'fix-permissions') && keys === 'action') return { action: record.action };
+  throw new IpcRejected('unknown fix');
+}
 
 export const INVOKE_CHANNELS = Object.keys(validators) as Invokable[];
 

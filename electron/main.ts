@@ -16,6 +16,13 @@ import { AppTray } from './tray';
 import { trayVisible } from './tray-support';
 import { UI_HOST, UI_PAGE, UI_SCHEME, readUiFile } from './ui-files';
 import { createSettingsWindow, installAppMenu, lockDown } from './window';
+// Health checks, local TLS, notifications (issue #9):
+import { Notification } from 'electron';
+import { readOsRelease } from './health';
+import { HealthMonitor } from './health-monitor';
+import { NotifyPolicy, type Notice } from './notify-policy';
+import { busNameHasOwner } from './tray-support';
+import { ensureCertificate, tlsDir } from './tls-cert';
 
 const appRoot = join(__dirname, '..', '..');
 const uiRoot = join(appRoot, 'out', 'ui', 'renderer');
@@ -83,7 +90,8 @@ async function boot(): Promise<void> {
   const store = createSettingsStore(app.getPath('userData'));
   const loaded = await store.load();
   const secrets = createKeyringStore();
-  host = new RelayHost({ secrets });
+  const certificate = () => ensureCertificate({ dir: tlsDir(app.getPath('userData')) });
+  host = new RelayHost({ secrets, tlsCertificate: () => certificate() });
   host.onLog((entry) => {
     (entry.level === 'error' ? log.error : log.info)(`[${entry.kind}] ${entry.message}`);
     push(window, 'log', entry);
@@ -100,7 +108,20 @@ async function boot(): Promise<void> {
     host?.appLog('error', `could not update start at login: ${(error as Error).message}`);
   });
 
+  const health = new HealthMonitor({
+    host,
+    settings: () => controller?.current() ?? loaded.settings,
+    os: await readOsRelease(),
+    secretServiceRunning: () => busNameHasOwner('org.freedesktop.secrets'),
+  });
   controller = new Controller({
+    health,
+    certificate,
+    chooseSavePath: async (suggested) => {
+      const options = { title: 'Export the relay\'s certificate', defaultPath: join(app.getPath('documents'), suggested) };
+      const result = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+      return result.canceled ? null : result.filePath ?? null;
+    },
     host,
     store,
     secrets,
@@ -114,9 +135,20 @@ async function boot(): Promise<void> {
     },
   }, loaded.settings);
   registerIpc(controller, UI_PAGE, (contents) => window !== null && contents === window.webContents);
+  health.watch();
+  void health.checkMsmtp();
+  watchNotifications(host);
+  // The certificate is renewed by itself RENEW_BEFORE_DAYS before it expires; the relay then restarts with it.
+  setInterval(() => {
+    if (!controller?.current().tls) return;
+    void certificate().then((fresh) => {
+      if (fresh.created) void host?.restart();
+    }).catch((error: unknown) => host?.appLog('error', `could not renew the certificate: ${(error as Error).message}`));
+  }, 12 * 60 * 60 * 1000).unref();
 
   const firstStatus = await host.start(loaded.settings);
   tray = await createTray(firstStatus);
+  health.trayMissing(tray === null);
 
   const startedHidden = process.argv.includes(HIDDEN_FLAG)
     || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
@@ -170,4 +202,19 @@ function showWindow(): void {
   if (window.isMinimized()) window.restore();
   window.show();
   window.focus();
+}
+
+/** Desktop notifications: notify-policy.ts decides, this only shows them. */
+function watchNotifications(relay: RelayHost): void {
+  const policy = new NotifyPolicy({
+    enabled: () => controller?.current().notifications ?? true,
+    windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
+  });
+  const show = (notice: Notice | null) => {
+    if (notice && Notification.isSupported()) new Notification({ title: notice.title, body: notice.body, icon: join(assetsDir, 'icon.png') }).show();
+  };
+  relay.onStatus((status) => show(policy.onStatus(status)));
+  relay.onEvent((event) => {
+    if (event.type === 'mail') show(policy.onMail(event));
+  });
 }

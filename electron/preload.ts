@@ -33,6 +33,10 @@ const api: RendererApi = {
   checkCommand: invoke('checkCommand'),
   chooseCommandFile: invoke('chooseCommandFile'),
   clientSetup: invoke('clientSetup'),
+  testMailDefaults: invoke('testMailDefaults'),
+  sendTestMail: invoke('sendTestMail'),
+  applyFix: invoke('applyFix'),
+  exportCertificate: invoke('exportCertificate'),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

@@ -1,6 +1,8 @@
 import {
   createRelay, describeEvent, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  type TlsOptions,
 } from '../src-relay/index';
+import type { HealthProblem } from './api';
 import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
 import type { SecretStore } from '../src-relay/secrets';
 import { findExecutable } from '../src-relay/executable';
@@ -14,6 +16,8 @@ export interface RelayHostOptions {
   engineOptions?: Partial<RelayOptions>;
   logCapacity?: number;
   now?: () => number;
+  /** The key and certificate for STARTTLS when the settings turn TLS on (tls-cert.ts makes and renews them). */
+  tlsCertificate?: () => Promise<TlsOptions>;
 }
 
 interface Failure {
@@ -43,6 +47,8 @@ export class RelayHost {
   private readonly logListeners = new Set<(entry: LogEntry) => void>();
   private readonly statusListeners = new Set<(status: RelayStatus) => void>();
   private readonly now: () => number;
+  private readonly problems = new Map<string, HealthProblem[]>();
+  private readonly eventListeners = new Set<(event: RelayEvent) => void>();
 
   constructor(private readonly options: RelayHostOptions) {
     this.log = new RingBuffer(options.logCapacity ?? 1000);
@@ -61,7 +67,22 @@ export class RelayHost {
       mailsToday: this.mailsToday,
       ...(this.lastMail ? { lastMail: { ...this.lastMail } } : {}),
       notices: [...this.notices],
+      ...(this.problems.size > 0 ? { problems: [...this.problems.values()].flat().map((problem) => ({ ...problem })) } : {}),
     };
+  }
+
+  /** The health checks' findings from one source ('relay', 'msmtp', 'tray'); an empty list clears that source. */
+  setProblems(source: string, problems: HealthProblem[]): void {
+    const before = JSON.stringify(this.problems.get(source) ?? []);
+    if (problems.length > 0) this.problems.set(source, problems);
+    else this.problems.delete(source);
+    if (JSON.stringify(problems) !== before) this.emitStatus();
+  }
+
+  /** Every engine event as data, for the test mail and the notifications (the log gets them worded anyway). */
+  onEvent(listener: (event: RelayEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   recentLog(): LogEntry[] {
@@ -129,7 +150,7 @@ export class RelayHost {
       const before = this.settings;
       this.settings = { ...settings };
       const changed = !before || before.command !== settings.command || before.host !== settings.host
-        || before.port !== settings.port || before.user !== settings.user;
+        || before.port !== settings.port || before.user !== settings.user || before.tls !== settings.tls;
       if (this.wanted && (changed || this.failure)) await this.replaceEngine();
       return this.status();
     });
@@ -204,6 +225,14 @@ export class RelayHost {
         message: `No keyring: ${(error as Error).message}. The relay does not run without its password.`,
       };
     }
+    let tls: TlsOptions | undefined;
+    if (settings.tls && this.options.tlsCertificate) {
+      try {
+        tls = await this.options.tlsCertificate();
+      } catch (error) {
+        return { kind: 'start-failed', message: `Could not make the certificate for encrypted connections: ${(error as Error).message}` };
+      }
+    }
     let engine: RelayEngine;
     try {
       engine = createRelay({
@@ -212,6 +241,7 @@ export class RelayHost {
         port: settings.port,
         command: argv,
         auth: { user: settings.user, password },
+        ...(tls ? { tls } : {}),
       });
     } catch (error) {
       return { kind: 'settings', message: (error as Error).message };
@@ -266,6 +296,7 @@ export class RelayHost {
   }
 
   private onEngineEvent(engine: RelayEngine, event: RelayEvent): void {
+    for (const listener of this.eventListeners) listener(event);
     const { level, message } = describeEvent(event);
     if (event.type === 'stopped') {
       const where = engine.options.port ? ` on ${formatHostPort(engine.options.host, engine.options.port)}` : '';

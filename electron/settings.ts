@@ -13,6 +13,8 @@ export const defaultSettings: Readonly<AppSettings> = Object.freeze({
   port: 2500,
   user: 'msmtpd-user',
   launchAtLogin: false,
+  tls: false,
+  notifications: true,
 });
 
 export type Validation =
@@ -62,6 +64,10 @@ export function validateSettings(input: unknown): Validation {
     errors.launchAtLogin = 'launchAtLogin must be true or false';
   }
 
+  for (const flag of ['tls', 'notifications'] as const) {
+    if (typeof value[flag] !== 'boolean') errors[flag] = `${flag} must be true or false`;
+  }
+
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -71,6 +77,8 @@ export function validateSettings(input: unknown): Validation {
       port: port as number,
       user: user as string,
       launchAtLogin: value.launchAtLogin as boolean,
+      tls: value.tls as boolean,
+      notifications: value.notifications as boolean,
     },
   };
 }

@@ -19,7 +19,7 @@ export interface TrayModel {
 
 /** The relay is running but the last mail did not go out: the user should look, so the tray says error. */
 export function trayLook(status: RelayStatus): TrayLook {
-  if (status.state === 'error') return 'error';
+  if (status.state === 'error' || trayProblems(status).length > 0) return 'error';
   if (status.state === 'stopped') return 'stopped';
   return status.lastMail && status.lastMail.outcome !== 'delivered' ? 'error' : 'running';
 }
@@ -51,6 +51,7 @@ export function trayModel(status: RelayStatus): TrayModel {
   if (status.lastMail && status.lastMail.outcome !== 'delivered') {
     items.push({ kind: 'label', label: truncate(`Last mail: ${status.lastMail.summary}`, 80) });
   }
+  for (const problem of trayProblems(status)) items.push({ kind: 'label', label: truncate(`Problem: ${problem.title}`, 80) });
   items.push(
     { kind: 'separator' },
     { kind: 'action', action: 'toggle', label: status.state === 'running' ? 'Stop relay' : 'Start relay' },
@@ -74,4 +75,9 @@ export function trayIconFile(look: TrayLook, platform: NodeJS.Platform): string 
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The health problems the tray shows as its error state; "no tray" is for the window only (there is no tray). */
+export function trayProblems(status: RelayStatus): NonNullable<RelayStatus['problems']> {
+  return (status.problems ?? []).filter((problem) => problem.kind !== 'no-tray');
 }

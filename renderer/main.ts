@@ -3,6 +3,8 @@ import { busy, byId, displayHost, formatAddress, toast } from './dom.js';
 import { mountLogsPane } from './logs-pane.js';
 import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
+import { renderProblems } from './health-view.js';
+import { mountTestMail } from './test-mail-view.js';
 
 type PaneName = 'relay' | 'logs' | 'setup';
 
@@ -16,6 +18,7 @@ async function boot(): Promise<void> {
 
   const logs = mountLogsPane(api);
   const setup = mountSetupPane(api);
+  showProblems = (box, problems) => renderProblems(box, problems, api, () => void setup.refresh());
   // Subscribe before seeding: a line logged in between arrives twice and the pane drops the repeat by seq.
   api.onLog((entry) => logs.add(entry));
   // Status pushes come with every mail; the client setup changes only with where the relay listens (or a save).
@@ -32,6 +35,7 @@ async function boot(): Promise<void> {
   const [settings, status, recent] = await Promise.all([api.getSettings(), api.getStatus(), api.recentLog()]);
   listening = `${status.state} ${status.host} ${status.port}`;
   mountRelayPane(api, settings, () => void setup.refresh());
+  mountTestMail(api);
   logs.seed(recent);
   showStatus(status);
   await setup.refresh();
@@ -52,6 +56,8 @@ async function boot(): Promise<void> {
   });
   document.body.dataset.ready = 'true';
 }
+
+let showProblems: (box: HTMLElement, problems: NonNullable<RelayStatus['problems']>) => void = () => undefined;
 
 function selectPane(name: PaneName): void {
   for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
@@ -81,13 +87,16 @@ function showStatus(status: RelayStatus): void {
 
   const notices = byId('notices');
   notices.replaceChildren();
-  const messages = [...(status.errorKind === 'keyring' && status.error ? [status.error] : []), ...status.notices];
+  const problems = status.problems ?? [];
+  const explained = problems.some((problem) => problem.kind === 'no-keyring');
+  const messages = [...(status.errorKind === 'keyring' && status.error && !explained ? [status.error] : []), ...status.notices];
   for (const text of messages) {
     const notice = document.createElement('p');
     notice.className = 'notice';
     notice.textContent = text;
     notices.append(notice);
   }
+  showProblems(notices, problems);
 }
 
 void boot().catch((error: unknown) => {

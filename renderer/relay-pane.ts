@@ -12,6 +12,8 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
   const port = byId<HTMLInputElement>('f-port');
   const user = byId<HTMLInputElement>('f-user');
   const launch = byId<HTMLInputElement>('f-launch');
+  const tls = byId<HTMLInputElement>('f-tls');
+  const notifications = byId<HTMLInputElement>('f-notifications');
   const password = byId<HTMLInputElement>('f-password');
   const saveState = byId('save-state');
   const saveButton = byId<HTMLButtonElement>('btn-save');
@@ -23,6 +25,8 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
     port.value = String(settings.port);
     user.value = settings.user;
     launch.checked = settings.launchAtLogin;
+    tls.checked = settings.tls;
+    notifications.checked = settings.notifications;
     refreshDirty();
   };
 
@@ -35,6 +39,8 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
       port: Number(text),
       user: user.value.trim(),
       launchAtLogin: launch.checked,
+      tls: tls.checked,
+      notifications: notifications.checked,
     };
   };
 

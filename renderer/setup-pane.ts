@@ -22,7 +22,17 @@ export function mountSetupPane(api: RendererApi): { refresh(): Promise<void> } {
     byId('setup-security').textContent = security;
     const values: Record<string, string> = { host: view.host, port: String(view.port), user: view.user, security };
     for (const slot of pane.querySelectorAll<HTMLElement>('[data-fill]')) slot.textContent = values[slot.dataset.fill!] ?? '';
+    byId('setup-cert-row').hidden = !view.fingerprint;
+    byId('setup-fingerprint').textContent = view.fingerprint ?? '';
   };
+  const exportButton = byId<HTMLButtonElement>('btn-export-cert');
+  exportButton.addEventListener('click', () => {
+    void busy(exportButton, async () => {
+      const result = await api.exportCertificate();
+      if (result.ok) toast(result.message ?? 'Exported');
+      else toast(result.error, 'error');
+    });
+  });
 
   return {
     refresh: async () => show(await api.clientSetup()),

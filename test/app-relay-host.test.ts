@@ -249,7 +249,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       const { RelayHost } = require(${JSON.stringify(join(__dirname, '..', 'electron', 'relay-host.js'))});
       const { createKeyringStore } = require(${JSON.stringify(join(__dirname, '..', 'src-relay', 'secrets.js'))});
       const host = new RelayHost({ secrets: createKeyringStore('msmtp-relay', 8000) });
-      host.start({ command: process.execPath + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false })
+      host.start({ command: process.execPath + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, tls: false, notifications: false })
         .then((status) => { console.log(JSON.stringify(status)); return host.shutdown(); });
     `;
     const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir.path, 'no-bus')}`, DISPLAY: '' };

@@ -23,6 +23,7 @@ describe('settings store', { timeout: 20_000 }, () => {
     assert.deepEqual(loaded, { settings: defaultSettings });
     assert.deepEqual(defaultSettings, {
       command: 'msmtp -f %F --', host: '127.0.0.1', port: 2500, user: 'msmtpd-user', launchAtLogin: false,
+      tls: false, notifications: true,
     });
   });
 
@@ -65,10 +66,10 @@ describe('settings store', { timeout: 20_000 }, () => {
   it('refuses invalid settings with a message per field and leaves the file alone', async () => {
     const { store } = await fresh('invalid');
     await store.save(defaultSettings);
-    const result = await store.save({ command: 'msmtp | tee log', host: 'localhost', port: 70000, user: 'a b', launchAtLogin: 'yes' });
+    const result = await store.save({ command: 'msmtp | tee log', host: 'localhost', port: 70000, user: 'a b', launchAtLogin: 'yes', tls: 'on', notifications: 1 });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(Object.keys(result.errors).sort(), ['command', 'host', 'launchAtLogin', 'port', 'user']);
+    assert.deepEqual(Object.keys(result.errors).sort(), ['command', 'host', 'launchAtLogin', 'notifications', 'port', 'tls', 'user']);
     assert.match(result.errors.command!, /shell operator '\|'/);
     assert.match(result.errors.host!, /numeric IP address/);
     assert.match(result.errors.port!, /1 to 65535/);

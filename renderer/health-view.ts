@@ -1,0 +1,60 @@
+import type { HealthProblem, RendererApi } from '../electron/api';
+import { busy, toast } from './dom.js';
+
+/**
+ * The health problems at the top of the window: what is wrong on this machine, the steps, a sample file when one
+ * helps, and the one-click fix. `onFixed` runs after a fix worked (a new port changes the setup pane).
+ */
+export function renderProblems(box: HTMLElement, problems: readonly HealthProblem[], api: RendererApi, onFixed: () => void): void {
+  for (const problem of problems) {
+    const card = document.createElement('section');
+    card.className = 'problem';
+    card.dataset.kind = problem.kind;
+    const title = document.createElement('h3');
+    title.textContent = problem.title;
+    const detail = document.createElement('p');
+    detail.textContent = problem.detail;
+    card.append(title, detail);
+    if (problem.steps.length > 0) {
+      const steps = document.createElement('ol');
+      for (const step of problem.steps) {
+        const item = document.createElement('li');
+        // Commands are shown as code, to be copied as they are.
+        if (/^(sudo |brew |chmod |gnome-|echo |Create |Edit )/.test(step) && !step.includes(': ')) item.className = 'mono';
+        item.textContent = step;
+        steps.append(item);
+      }
+      card.append(steps);
+    }
+    if (problem.sample) {
+      const sample = document.createElement('pre');
+      sample.className = 'sample';
+      sample.textContent = problem.sample;
+      card.append(sample);
+    }
+    const fix = problem.fix;
+    if (fix) {
+      const row = document.createElement('div');
+      row.className = 'row';
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'primary fix';
+      button.textContent = fix.label;
+      button.addEventListener('click', () => {
+        void busy(button, async () => {
+          const { label: _label, ...action } = fix;
+          const result = await api.applyFix(action);
+          if (result.ok) {
+            toast(result.message ?? 'Done');
+            onFixed();
+          } else {
+            toast(result.error, 'error');
+          }
+        });
+      });
+      row.append(button);
+      card.append(row);
+    }
+    box.append(card);
+  }
+}
