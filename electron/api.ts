@@ -178,4 +178,6 @@ export interface TestMailResult {
   /** The provider's reply line, when msmtp quoted one. */
   providerReply?: string;
   queueId?: string;
+  /** The test mail reached the relay over STARTTLS, with the relay's certificate verified. */
+  encrypted?: boolean;
 }

@@ -5,7 +5,8 @@ import type {
 import type { HealthMonitor } from './health-monitor';
 import { isMsmtp, probeMsmtp } from './msmtp-probe';
 import { parseCommand } from '../src-relay/options';
-import { defaultTestAddress, sendTestMail, type FailureReading } from './test-mail';
+import { classifyCommandFailure } from '../src-relay/failure-class';
+import { defaultTestAddress, sendTestMail } from './test-mail';
 import { exportCertificate, type LocalCertificate } from './tls-cert';
 import type { Autostart } from './autostart';
 import { clientSetupText, clientSetupView } from './client-setup';
@@ -32,8 +33,6 @@ export interface ControllerDeps {
   certificate?: () => Promise<LocalCertificate>;
   /** Native save dialog; resolves to the chosen path or null when cancelled. */
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
-  /** Reads msmtp's failure for the test mail's result (src-relay/failure-class.ts). */
-  classifyFailure?: (report: { exitCode: number | null; signal: string | null; output: string }) => FailureReading;
 }
 
 /**
@@ -166,7 +165,7 @@ export class Controller implements MainApi {
       ...(tlsCa !== undefined ? { tlsCa } : {}),
       subscribe: (listener) => this.deps.host.onEvent(listener),
       probe: (sender) => (isMsmtp(argv[0]!) ? probeMsmtp(argv, sender, { env: this.deps.checkOptions?.env }) : Promise.resolve(null)),
-      classify: this.deps.classifyFailure ?? unclassified,
+      classify: classifyCommandFailure,
     });
     this.deps.host.appLog(result.outcome === 'sent' ? 'info' : 'error', `test mail to ${to}: ${result.headline}`);
     return result;
@@ -218,7 +217,3 @@ export class Controller implements MainApi {
   }
 }
 
-// Until src-relay/failure-class.ts lands: msmtp's words are still shown, only the stage is not named.
-function unclassified(): FailureReading {
-  return { temporary: false, stage: 'unknown', reason: 'msmtp could not send it', advice: 'Read what msmtp said below.' };
-}

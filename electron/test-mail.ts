@@ -5,19 +5,11 @@
  * in msmtp's own words with what to do next. The relay's `mail` event for this mail is matched by its envelope and
  * the exact reply, and carries msmtp's exit status and output. Passwords are never part of the result.
  */
+import { STAGE_LABELS, type CommandFailureReport, type FailureClass } from '../src-relay/failure-class';
 import type { RelayEvent } from '../src-relay/index';
 import type { MsmtpAccount, TestMailResult } from './api';
 import type { MsmtpProbe } from './msmtp-probe';
 import { SubmitError, submitMail, testMessageId, type SubmitResult, type SubmitStep } from './smtp-submit';
-
-/** The part of src-relay/failure-class.ts's FailureClass the result shows. */
-export interface FailureReading {
-  temporary: boolean;
-  stage: string;
-  reason: string;
-  serverReply?: string;
-  advice: string;
-}
 
 export interface TestMailDeps {
   /** Where the relay listens now; null when it is not running. */
@@ -32,28 +24,11 @@ export interface TestMailDeps {
   subscribe: (listener: (event: RelayEvent) => void) => () => void;
   /** `msmtp --pretend` for this sender (null when the command is not msmtp). */
   probe: (from: string) => Promise<MsmtpProbe | null>;
-  classify: (report: { exitCode: number | null; signal: string | null; output: string }) => FailureReading;
+  /** src-relay/failure-class.ts's classifyCommandFailure. */
+  classify: (report: CommandFailureReport) => FailureClass;
   now?: () => Date;
   timeoutMs?: number;
 }
-
-/** What msmtp's failure stages are called in the window. */
-export const STAGE_LABELS: Record<string, string> = {
-  lookup: 'name lookup',
-  connect: 'connect',
-  greeting: 'greeting',
-  ehlo: 'greeting',
-  starttls: 'TLS',
-  tls: 'TLS',
-  auth: 'login',
-  'mail-from': 'rejected by the server',
-  'rcpt-to': 'rejected by the server',
-  data: 'rejected by the server',
-  'end-of-data': 'rejected by the server',
-  timeout: 'timeout',
-  command: 'msmtp itself',
-  unknown: 'unknown',
-};
 
 const RELAY_STEP_ADVICE: Record<SubmitStep, string> = {
   connect: 'Start the relay (the status card on the left) and try again.',
@@ -126,13 +101,13 @@ export async function sendTestMail(deps: TestMailDeps): Promise<TestMailResult> 
     });
   } catch (error) {
     const step = error instanceof SubmitError ? error.step : 'connect';
-    return { ...base, ...account, outcome: 'failed', headline: `Not sent: the relay could not be reached (${(error as Error).message})`, stage: 'relay', advice: RELAY_STEP_ADVICE[step] };
+    return { ...base, ...account, outcome: 'failed', headline: `Not sent: the relay could not be reached (${(error as Error).message})`, stage: 'msmtp Relay (before msmtp)', advice: RELAY_STEP_ADVICE[step] };
   } finally {
     unsubscribe();
   }
   if (submitted.step !== 'message') {
     return {
-      ...base, ...account, outcome: 'failed', stage: 'relay', serverReply: submitted.reply,
+      ...base, ...account, outcome: 'failed', stage: 'msmtp Relay (before msmtp)', serverReply: submitted.reply,
       headline: `Not sent: the relay refused the test mail at ${submitted.step.toUpperCase()} (${submitted.reply})`,
       advice: RELAY_STEP_ADVICE[submitted.step],
     };
@@ -143,24 +118,24 @@ export async function sendTestMail(deps: TestMailDeps): Promise<TestMailResult> 
   if (queued) {
     const reading = event ? readFailure(event, deps.classify) : null;
     return {
-      ...base, ...account, outcome: 'queued', queueId: queued[1]!, serverReply: submitted.reply,
+      ...base, ...account, encrypted: submitted.encrypted, outcome: 'queued', queueId: queued[1]!, serverReply: submitted.reply,
       headline: `Not sent yet: kept in the outbox because ${queued[2]}; it will be retried`,
-      ...(reading ? { stage: STAGE_LABELS[reading.stage] ?? reading.stage, said: reading.said, advice: reading.advice } : {}),
+      ...(reading ? { stage: STAGE_LABELS[reading.stage], said: reading.said, advice: reading.advice } : {}),
     };
   }
   if (submitted.code === 250) {
     return {
-      ...base, ...account, outcome: 'sent', serverReply: submitted.reply,
+      ...base, ...account, encrypted: submitted.encrypted, outcome: 'sent', serverReply: submitted.reply,
       headline: `Sent to ${deps.to}${via}. Look for "msmtp Relay test mail" in that inbox.`,
     };
   }
   const reading = event ? readFailure(event, deps.classify) : null;
   return {
-    ...base, ...account, outcome: 'failed', serverReply: submitted.reply,
+    ...base, ...account, encrypted: submitted.encrypted, outcome: 'failed', serverReply: submitted.reply,
     headline: reading
-      ? `Not sent${via}: msmtp failed at ${STAGE_LABELS[reading.stage] ?? reading.stage} (${reading.reason})`
+      ? `Not sent${via}: ${STAGE_LABELS[reading.stage]} failed (${reading.reason})`
       : `Not sent${via}: ${submitted.reply}`,
-    ...(reading ? { stage: STAGE_LABELS[reading.stage] ?? reading.stage, said: reading.said, advice: reading.advice } : { advice: RELAY_STEP_ADVICE.message }),
+    ...(reading ? { stage: STAGE_LABELS[reading.stage], said: reading.said, advice: reading.advice } : { advice: RELAY_STEP_ADVICE.message }),
     ...(reading?.providerReply ? { providerReply: reading.providerReply } : {}),
   };
 }

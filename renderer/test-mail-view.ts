@@ -41,6 +41,7 @@ function show(result: TestMailResult): void {
   };
   fact('msmtp account', result.account ? `${result.account}${result.accountFile ? ` (${result.accountFile})` : ''}` : undefined, 'account');
   fact('From → To', `${result.from} → ${result.to}`, 'envelope');
+  if (result.encrypted !== undefined) fact('To the relay', result.encrypted ? 'STARTTLS, certificate verified' : 'not encrypted (on this computer only)', 'connection');
   fact('Failed at', result.stage, 'stage');
   fact('Provider said', result.providerReply, 'provider');
   fact('What to do', result.advice, 'advice');
