@@ -26,6 +26,7 @@ describe('IPC gate', () => {
     const expected: Invokable[] = [
       'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
+      'testMailDefaults', 'sendTestMail', 'applyFix', 'exportCertificate',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -54,6 +55,10 @@ describe('IPC gate', () => {
     await invoke(top, 'copy', ['password']);
     await invoke(top, 'checkCommand', ['msmtp -f %F --']);
     await invoke(top, 'setPassword', ['a new password']);
+    await invoke(top, 'applyFix', [{ action: 'use-port', port: 2501 }]);
+    await invoke(top, 'sendTestMail', [' ann@example.org ']);
+    assert.deepEqual(calls.slice(-2), [['applyFix', [{ action: 'use-port', port: 2501 }]], ['sendTestMail', ['ann@example.org']]]);
+    calls.splice(-2);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -96,6 +101,16 @@ describe('IPC gate', () => {
       ['saveSettings', [{ command: 'msmtp' }], /settings\.host must be a string/],
       ['saveSettings', [{ ...defaultSettings, command: 'm'.repeat(5000) }], /too long/],
       ['saveSettings', [Object.create({ command: 'msmtp' })], /plain object/],
+      ['saveSettings', [{ ...defaultSettings, tls: 'yes' }], /settings\.tls must be a boolean/],
+      ['sendTestMail', ['not an address'], /one mail address/],
+      ['sendTestMail', ['a@b.c', 'x@y.z'], /expected 1 argument/],
+      ['sendTestMail', ['-oQ/tmp@x'.padEnd(300, 'x')], /one mail address/],
+      ['applyFix', [{ action: 'use-port', port: 0 }], /port from 1 to 65535/],
+      ['applyFix', [{ action: 'use-port', port: 2501, file: '/etc/passwd' }], /unknown fix/],
+      ['applyFix', [{ action: 'fix-permissions', file: '/etc/shadow' }], /unknown fix/],
+      ['applyFix', [{ action: 'rm -rf' }], /unknown fix/],
+      ['applyFix', ['retry'], /must be an object/],
+      ['exportCertificate', ['/tmp/x.pem'], /expected no arguments/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);
