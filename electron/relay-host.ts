@@ -76,7 +76,8 @@ export class RelayHost {
     const before = JSON.stringify(this.problems.get(source) ?? []);
     if (problems.length > 0) this.problems.set(source, problems);
     else this.problems.delete(source);
-    if (JSON.stringify(problems) !== before) this.emitStatus();
+    // After the current round of status listeners (a check may run inside one): the last status sent is the newest.
+    if (JSON.stringify(problems) !== before) queueMicrotask(() => this.emitStatus());
   }
 
   /** Every engine event as data, for the test mail and the notifications (the log gets them worded anyway). */

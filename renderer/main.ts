@@ -18,7 +18,11 @@ async function boot(): Promise<void> {
 
   const logs = mountLogsPane(api);
   const setup = mountSetupPane(api);
-  showProblems = (box, problems) => renderProblems(box, problems, api, () => void setup.refresh());
+  let relayPane: ReturnType<typeof mountRelayPane> | null = null;
+  showProblems = (box, problems) => renderProblems(box, problems, api, () => {
+    void setup.refresh();
+    void api.getSettings().then((fixed) => relayPane?.show(fixed));
+  });
   // Subscribe before seeding: a line logged in between arrives twice and the pane drops the repeat by seq.
   api.onLog((entry) => logs.add(entry));
   // Status pushes come with every mail; the client setup changes only with where the relay listens (or a save).
@@ -34,7 +38,7 @@ async function boot(): Promise<void> {
 
   const [settings, status, recent] = await Promise.all([api.getSettings(), api.getStatus(), api.recentLog()]);
   listening = `${status.state} ${status.host} ${status.port}`;
-  mountRelayPane(api, settings, () => void setup.refresh());
+  relayPane = mountRelayPane(api, settings, () => void setup.refresh());
   mountTestMail(api);
   logs.seed(recent);
   showStatus(status);

@@ -5,7 +5,7 @@ import { busy, byId, toast } from './dom.js';
  * The Relay pane: the settings form, the command Check, and the write-only password controls. `onSaved` runs after
  * settings were saved (what the mail client setup shows may have changed).
  */
-export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: () => void): void {
+export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: () => void): { show(settings: AppSettings): void } {
   const form = byId<HTMLFormElement>('relay-form');
   const command = byId<HTMLInputElement>('f-command');
   const host = byId<HTMLInputElement>('f-host');
@@ -157,6 +157,14 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
   });
 
   fill(saved);
+  // Settings changed by the main process (a health fix moved the port): the form shows them as saved.
+  return {
+    show: (settings) => {
+      saved = settings;
+      showErrors({});
+      fill(saved);
+    },
+  };
 }
 
 function showCheck(result: CommandCheck): void {

@@ -4,7 +4,7 @@
  * from this machine's /etc/os-release), and the real msmtp refusing a missing, empty or too-open configuration.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -22,23 +22,12 @@ import { createXdgAutostart } from '../electron/autostart';
 import { trayModel } from '../electron/tray-model';
 import { createKeyringStore } from '../src-relay/secrets';
 import { settingsFor, tempDir, uniqueUser } from './helpers/app-env';
+import { holdPort } from './helpers/port-holder';
 import { waitUntil } from './helpers/wait';
 
 const run = promisify(execFile);
 const secrets = createKeyringStore();
 const OUT = join(__dirname, '..');
-
-/** A node process that listens on host:port (0 = any) until killed; resolves with it and its port. */
-async function holder(host: string, port = 0): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['-e', `
-    const server = require('node:net').createServer().listen(${port}, ${JSON.stringify(host)}, () => console.log(server.address().port));
-    setTimeout(() => process.exit(0), 60000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
-  });
-  return { child, port: Number(line) };
-}
 
 describe('health checks', { timeout: 60_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -54,8 +43,8 @@ describe('health checks', { timeout: 60_000 }, () => {
   });
 
   it('names the program holding a port from /proc/net/tcp and tcp6, as lsof does', async () => {
-    const v4 = await holder('127.0.0.1');
-    const v6 = await holder('::1');
+    const v4 = await holdPort('127.0.0.1');
+    const v6 = await holdPort('::1');
     children.push(v4.child, v6.child);
     for (const { child, port } of [v4, v6]) {
       const found = await findPortHolder(port);
@@ -93,7 +82,7 @@ describe('health checks', { timeout: 60_000 }, () => {
   });
 
   it('port in use: the window and the tray name the holder; the fix moves the relay to the next free port', async () => {
-    const busy = await holder('127.0.0.1');
+    const busy = await holdPort('127.0.0.1');
     children.push(busy.child);
     const user = uniqueUser('health-port');
     users.push(user);
