@@ -11,6 +11,7 @@ packages=(
   systemd                  # systemd-socket-activate, the other inetd-style launcher cli.test.ts drives
   dbus-daemon dbus-bin dbus-x11 gnome-keyring libsecret-1-dev libsecret-tools   # Secret Service for keytar
   chromium fonts-dejavu-core   # headless UI tests; a font so screenshots show text
+  lsof util-linux openssl     # health checks: lsof names a port's holder, setpriv runs msmtp as an ordinary user; TLS clients
 )
 
 missing=()

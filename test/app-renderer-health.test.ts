@@ -2,7 +2,8 @@
  * The window's parts of issue #9 in headless Chromium, with the real Controller, RelayHost, engine, key ring, msmtp
  * and health checks behind it (helpers/app-browser.ts replaces only the IPC transport): the test mail, local TLS in
  * the setup pane with Export certificate, and health problems with their one-click fixes. Screenshots go to
- * test-artifacts/ (app-test-mail.png, app-setup-tls.png, app-health.png).
+ * test-artifacts/ (app-test-mail.png, app-setup-tls.png, app-health.png); with APP_SCREENSHOTS_FOR_DOCS=1 they show a
+ * fresh install's user name and port 2500 (which must be free), for docs/screenshots/.
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -43,7 +44,8 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
   let tlsDir: string;
   let unwatch: () => void;
   const children: ChildProcess[] = [];
-  const user = uniqueUser('window-health');
+  const forDocs = process.env.APP_SCREENSHOTS_FOR_DOCS === '1';
+  const user = forDocs ? 'msmtpd-user' : uniqueUser('window-health');
   const savedHome = process.env.HOME;
 
   before(async () => {
@@ -59,7 +61,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     ].join('\n'), { mode: 0o600 });
     tlsDir = join(dir.path, 'data', 'tls');
     exportPath = join(dir.path, 'exported', 'msmtp-relay-localhost.pem');
-    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: await freePort(), user, launchAtLogin: false, tls: false, notifications: true };
+    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: forDocs ? 2500 : await freePort(), user, launchAtLogin: false, tls: false, notifications: true };
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save(settings);
     const certificate = () => ensureCertificate({ dir: tlsDir });
