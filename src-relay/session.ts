@@ -251,6 +251,18 @@ class Session {
         reject(new SessionEnd('error', undefined));
         this.context.emit({ type: 'client-error', session: this.context.id, command: 'STARTTLS', reply: error.message });
       });
+      // A client that hangs up in the handshake (it did not trust the certificate) gives no 'error', only 'end'
+      // (the socket is half-open); without this the session would wait out the timeout, and stop() forever.
+      const gone = () => {
+        clearTimeout(timer);
+        reject(new StreamEndedError('eof', 'command'));
+      };
+      secure.once('end', gone);
+      secure.once('close', gone);
+      secure.once('secure', () => {
+        secure.off('end', gone);
+        secure.off('close', gone);
+      });
     });
     this.tlsActive = true;
     this.helo = null;

@@ -9,11 +9,15 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { MAX_VALIDITY_DAYS, RENEW_BEFORE_DAYS, ensureCertificate, exportCertificate, renewalDue } from '../electron/tls-cert';
 import { createRelay, type RelayEngine } from '../src-relay/index';
 import { tempDir } from './helpers/app-env';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { waitUntil } from './helpers/wait';
 
 const run = promisify(execFile);
 const DAY = 24 * 60 * 60 * 1000;
@@ -50,6 +54,15 @@ describe('local TLS certificate', () => {
     assert.deepEqual(names.sort(), ['relay-cert.pem', 'relay-key.pem']);
     assert.equal((await stat(join(certDir, 'relay-key.pem'))).mode & 0o777, 0o600);
     assert.equal(await readFile(join(certDir, 'relay-key.pem'), 'utf8'), made.key);
+  });
+
+  it('two first calls at once make one pair, not two', async () => {
+    const certDir = join(dir.path, 'race');
+    const [a, b] = await Promise.all([ensureCertificate({ dir: certDir }), ensureCertificate({ dir: certDir })]);
+    assert.equal(a.created, true);
+    assert.equal(b.created, false);
+    assert.equal(a.fingerprint256, b.fingerprint256);
+    assert.equal(new X509Certificate(await readFile(join(certDir, 'relay-cert.pem'), 'utf8')).fingerprint256, a.fingerprint256);
   });
 
   it('is reused while valid, renewed within the renewal window, and replaced when the files are broken', async () => {
@@ -141,6 +154,31 @@ describe('local TLS certificate', () => {
         run('python3', ['-c', script, String(port), otherCa, auth.user, auth.password], { encoding: 'utf8', timeout: 20_000 }),
         /CERTIFICATE_VERIFY_FAILED/,
       );
+    });
+
+    it('a client that hangs up in the handshake (it does not trust the certificate) ends its session at once', async () => {
+      const closed: string[] = [];
+      const unsubscribe = engine.subscribe((event) => {
+        if (event.type === 'session-close') closed.push(event.reason);
+      });
+      try {
+        const plain = connect(port, '127.0.0.1');
+        const replies = async (count: number) => {
+          let text = '';
+          while ((text.match(/^\d{3} /gm) ?? []).length < count) text += (await once(plain, 'data'))[0].toString();
+        };
+        await replies(1);
+        plain.write('EHLO client\r\nSTARTTLS\r\n');
+        await replies(2);
+        const secure = tlsConnect({ socket: plain, ca: await readFile(otherCa, 'utf8'), servername: 'localhost' });
+        const [error] = await once(secure, 'error').catch((failure: unknown) => [failure]);
+        assert.match(String((error as Error).message), /self-signed certificate/);
+        secure.destroy();
+        await waitUntil(() => closed.length === 1, 3000, 'the session to end');
+        assert.deepEqual(closed, ['eof']);
+      } finally {
+        unsubscribe();
+      }
     });
 
     it('swaks --tls --tls-verify --tls-ca-path sends through it, and refuses another certificate', async () => {
