@@ -51,7 +51,21 @@ export function tlsDir(userData: string): string {
  * The current key and certificate: the stored ones while they are usable, else a new pair written first (key 0600).
  * Usable means: both parse, they belong together, the names are ours, and more than RENEW_BEFORE_DAYS remain.
  */
-export async function ensureCertificate(options: CertificateOptions): Promise<LocalCertificate> {
+const pending = new Map<string, Promise<LocalCertificate>>();
+
+export function ensureCertificate(options: CertificateOptions): Promise<LocalCertificate> {
+  // One at a time per folder: two first calls at once (the relay starting, the window asking for the fingerprint)
+  // must not each make a pair, or the relay could serve one certificate while the window exports the other.
+  const previous = pending.get(options.dir) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => ensureNow(options));
+  pending.set(options.dir, next);
+  void next.catch(() => undefined).finally(() => {
+    if (pending.get(options.dir) === next) pending.delete(options.dir);
+  });
+  return next;
+}
+
+async function ensureNow(options: CertificateOptions): Promise<LocalCertificate> {
   const now = (options.now ?? (() => new Date()))();
   const stored = await readStored(options.dir);
   const problem = stored ? unusable(stored, now) : 'no certificate yet';
