@@ -148,7 +148,7 @@ async function boot(): Promise<void> {
 
   const firstStatus = await host.start(loaded.settings);
   tray = await createTray(firstStatus);
-  health.trayMissing(tray === null);
+  health.trayMissing(tray === null && process.platform === 'linux');
 
   const startedHidden = process.argv.includes(HIDDEN_FLAG)
     || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);

@@ -115,6 +115,9 @@ function upgrade(socket: Socket, ca: string, timeoutMs: number): Promise<Socket>
     });
     secure.once('error', (error) => {
       clearTimeout(timer);
+      // Hang up at once: the relay is not to wait for a client that will say nothing more.
+      secure.destroy();
+      socket.destroy();
       reject(new SubmitError('starttls', `TLS: ${error.message}`));
     });
   });
