@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { MailCopy } from './mail-copy';
 import { SmtpError } from './reply';
 
 export interface Envelope {
@@ -29,12 +30,43 @@ export interface DeliveryReport {
   output: string;
 }
 
-/** A delivery that did not end in 250: the reply for the client plus what happened, for the log. */
-export class DeliveryError extends SmtpError {
-  constructor(reply: SmtpError, readonly report: DeliveryReport, readonly aborted: boolean, readonly detail?: string) {
-    super(reply.code, reply.enhanced, reply.message);
-    this.name = 'DeliveryError';
-  }
+/** What became of one mail handed to the command: one value, so nobody else reads exit codes or signals. */
+export type DeliveryOutcome = DeliverySuccess | DeliveryFailure;
+
+export interface DeliverySuccess {
+  readonly status: 'delivered';
+  readonly report: DeliveryReport;
+}
+
+export interface DeliveryFailure {
+  readonly status: 'failed';
+  /** The reply for the client: 4xx when the mail may still go out later, 5xx when it never will. */
+  readonly reply: SmtpError;
+  readonly report: DeliveryReport;
+  /**
+   * 'input': the mail itself never arrived whole (the client left, fell silent, or sent too much); 'command': the
+   * mail was complete and the command failed with it. Only the second kind can be kept and tried again.
+   */
+  readonly cause: 'command' | 'input';
+  /** What happened, in words, for the log. */
+  readonly detail?: string;
+}
+
+/** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
+export interface QueuedOutcome {
+  readonly status: 'queued';
+  readonly queueId: string;
+  /** Why it was not sent now, in a few words ("mail server unreachable", "sending is paused"). */
+  readonly reason: string;
+  /** The first attempt, if one was made (none while sending is paused). */
+  readonly report?: DeliveryReport;
+}
+
+/** What a session learns of the mail it handed on. */
+export type MailResult = DeliveryOutcome | QueuedOutcome;
+
+export function commandFailure(reply: SmtpError, report: DeliveryReport, detail?: string): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', ...(detail ? { detail } : {}) };
 }
 
 /** sysexits.h codes msmtpd reports as temporary: EX_NOHOST, EX_UNAVAILABLE, EX_OSERR, EX_TEMPFAIL. */
@@ -55,19 +87,6 @@ export function buildArgv(template: readonly string[], envelope: Pick<Envelope, 
     return arg.replace('%F', () => sender);
   });
   return [...argv, ...envelope.to];
-}
-
-/**
- * Why an address may not reach the command's argv, or null when it may. The command runs without a shell, so
- * msmtpd's character whitelist is not needed; what stays is what an argv still cares about: no option look-alikes
- * and no control characters.
- */
-export function addressProblem(address: string): string | null {
-  if (address.startsWith('-')) return 'an address may not start with "-"';
-  if (/[\x00-\x1f\x7f]/.test(address)) return 'an address may not contain control characters';
-  if (/[\s<>]/.test(address)) return 'an address may not contain spaces or angle brackets';
-  if (Buffer.byteLength(address) > 256) return 'address too long';
-  return null;
 }
 
 /** Our own trace header, with LF line ends like the body the command gets. */
@@ -165,8 +184,10 @@ export const spawnDetached: CommandSpawner = (argv) =>
 
 /**
  * Streams one mail into the command: our Received header, then the body with LF line ends, with backpressure.
- * Resolves (250) only after the command exited 0. If the body fails (client gone, silent, or over the size limit)
- * the command's process group is killed before its stdin is closed, so it never sees a truncated mail as complete.
+ * Delivered only after the command exited 0 having read it all. If the body fails (client gone, silent, or over the
+ * size limit) the command's process group is killed before its stdin is closed, so it never sees a truncated mail as
+ * complete. With a copy, every byte the command is fed is copied too, and the body is read to its end even when the
+ * command gives up early: a mail the command could not send is then complete in the copy.
  */
 export async function deliverViaCommand(
   command: DeliveryCommand,
@@ -174,14 +195,14 @@ export async function deliverViaCommand(
   body: Readable,
   header: string,
   spawner: CommandSpawner = spawnDetached,
-): Promise<DeliveryReport> {
+  copy: MailCopy | null = null,
+): Promise<DeliveryOutcome> {
   const child = spawner(buildArgv(command.argv, envelope));
   const output = new OutputTail(OUTPUT_TAIL_BYTES);
   child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
   child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
   const exit = waitForExit(child);
   const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
-  const fail = (reply: SmtpError, aborted: boolean, detail?: string) => new DeliveryError(reply, report(), aborted, detail);
 
   const stdin = child.stdin!;
   let stdinBroken = false;
@@ -189,42 +210,54 @@ export async function deliverViaCommand(
     stdinBroken = true; // EPIPE: the command stopped reading; its exit status will tell why
   });
   const watchdog = new Watchdog(command.timeoutMs, () => killGroup(child));
+  const feed = async (data: Buffer) => {
+    if (copy) await copy.add(data);
+    if (stdinBroken) return;
+    await writeWithBackpressure(stdin, data, () => stdinBroken, exit, watchdog);
+    if (watchdog.fired) stdinBroken = true; // stalled and killed: the rest of the body is only read (and copied)
+  };
 
   try {
     const converter = new CrlfToLf();
-    await writeWithBackpressure(stdin, Buffer.from(header), () => stdinBroken, exit, watchdog);
+    await feed(Buffer.from(header));
     for await (const chunk of body) {
       if (child.exitCode !== null || child.signalCode !== null) stdinBroken = true; // gone before the end of the mail
-      if (stdinBroken) continue; // keep reading the body to its end, so the reply comes at the right time
-      await writeWithBackpressure(stdin, converter.convert(chunk as Buffer), () => stdinBroken, exit, watchdog);
+      await feed(converter.convert(chunk as Buffer));
     }
-    if (!stdinBroken) stdin.end(converter.flush());
+    const rest = converter.flush();
+    if (copy) await copy.add(rest);
+    if (!stdinBroken) stdin.end(rest);
   } catch (error) {
     killGroup(child);
     stdin.destroy();
     const spawnError = await exit.then((r) => r.spawnError);
-    if (spawnError) throw fail(spawnFailure(spawnError), false, spawnError.message);
-    if (error instanceof SmtpError) throw fail(error, true, `${error.message}; the command was killed`);
     const reason = error instanceof Error ? error.message : String(error);
-    throw fail(new SmtpError(451, [4, 3, 0], 'Mail aborted'), true, `${reason}; the command was killed before it saw the end of the mail`);
+    if (spawnError) return inputFailure(spawnFailure(spawnError), report(), spawnError.message);
+    if (error instanceof SmtpError) return inputFailure(error, report(), `${reason}; the command was killed`);
+    return inputFailure(new SmtpError(451, [4, 3, 0], 'Mail aborted'), report(),
+      `${reason}; the command was killed before it saw the end of the mail`);
   }
 
   watchdog.arm();
   const result = await exit;
   watchdog.disarm();
   await outputDrained(child, OUTPUT_GRACE_MS);
-  if (result.spawnError) throw fail(spawnFailure(result.spawnError), false, result.spawnError.message);
+  if (result.spawnError) return commandFailure(spawnFailure(result.spawnError), report(), result.spawnError.message);
   if (watchdog.fired) {
-    throw fail(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), false, `no progress for ${command.timeoutMs} ms; killed`);
+    return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), `no progress for ${command.timeoutMs} ms; killed`);
   }
   const error = exitToError(result.code, result.signal);
-  if (error) throw fail(error, false);
+  if (error) return commandFailure(error, report());
   if (stdinBroken) {
     // Success claimed for a mail it never read to the end: not a delivery (msmtpd also answers 554 here).
-    throw fail(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), false,
+    return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(),
       'the command closed its input before the end of the mail, then exited 0');
   }
-  return report();
+  return { status: 'delivered', report: report() };
+}
+
+function inputFailure(reply: SmtpError, report: DeliveryReport, detail: string): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'input', detail };
 }
 
 /**
@@ -292,7 +325,6 @@ async function writeWithBackpressure(
     exit,
   ]);
   watchdog.disarm();
-  if (watchdog.fired) throw new SmtpError(451, [4, 4, 1], 'Pipe command timed out');
 }
 
 export function killGroup(child: SpawnedCommand): void {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { AuthThrottle } from './auth';
-import { deliverViaCommand, receivedHeader, type CommandSpawner } from './deliver';
+import { deliverViaCommand, receivedHeader, type CommandSpawner, type Envelope } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
 import { resolveOptions, type RelayOptions } from './options';
+import type { Outbox } from './outbox';
 import { Replies } from './reply';
 import { SessionControl, runSession, type SessionHandler } from './session';
 import { createLauncherSpawner } from './spawner-launcher';
@@ -37,6 +38,8 @@ export interface RelayEngine {
 export interface EngineSeams {
   /** How the delivery command is started (tests and benchmarks may measure alternatives). */
   spawner?: CommandSpawner;
+  /** Where mail that cannot go out now is kept; without one, such mail is refused with 451 as msmtpd does. */
+  outbox?: Outbox;
 }
 
 /** How long a closed session's socket may linger half-open before it is destroyed. */
@@ -91,16 +94,17 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     }
   };
 
+  const command = { argv: options.command, timeoutMs: options.deliveryTimeoutMs };
+  const sendKept = (envelope: Envelope, body: Readable, header: string) => deliverViaCommand(command, envelope, body, header, spawner);
+  const outbox = seams.outbox ?? null;
+  let detachOutbox: (() => void) | null = null;
   const handler: SessionHandler = {
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
-    deliver: (envelope, body) =>
-      deliverViaCommand(
-        { argv: options.command, timeoutMs: options.deliveryTimeoutMs },
-        envelope,
-        body,
-        receivedHeader(envelope, options.hostname),
-        spawner,
-      ),
+    deliver: (envelope, body) => {
+      const header = receivedHeader(envelope, options.hostname);
+      if (!outbox) return deliverViaCommand(command, envelope, body, header, spawner);
+      return outbox.acceptMail(envelope, body, header, (copy) => deliverViaCommand(command, envelope, body, header, spawner, copy));
+    },
   };
 
   const handleConnection = (io: Duplex, remote: string): Promise<SessionEndReason> => {
@@ -194,12 +198,15 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       server = listening;
       void launcher?.prepare(); // now: until it is ready (some 20 ms), commands start with Node's spawn
       emit({ type: 'listening', host: address!.host, port: address!.port });
+      detachOutbox = outbox?.attach(sendKept) ?? null;
       return address!;
     },
     async stop(graceMs = options.stopGraceMs) {
       const closing = server;
       if (!closing && sessions.size === 0) return;
       server = null;
+      detachOutbox?.();
+      detachOutbox = null;
       shutdown.abort();
       const closed = new Promise<void>((resolve) => (closing ? closing.close(() => resolve()) : resolve()));
       let timer: NodeJS.Timeout | undefined;

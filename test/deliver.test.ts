@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
+  CrlfToLf, NULL_SENDER, buildArgv, deliverViaCommand, exitToError, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { bodyOf, deliveryError } from './helpers/delivery';
+import { addressProblem } from '../src-relay/address';
+import { bodyOf, deliveredReport, deliveryError } from './helpers/delivery';
 import { outcomeCommand } from './helpers/engine-dialogue';
 import { registerSpawnerCases } from './helpers/spawner-cases';
 
@@ -157,12 +158,12 @@ describe('deliverViaCommand with real processes', () => {
   it('keeps only the tail of a command that floods stdout and stderr with megabytes, in bounded memory', async () => {
     const floodBytes = 64 * 1024 * 1024; // per stream: far more than the heap growth allowed below
     const before = process.memoryUsage();
-    const report = await deliverViaCommand(
+    const report = await deliveredReport(deliverViaCommand(
       { argv: ['/usr/bin/env', `FLOOD_BYTES=${floodBytes}`, process.execPath, join(fixtures, 'engine-flood.mjs')], timeoutMs: 10_000 },
       envelope,
       bodyOf('Subject: flood\r\n\r\nbody\r\n'),
       header,
-    );
+    ));
     const afterUsage = process.memoryUsage();
     assert.equal(report.exitCode, 0);
     assert.ok(report.output.length <= 2048, `output kept: ${report.output.length} chars`);

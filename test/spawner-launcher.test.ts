@@ -7,7 +7,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf } from './helpers/delivery';
+import { bodyOf, deliveredReport } from './helpers/delivery';
 import { registerSpawnerCases, running } from './helpers/spawner-cases';
 import { waitUntil } from './helpers/wait';
 
@@ -112,13 +112,13 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
   it('streams a 20 MiB mail through with backpressure, every byte arriving', async () => {
     const out = join(tempDir('big'), 'size.txt');
     const chunk = Buffer.alloc(1024 * 1024, 'x');
-    const report = await deliverViaCommand(
+    const report = await deliveredReport(deliverViaCommand(
       { argv: ['/bin/sh', '-c', `wc -c > ${out}`], timeoutMs: 10_000 },
       envelope,
       bodyOf(...Array.from({ length: 20 }, () => chunk)),
       header,
       launcher.spawn,
-    );
+    ));
     assert.equal(report.exitCode, 0);
     assert.equal(Number(readFileSync(out, 'utf8').trim()), 20 * chunk.length + header.length);
   });

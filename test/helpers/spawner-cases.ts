@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
-import { bodyOf, deliveryError } from './delivery';
+import { bodyOf, deliveredReport, deliveryError } from './delivery';
 import { waitUntil } from './wait';
 import { hangCommand } from './engine-dialogue';
 import { readPartials, readRecordings, recordCommand } from './relay-harness';
@@ -45,13 +45,13 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
 
   it('streams the header and the body with LF line ends, argv as built, and resolves after exit 0', async () => {
     const dir = tempDir('ok');
-    const report = await deliverViaCommand(
+    const report = await deliveredReport(deliverViaCommand(
       { argv: recordCommand(dir), timeoutMs: 5000 },
       envelope,
       bodyOf('Subject: s\r', '\n\r\nline\r\nlone\rcr\r\n'),
       header,
       spawner,
-    );
+    ));
     assert.equal(report.exitCode, 0);
     const [recording, ...more] = readRecordings(dir);
     assert.equal(more.length, 0);
