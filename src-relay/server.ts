@@ -16,6 +16,8 @@ export interface RelayStats {
   totalSessions: number;
   refusedSessions: number;
   mailsDelivered: number;
+  /** Mails kept in the outbox for later (answered 250 all the same). */
+  mailsQueued: number;
   mailsFailed: number;
   mailsAborted: number;
   authFailures: number;
@@ -65,7 +67,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const spawner = seams.spawner ?? launcher!.spawn;
   const stats: RelayStats = {
     activeSessions: 0, totalSessions: 0, refusedSessions: 0,
-    mailsDelivered: 0, mailsFailed: 0, mailsAborted: 0, authFailures: 0,
+    mailsDelivered: 0, mailsQueued: 0, mailsFailed: 0, mailsAborted: 0, authFailures: 0,
   };
   const sockets = new Set<Socket>();
   const sessionsDone = new Set<Promise<unknown>>();
@@ -80,6 +82,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const emit = (event: RelayEvent) => {
     if (event.type === 'mail') {
       if (event.outcome === 'delivered') stats.mailsDelivered += 1;
+      else if (event.outcome === 'queued') stats.mailsQueued += 1;
       else if (event.outcome === 'aborted') stats.mailsAborted += 1;
       else stats.mailsFailed += 1;
     } else if (event.type === 'auth' && !event.ok) {
