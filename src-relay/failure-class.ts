@@ -168,7 +168,7 @@ const RULES: readonly Rule[] = [
     // passwordeval fails while the keyring or password manager is locked, which ends by itself.
     temporary: true,
     reason: () => 'msmtp could not get the password',
-    advice: () => `msmtp's passwordeval command failed: unlock your keyring or password manager, or fix the command; ${RETRY}.`,
+    advice: () => `The passwordeval command in ${CONFIG} failed: unlock your keyring or password manager, or fix the command; ${RETRY}.`,
   },
   {
     words: /does not support authentication/,
