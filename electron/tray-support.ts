@@ -161,9 +161,3 @@ export class TrayWatch {
     this.schedule();
   }
 }
-
-/** One look at start, for main.ts until it follows the watcher with TrayWatch. */
-export async function trayVisible(platform: NodeJS.Platform, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  if (platform !== 'linux') return true;
-  return trayExpected(linuxSession(env), await createBusProbe({ env })(STATUS_NOTIFIER_WATCHER));
-}
