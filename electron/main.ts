@@ -1,6 +1,7 @@
 /**
- * Composition root of the desktop app: single instance, then settings -> relay host -> IPC -> tray -> window.
- * Everything with logic lives in Electron-free modules next to this file; this one only wires them to Electron.
+ * Composition root of the desktop app: single instance, then settings -> relay host -> autostart -> IPC -> tray ->
+ * window -> relay start. Everything with logic lives in Electron-free modules next to this file (quit-policy,
+ * autostart-policy, tray-support, tray-refresh, mac-path, process-gone); this one only wires them to Electron.
  */
 import { app, clipboard, dialog, powerMonitor, protocol, session, shell, type BrowserWindow } from 'electron';
 import log from 'electron-log/main';
