@@ -10,6 +10,7 @@ packages=(
   socat procps             # inetd-style plumbing; ps/pgrep for process checks
   systemd                  # systemd-socket-activate, the other inetd-style launcher cli.test.ts drives
   dbus-daemon dbus-bin dbus-x11 gnome-keyring libsecret-1-dev libsecret-tools   # Secret Service for keytar
+  libglib2.0-bin python3-dbus   # gdbus (one of the tray probes), a fake StatusNotifierWatcher owning its bus name
   chromium fonts-dejavu-core   # headless UI tests; a font so screenshots show text
 )
 

@@ -185,7 +185,7 @@ export type CommandSpawner = (argv: readonly string[]) => SpawnedCommand;
 
 /** Its own process group, so a kill reaches whatever the command starts (a script's `cat` holds stdin too). */
 export const spawnDetached: CommandSpawner = (argv) =>
-  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false });
+  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false, windowsHide: true });
 
 /**
  * Streams one mail into the command: our Received header, then the body with LF line ends, with backpressure.
