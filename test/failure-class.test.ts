@@ -26,6 +26,8 @@ const temp = mkdtempSync(join(tmpdir(), 'failure-class-'));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
 const MAIL = 'Subject: failure table\n\nhello\n';
+const envelopeTo = (to: readonly string[] = ['rcpt@example.com']) =>
+  ({ id: 'fc-1', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to });
 const login = { user: 'alice', password: 'right' };
 let tls: { key: string; cert: string; certPath: string };
 
@@ -57,9 +59,8 @@ async function failedDelivery(port: number, options: RunOptions = {}): Promise<D
   const rc = writeMsmtprc({ port, settings: { timeout: '1', ...options.settings } });
   try {
     const argv = options.wrap ? options.wrap([...rc.command]) : [...rc.command];
-    const envelope = { id: 'fc-1', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: options.to ?? ['rcpt@example.com'] };
-    const error = await deliveryError(deliverViaCommand({ argv, timeoutMs: options.timeoutMs ?? 20_000 }, envelope,
-      bodyOf(MAIL), 'Received: test\n'));
+    const error = await deliveryError(deliverViaCommand({ argv, timeoutMs: options.timeoutMs ?? 20_000 },
+      envelopeTo(options.to), bodyOf(MAIL), 'Received: test\n'));
     return error.report;
   } finally {
     rc.remove();
@@ -76,9 +77,8 @@ async function againstSink(script: SinkScript, options: RunOptions = {}): Promis
 }
 
 function runCommand(argv: string[]): Promise<DeliveryReport> {
-  return deliveryError(deliverViaCommand({ argv, timeoutMs: 20_000 },
-    { id: 'fc-2', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: ['rcpt@example.com'] },
-    bodyOf(MAIL), 'Received: test\n')).then((error) => error.report);
+  return deliveryError(deliverViaCommand({ argv, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), 'Received: test\n'))
+    .then((error) => error.report);
 }
 
 /** A loopback port nothing listens on. */
@@ -468,12 +468,11 @@ describe('the scripted sink', () => {
     const sink = await startScriptedSink({ answers: { rcpt: '451 4.3.0 Try again later' } });
     const rc = writeMsmtprc({ port: sink.port });
     try {
-      const envelope = { id: 'fc-3', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: ['rcpt@example.com'] };
-      const deferred = await deliveryError(deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelope, bodyOf(MAIL), ''));
+      const deferred = await deliveryError(deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), ''));
       assert.equal(classifyCommandFailure(deferred.report).temporary, true);
       assert.equal(sink.mails.length, 0);
       sink.setScript({});
-      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelope, bodyOf(MAIL), '');
+      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), '');
       const [mail] = await sink.waitForMails(1, 5000);
       assert.deepEqual([mail!.from, mail!.to, mail!.raw.toString('latin1')], ['sender@example.org', ['rcpt@example.com'], MAIL.replace(/\n/g, '\r\n')]);
       assert.equal(sink.connections, 2);
@@ -489,12 +488,34 @@ describe('the scripted sink', () => {
     await assert.rejects(startScriptedSink({ answers: { data: '354 go\nhello' } }), /not SMTP reply lines/);
   });
 
-  it('is gone after close(): the next msmtp finds its port refused', async () => {
-    const sink = await startScriptedSink({});
-    await sink.close();
-    const report = await failedDelivery(sink.port);
+  it('goes down on close() (the port is refused) and comes back on the same port', async () => {
+    const first = await startScriptedSink({});
+    await first.close();
+    const report = await failedDelivery(first.port);
     assert.equal(report.exitCode, 75);
     assert.equal(classifyCommandFailure(report).reason, 'mail server refused the connection');
+    const again = await startScriptedSink({}, { port: first.port });
+    const rc = writeMsmtprc({ port: again.port });
+    try {
+      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), '');
+      assert.equal((await again.waitForMails(1, 5000)).length, 1);
+    } finally {
+      rc.remove();
+      await again.close();
+    }
+  });
+
+  it('cuts a hanging connection after idleTimeoutMs, so nothing waits for ever', async () => {
+    const sink = await startScriptedSink({ answers: { rcpt: 'hang' } }, { idleTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const report = await failedDelivery(sink.port, { settings: { timeout: '10' } });
+      assert.equal(report.exitCode, 76);
+      assert.match(report.output, /^msmtp: the server sent an empty reply$/m);
+      assert.ok(Date.now() - started < 5000, 'cut by the sink, not by msmtp\'s 10 s time-out');
+    } finally {
+      await sink.close();
+    }
   });
 });
 
