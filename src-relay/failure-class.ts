@@ -284,7 +284,8 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
   const lines = report.output.split('\n');
   const reply = quotedReply(lines);
   const codeSays = reply && reply.code >= 400 ? reply.code < 500 : undefined;
-  const rule = findRule(report.output);
+  // msmtp's own lines only: a server's text ("550 relaying denied, authentication failed") must not set the stage.
+  const rule = findRule(lines.filter((line) => !SERVER_MESSAGE.test(line.trim())).join('\n'));
   if (rule) {
     const temporary = codeSays ?? rule.rule.temporary ?? TEMPORARY_EXITS.has(exitCode);
     return withReply({

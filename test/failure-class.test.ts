@@ -543,6 +543,12 @@ describe('classifyCommandFailure on odd or partial output', () => {
     assert.deepEqual([unknown.temporary, unknown.stage, unknown.serverReply], [false, 'unknown', '550 5.7.1 Denied']);
   });
 
+  it("takes the stage from msmtp's words, never from the server's text", () => {
+    const failure = classify(65, 'msmtp: recipient address a@b not accepted by the server\n' +
+      'msmtp: server message: 550 5.7.1 Relaying denied, authentication failed: connection reset');
+    assert.deepEqual([failure.stage, failure.reason], ['rcpt-to', 'recipient refused by the mail server']);
+  });
+
   it('ignores a quoted 2xx or 3xx for the decision', () => {
     const failure = classify(76, 'msmtp: command STARTTLS failed\nmsmtp: server message: 250 2.0.0 odd');
     assert.deepEqual([failure.temporary, failure.stage, failure.serverReply], [false, 'starttls', '250 2.0.0 odd']);
