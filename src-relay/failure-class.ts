@@ -301,7 +301,7 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
   return withReply({
     temporary,
     stage: 'unknown',
-    reason: reply ? byServer('deferred by the mail server', 'refused by the mail server')(temporary)
+    reason: reply ? byServer('mail deferred by the mail server', 'mail refused by the mail server')(temporary)
       : `delivery command failed (exit ${exitCode}${name ? ` ${name}` : ''})`,
     advice: temporary ? `${capitalise(RETRY)}; the log has the delivery command's own words.`
       : "The log has the delivery command's own words; fix what they name and send the mail again.",
@@ -360,7 +360,7 @@ function signalFailure(signal: string): FailureClass {
       temporary: true,
       stage: 'command',
       reason: `msmtp was stopped (${signal})`,
-      advice: `${capitalise(RETRY)}; if it repeats, the mail server may take the connection and never answer (msmtp waits without end over TLS until the relay's time-out stops it).`,
+      advice: `${capitalise(RETRY)}; if it repeats, the mail server may take the connection and never answer (over TLS msmtp waits past its own time-out until the relay's stops it).`,
     };
   }
   return {
