@@ -12,7 +12,7 @@ import {
 } from '../src-relay/failure-class';
 import { bodyOf, deliveryError } from './helpers/delivery';
 import { writeMsmtprc } from './helpers/msmtprc';
-import { startScriptedSink, type SinkScript } from './helpers/scripted-sink';
+import { startScriptedSink, type SinkScript, type SinkStage } from './helpers/scripted-sink';
 
 /*
  * One test per row of the table in docs/outbox.md ("Temporary or permanent: msmtp's failures"): each runs the real
@@ -26,6 +26,8 @@ const temp = mkdtempSync(join(tmpdir(), 'failure-class-'));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
 const MAIL = 'Subject: failure table\n\nhello\n';
+const envelopeTo = (to: readonly string[] = ['rcpt@example.com']) =>
+  ({ id: 'fc-1', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to });
 const login = { user: 'alice', password: 'right' };
 let tls: { key: string; cert: string; certPath: string };
 
@@ -57,9 +59,8 @@ async function failedDelivery(port: number, options: RunOptions = {}): Promise<D
   const rc = writeMsmtprc({ port, settings: { timeout: '1', ...options.settings } });
   try {
     const argv = options.wrap ? options.wrap([...rc.command]) : [...rc.command];
-    const envelope = { id: 'fc-1', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: options.to ?? ['rcpt@example.com'] };
-    const error = await deliveryError(deliverViaCommand({ argv, timeoutMs: options.timeoutMs ?? 20_000 }, envelope,
-      bodyOf(MAIL), 'Received: test\n'));
+    const error = await deliveryError(deliverViaCommand({ argv, timeoutMs: options.timeoutMs ?? 20_000 },
+      envelopeTo(options.to), bodyOf(MAIL), 'Received: test\n'));
     return error.report;
   } finally {
     rc.remove();
@@ -76,9 +77,8 @@ async function againstSink(script: SinkScript, options: RunOptions = {}): Promis
 }
 
 function runCommand(argv: string[]): Promise<DeliveryReport> {
-  return deliveryError(deliverViaCommand({ argv, timeoutMs: 20_000 },
-    { id: 'fc-2', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: ['rcpt@example.com'] },
-    bodyOf(MAIL), 'Received: test\n')).then((error) => error.report);
+  return deliveryError(deliverViaCommand({ argv, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), 'Received: test\n'))
+    .then((error) => error.report);
 }
 
 /** A loopback port nothing listens on. */
@@ -167,6 +167,23 @@ interface Row {
 
 const offline = (argv: string[]) => ['unshare', '-n', '--', ...argv];
 
+/** How msmtp reaches the stage: in the clear, over a trusted STARTTLS, or logged in over it (made when run). */
+interface Context {
+  readonly script?: () => SinkScript;
+  readonly settings?: () => Record<string, string>;
+}
+const overTls: Context = { script: () => ({ tls }), settings: trusted };
+const loggedIn: Context = { script: () => ({ tls, auth: login }), settings: loggingIn };
+
+/** A row where the sink answers `reply` at one stage: msmtp must quote that reply as the server's. */
+function serverSays(at: SinkStage, reply: string, row: Omit<Row, 'serverReply' | 'run'>, context: Context = {}): Row {
+  return {
+    ...row,
+    serverReply: reply,
+    run: () => againstSink({ ...context.script?.(), answers: { [at]: reply } }, { settings: context.settings?.() ?? {} }),
+  };
+}
+
 const ROWS: readonly Row[] = [
   {
     case: 'name does not resolve',
@@ -202,42 +219,30 @@ const ROWS: readonly Row[] = [
     words: /^msmtp: cannot connect to 127\.0\.0\.1, port \d+: Connection timed out$/m,
     run: () => withFullBacklog((port) => failedDelivery(port)),
   },
-  {
-    case: 'server 421 at the greeting',
-    exit: 76, stage: 'greeting', temporary: true, serverReply: '421 4.3.2 Service shutting down',
+  serverSays('greeting', '421 4.3.2 Service shutting down', {
+    case: 'server 421 at the greeting', exit: 76, stage: 'greeting', temporary: true,
     words: /^msmtp: cannot get initial OK message from server\nmsmtp: server message: 421 4\.3\.2 Service shutting down$/m,
-    run: () => againstSink({ answers: { greeting: '421 4.3.2 Service shutting down' } }),
-  },
-  {
-    case: 'server 554 at the greeting',
-    exit: 76, stage: 'greeting', temporary: false, serverReply: '554 5.7.1 No SMTP service here',
+  }),
+  serverSays('greeting', '554 5.7.1 No SMTP service here', {
+    case: 'server 554 at the greeting', exit: 76, stage: 'greeting', temporary: false,
     words: /^msmtp: cannot get initial OK message from server$/m,
-    run: () => againstSink({ answers: { greeting: '554 5.7.1 No SMTP service here' } }),
-  },
-  {
-    case: 'server 451 at EHLO',
-    exit: 76, stage: 'ehlo', temporary: true, serverReply: '451 4.3.0 Try again later',
+  }),
+  serverSays('ehlo', '451 4.3.0 Try again later', {
+    case: 'server 451 at EHLO', exit: 76, stage: 'ehlo', temporary: true,
     words: /^msmtp: SMTP server does not accept EHLO or HELO commands$/m,
-    run: () => againstSink({ answers: { ehlo: '451 4.3.0 Try again later' } }),
-  },
-  {
-    case: 'server 550 at EHLO',
-    exit: 76, stage: 'ehlo', temporary: false, serverReply: '550 5.7.1 Client host rejected',
+  }),
+  serverSays('ehlo', '550 5.7.1 Client host rejected', {
+    case: 'server 550 at EHLO', exit: 76, stage: 'ehlo', temporary: false,
     words: /^msmtp: SMTP server does not accept EHLO or HELO commands$/m,
-    run: () => againstSink({ answers: { ehlo: '550 5.7.1 Client host rejected' } }),
-  },
-  {
-    case: 'server 454 at STARTTLS',
-    exit: 76, stage: 'starttls', temporary: true, serverReply: '454 4.7.0 TLS not available due to temporary reason',
+  }),
+  serverSays('starttls', '454 4.7.0 TLS not available due to temporary reason', {
+    case: 'server 454 at STARTTLS', exit: 76, stage: 'starttls', temporary: true,
     words: /^msmtp: command STARTTLS failed$/m,
-    run: () => againstSink({ tls, answers: { starttls: '454 4.7.0 TLS not available due to temporary reason' } }, { settings: trusted() }),
-  },
-  {
-    case: 'server 554 at STARTTLS',
-    exit: 76, stage: 'starttls', temporary: false, serverReply: '554 5.7.3 TLS refused',
+  }, overTls),
+  serverSays('starttls', '554 5.7.3 TLS refused', {
+    case: 'server 554 at STARTTLS', exit: 76, stage: 'starttls', temporary: false,
     words: /^msmtp: command STARTTLS failed$/m,
-    run: () => againstSink({ tls, answers: { starttls: '554 5.7.3 TLS refused' } }, { settings: trusted() }),
-  },
+  }, overTls),
   {
     case: 'server offers no STARTTLS',
     exit: 69, stage: 'starttls', temporary: false,
@@ -268,12 +273,10 @@ const ROWS: readonly Row[] = [
     words: /^msmtp: authentication failed \(method PLAIN\)$/m,
     run: () => againstSink({ tls, auth: login }, { settings: { ...loggingIn(), password: 'wrong' } }),
   },
-  {
-    case: 'server 454 at AUTH',
-    exit: 77, stage: 'auth', temporary: true, serverReply: '454 4.7.0 Temporary authentication failure',
+  serverSays('auth', '454 4.7.0 Temporary authentication failure', {
+    case: 'server 454 at AUTH', exit: 77, stage: 'auth', temporary: true,
     words: /^msmtp: authentication failed \(method PLAIN\)$/m,
-    run: () => againstSink({ tls, auth: login, answers: { auth: '454 4.7.0 Temporary authentication failure' } }, { settings: loggingIn() }),
-  },
+  }, loggedIn),
   {
     case: 'server offers no AUTH',
     exit: 69, stage: 'auth', temporary: false,
@@ -298,42 +301,32 @@ const ROWS: readonly Row[] = [
     words: /^msmtp: cannot read output of 'false'$/m,
     run: () => againstSink({ tls, auth: login }, { settings: { ...trusted(), auth: 'plain', user: login.user, passwordeval: 'false' } }),
   },
-  {
-    case: 'server 451 at MAIL FROM',
-    exit: 69, stage: 'mail-from', temporary: true, serverReply: '451 4.3.0 Try again later',
+  serverSays('mail', '451 4.3.0 Try again later', {
+    case: 'server 451 at MAIL FROM', exit: 69, stage: 'mail-from', temporary: true,
     words: /^msmtp: envelope from address sender@example\.org not accepted by the server$/m,
-    run: () => againstSink({ answers: { mail: '451 4.3.0 Try again later' } }),
-  },
-  {
-    case: 'server 553 at MAIL FROM',
-    exit: 65, stage: 'mail-from', temporary: false, serverReply: '553 5.7.1 Sender address rejected: not owned by user',
+  }),
+  serverSays('mail', '553 5.7.1 Sender address rejected: not owned by user', {
+    case: 'server 553 at MAIL FROM', exit: 65, stage: 'mail-from', temporary: false,
     words: /^msmtp: envelope from address sender@example\.org not accepted by the server$/m,
-    run: () => againstSink({ answers: { mail: '553 5.7.1 Sender address rejected: not owned by user' } }),
-  },
+  }),
   {
     case: 'server 530 at MAIL FROM (login required)',
     exit: 65, stage: 'mail-from', temporary: false, serverReply: '530 5.7.0 Authentication required',
     words: /^msmtp: envelope from address sender@example\.org not accepted by the server$/m,
     run: () => againstSink({ auth: login }),
   },
-  {
-    case: 'server 451 at RCPT TO',
-    exit: 69, stage: 'rcpt-to', temporary: true, serverReply: '451 4.7.1 Greylisted, try again later',
+  serverSays('rcpt', '451 4.7.1 Greylisted, try again later', {
+    case: 'server 451 at RCPT TO', exit: 69, stage: 'rcpt-to', temporary: true,
     words: /^msmtp: recipient address rcpt@example\.com not accepted by the server$/m,
-    run: () => againstSink({ answers: { rcpt: '451 4.7.1 Greylisted, try again later' } }),
-  },
-  {
-    case: 'server 421 at RCPT TO',
-    exit: 69, stage: 'rcpt-to', temporary: true, serverReply: '421 4.3.2 Service shutting down',
+  }),
+  serverSays('rcpt', '421 4.3.2 Service shutting down', {
+    case: 'server 421 at RCPT TO', exit: 69, stage: 'rcpt-to', temporary: true,
     words: /^msmtp: recipient address rcpt@example\.com not accepted by the server$/m,
-    run: () => againstSink({ answers: { rcpt: '421 4.3.2 Service shutting down' } }),
-  },
-  {
-    case: 'server 550 at RCPT TO',
-    exit: 65, stage: 'rcpt-to', temporary: false, serverReply: '550 5.1.1 No such user',
+  }),
+  serverSays('rcpt', '550 5.1.1 No such user', {
+    case: 'server 550 at RCPT TO', exit: 65, stage: 'rcpt-to', temporary: false,
     words: /^msmtp: recipient address rcpt@example\.com not accepted by the server$/m,
-    run: () => againstSink({ answers: { rcpt: '550 5.1.1 No such user' } }),
-  },
+  }),
   {
     case: 'one of two recipients refused (550)',
     exit: 65, stage: 'rcpt-to', temporary: false, serverReply: '550 5.1.1 No such user',
@@ -341,30 +334,22 @@ const ROWS: readonly Row[] = [
     run: () => againstSink({ rcptAnswer: (address) => (address.startsWith('nobody@') ? '550 5.1.1 No such user' : undefined) },
       { to: ['rcpt@example.com', 'nobody@example.com'] }),
   },
-  {
-    case: 'server 451 at DATA',
-    exit: 69, stage: 'data', temporary: true, serverReply: '451 4.3.0 Try again later',
+  serverSays('data', '451 4.3.0 Try again later', {
+    case: 'server 451 at DATA', exit: 69, stage: 'data', temporary: true,
     words: /^msmtp: the server does not accept mail data$/m,
-    run: () => againstSink({ answers: { data: '451 4.3.0 Try again later' } }),
-  },
-  {
-    case: 'server 554 at DATA',
-    exit: 65, stage: 'data', temporary: false, serverReply: '554 5.5.1 No valid recipients',
+  }),
+  serverSays('data', '554 5.5.1 No valid recipients', {
+    case: 'server 554 at DATA', exit: 65, stage: 'data', temporary: false,
     words: /^msmtp: the server does not accept mail data$/m,
-    run: () => againstSink({ answers: { data: '554 5.5.1 No valid recipients' } }),
-  },
-  {
-    case: 'server 451 at the end of data',
-    exit: 69, stage: 'end-of-data', temporary: true, serverReply: '451 4.3.0 Queue full, try again later',
+  }),
+  serverSays('end-of-data', '451 4.3.0 Queue full, try again later', {
+    case: 'server 451 at the end of data', exit: 69, stage: 'end-of-data', temporary: true,
     words: /^msmtp: the server did not accept the mail$/m,
-    run: () => againstSink({ answers: { 'end-of-data': '451 4.3.0 Queue full, try again later' } }),
-  },
-  {
-    case: 'server 554 at the end of data',
-    exit: 69, stage: 'end-of-data', temporary: false, serverReply: '554 5.7.1 Message rejected as spam',
+  }),
+  serverSays('end-of-data', '554 5.7.1 Message rejected as spam', {
+    case: 'server 554 at the end of data', exit: 69, stage: 'end-of-data', temporary: false,
     words: /^msmtp: the server did not accept the mail$/m,
-    run: () => againstSink({ answers: { 'end-of-data': '554 5.7.1 Message rejected as spam' } }),
-  },
+  }),
   {
     case: 'server never answers',
     exit: 74, stage: 'timeout', temporary: true,
@@ -483,12 +468,11 @@ describe('the scripted sink', () => {
     const sink = await startScriptedSink({ answers: { rcpt: '451 4.3.0 Try again later' } });
     const rc = writeMsmtprc({ port: sink.port });
     try {
-      const envelope = { id: 'fc-3', helo: 'client.test', remote: '127.0.0.1', from: 'sender@example.org', to: ['rcpt@example.com'] };
-      const deferred = await deliveryError(deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelope, bodyOf(MAIL), ''));
+      const deferred = await deliveryError(deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), ''));
       assert.equal(classifyCommandFailure(deferred.report).temporary, true);
       assert.equal(sink.mails.length, 0);
       sink.setScript({});
-      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelope, bodyOf(MAIL), '');
+      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), '');
       const [mail] = await sink.waitForMails(1, 5000);
       assert.deepEqual([mail!.from, mail!.to, mail!.raw.toString('latin1')], ['sender@example.org', ['rcpt@example.com'], MAIL.replace(/\n/g, '\r\n')]);
       assert.equal(sink.connections, 2);
@@ -504,12 +488,34 @@ describe('the scripted sink', () => {
     await assert.rejects(startScriptedSink({ answers: { data: '354 go\nhello' } }), /not SMTP reply lines/);
   });
 
-  it('is gone after close(): the next msmtp finds its port refused', async () => {
-    const sink = await startScriptedSink({});
-    await sink.close();
-    const report = await failedDelivery(sink.port);
+  it('goes down on close() (the port is refused) and comes back on the same port', async () => {
+    const first = await startScriptedSink({});
+    await first.close();
+    const report = await failedDelivery(first.port);
     assert.equal(report.exitCode, 75);
     assert.equal(classifyCommandFailure(report).reason, 'mail server refused the connection');
+    const again = await startScriptedSink({}, { port: first.port });
+    const rc = writeMsmtprc({ port: again.port });
+    try {
+      await deliverViaCommand({ argv: rc.command, timeoutMs: 20_000 }, envelopeTo(), bodyOf(MAIL), '');
+      assert.equal((await again.waitForMails(1, 5000)).length, 1);
+    } finally {
+      rc.remove();
+      await again.close();
+    }
+  });
+
+  it('cuts a hanging connection after idleTimeoutMs, so nothing waits for ever', async () => {
+    const sink = await startScriptedSink({ answers: { rcpt: 'hang' } }, { idleTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const report = await failedDelivery(sink.port, { settings: { timeout: '10' } });
+      assert.equal(report.exitCode, 76);
+      assert.match(report.output, /^msmtp: the server sent an empty reply$/m);
+      assert.ok(Date.now() - started < 5000, 'cut by the sink, not by msmtp\'s 10 s time-out');
+    } finally {
+      await sink.close();
+    }
   });
 });
 
@@ -535,6 +541,12 @@ describe('classifyCommandFailure on odd or partial output', () => {
     // Without known words, the quoted code still decides.
     const unknown = classify(69, 'msmtp: something new\nmsmtp: server message: 550 5.7.1 Denied');
     assert.deepEqual([unknown.temporary, unknown.stage, unknown.serverReply], [false, 'unknown', '550 5.7.1 Denied']);
+  });
+
+  it("takes the stage from msmtp's words, never from the server's text", () => {
+    const failure = classify(65, 'msmtp: recipient address a@b not accepted by the server\n' +
+      'msmtp: server message: 550 5.7.1 Relaying denied, authentication failed: connection reset');
+    assert.deepEqual([failure.stage, failure.reason], ['rcpt-to', 'recipient refused by the mail server']);
   });
 
   it('ignores a quoted 2xx or 3xx for the decision', () => {
