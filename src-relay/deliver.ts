@@ -248,7 +248,12 @@ export async function deliverViaCommand(
   watchdog.disarm();
   await outputDrained(child, OUTPUT_GRACE_MS);
   if (result.spawnError) {
-    return commandFailure(spawnFailure(result.spawnError), report(), 'command', 'delivery command could not start', result.spawnError.message);
+    // A command that cannot start is a setting to fix (msmtp not installed, a wrong path): msmtp's table decides.
+    const errno = (result.spawnError as NodeJS.ErrnoException).errno;
+    const judged = classifyCommandFailure({ ...report(), exitCode: report().exitCode ?? (errno !== undefined ? -Math.abs(errno) : null) });
+    const text = `Pipe command failed to execute (${(result.spawnError as NodeJS.ErrnoException).code ?? result.spawnError.message})`;
+    const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
+    return commandFailure(reply, report(), judged.stage, judged.reason, result.spawnError.message);
   }
   if (watchdog.fired) {
     return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), 'timeout', 'delivery command timed out',

@@ -161,7 +161,7 @@ describe('the delivery command fails', () => {
     assert.equal(recording.stdin.toString('latin1').split('\n').filter((line) => line.startsWith('flooded ')).length, 100);
   });
 
-  it('is not executable, or missing: 451 with the reason in reply and log; the relay keeps serving', { timeout: 20_000 }, async () => {
+  it('is not executable, or missing: 554 (a setting to fix) with the reason in reply and log; the relay keeps serving', { timeout: 20_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hard-noexec-'));
     const script = join(dir, 'not-executable.sh');
     writeFileSync(script, '#!/bin/sh\ncat >/dev/null\n');
@@ -173,7 +173,7 @@ describe('the delivery command fails', () => {
           for (let attempt = 0; attempt < 2; attempt++) {
             const { client, reply } = await sendMail(broken.port, 'someone@hard.test', bigBody(200_000));
             try {
-              assert.equal(reply.code, 451, reply.raw);
+              assert.equal(reply.code, 554, reply.raw);
               assert.match(reply.raw, new RegExp(`failed to execute \\(${reason}\\)`));
               assert.equal((await client.command('QUIT')).code, 221);
             } finally {

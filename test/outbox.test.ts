@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,6 +247,50 @@ describe('outbox: offline (msmtp in a private network namespace)', () => {
     } finally {
       await online.close();
       await sink.close();
+    }
+  });
+});
+
+describe('outbox: the disk is full', () => {
+  it('answers 451 when the mail cannot be kept, leaves nothing half-written, and a restart picks up what was kept', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('mounting a small tmpfs needs root (CI runs as root)');
+    const mountPoint = mkdtempSync(join(tmpdir(), 'outbox-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mountPoint]);
+    try {
+      const spool = join(mountPoint, 'spool');
+      const relay = await startOutboxRelay({ spool });
+      let keptId: string;
+      try {
+        keptId = queueIdOf(await submitMail(relay.port, { to: 'small@outbox.test', body: 'Subject: small\n\nfits' }));
+        // Bigger than what is left: msmtp fails (provider down), and keeping it fails too.
+        // Two sizes: one kept in memory until it is written, one that moves to a spool file while it arrives.
+        for (const lines of [600, 1500]) {
+          const big = `Subject: big\n\n${`${'x'.repeat(998)}\n`.repeat(lines)}`;
+          const reply = await submitMail(relay.port, { to: `big${lines}@outbox.test`, body: big });
+          assert.equal(reply.code, 451, reply.raw);
+          assert.match(reply.raw, /Could not send the mail now nor keep it for later \(ENOSPC\); try again later/);
+        }
+        assert.equal(relay.events.filter((event) => event.type === 'outbox' && event.action === 'storage-error').length, 2);
+        assert.deepEqual(spoolFiles(spool), [`${keptId}.eml`, `${keptId}.json`], 'nothing of the big mail stays behind');
+        assert.deepEqual(readdirSync(join(spool, 'tmp')), []);
+        // The disk is still usable for what fits.
+        queueIdOf(await submitMail(relay.port, { to: 'small2@outbox.test', body: 'Subject: small 2\n\nfits too' }));
+      } finally {
+        await relay.close();
+      }
+      const sink = await startSink();
+      const restarted = await startOutboxRelay({ spool, providerPort: sink.port });
+      try {
+        const mails = await sink.waitForMails(2, 10_000);
+        assert.deepEqual(mails.map((mail) => mail.to[0]).sort(), ['small2@outbox.test', 'small@outbox.test']);
+        await waitUntil(() => spoolFiles(spool).length === 0, 5000, 'the spool to empty');
+      } finally {
+        await restarted.close();
+        await sink.close();
+      }
+    } finally {
+      execFileSync('umount', [mountPoint]);
+      rmSync(mountPoint, { recursive: true, force: true });
     }
   });
 });
