@@ -146,3 +146,26 @@ describe('msmtp-relay --queue: the queue tools and a crash in flight', () => {
     assert.match(assertOneErrorLine(notFolder.stderr), /cannot use the queue folder .*: (EEXIST|ENOTDIR)/);
   });
 });
+
+describe('msmtp-relay --inetd --queue', () => {
+  it('keeps a mail that cannot go out now in the spool, where a daemon on the same spool sends it', async () => {
+    const dir = freshDir('inetd');
+    const spool = join(dir, 'spool');
+    const flag = join(dir, 'provider-down');
+    const records = freshDir('records');
+    writeFileSync(flag, '');
+    const session = 'EHLO inetd.test\r\nMAIL FROM:<s@inetd.test>\r\nRCPT TO:<r@inetd.test>\r\nDATA\r\nSubject: inetd\r\n\r\nx\r\n.\r\nQUIT\r\n';
+    const inetd = await runCli(['--inetd', `--queue=${spool}`, `--command=${commandString(flakyCommand(flag, join(dir, 'x')))}`], { input: session });
+    assert.equal(inetd.code, 0, inetd.stderr);
+    assert.match(inetd.stdout, /\r\n250 2\.0\.0 Queued as [0-9A-F]{12}: mail server refused the connection; will retry\r\n221 /);
+    assert.equal(kept(spool).length, 1);
+    const port = await freePort();
+    const daemon = await CliProcess.listening(port, [`--queue=${spool}`, `--command=${commandString(recordCommand(records))}`]);
+    try {
+      await waitUntil(() => readRecordings(records).length === 1, 10_000, 'the daemon to send the kept mail');
+      assert.deepEqual(kept(spool), []);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
