@@ -216,7 +216,8 @@ export async function deliverViaCommand(
   });
   const watchdog = new Watchdog(command.timeoutMs, () => killGroup(child));
   const feed = async (data: Buffer) => {
-    if (copy) await copy.add(data);
+    const copying = copy?.add(data);
+    if (copying) await copying;
     if (stdinBroken) return;
     await writeWithBackpressure(stdin, data, () => stdinBroken, exit, watchdog);
     if (watchdog.fired) stdinBroken = true; // stalled and killed: the rest of the body is only read (and copied)
@@ -230,7 +231,7 @@ export async function deliverViaCommand(
       await feed(converter.convert(chunk as Buffer));
     }
     const rest = converter.flush();
-    if (copy) await copy.add(rest);
+    await copy?.add(rest);
     if (!stdinBroken) stdin.end(rest);
   } catch (error) {
     killGroup(child);

@@ -28,30 +28,30 @@ export class MailCopy {
     return this.size;
   }
 
-  /** The chunk must not change afterwards (the command's input pieces never do). Never throws. */
-  async add(chunk: Buffer): Promise<void> {
-    if (chunk.length === 0 || this.failure) return;
+  /**
+   * The chunk must not change afterwards (the command's input pieces never do). Never throws. Returns a promise
+   * only when there is disk work to wait for: a mail that stays in memory costs no await per piece.
+   */
+  add(chunk: Buffer): Promise<void> | undefined {
+    if (chunk.length === 0 || this.failure) return undefined;
     this.size += chunk.length;
     if (this.headSize < HEAD_BYTES) {
       this.head.push(chunk);
       this.headSize += chunk.length;
     }
-    try {
-      if (this.file) {
-        await this.file.write(chunk);
-        return;
-      }
-      this.chunks.push(chunk);
-      if (this.size > this.spillBytes) await this.spill();
-    } catch (error) {
-      this.failure = error as Error;
-      await this.discard();
-    }
+    if (this.file) return this.guard(this.file.write(chunk));
+    this.chunks.push(chunk);
+    return this.size > this.spillBytes ? this.guard(this.spill()) : undefined;
+  }
+
+  /** The start of the mail, for reading its header fields later (the recently-sent list). */
+  headBytes(): Buffer {
+    return Buffer.concat(this.head).subarray(0, HEAD_BYTES);
   }
 
   /** The start of the mail as text, for reading its header fields. */
   headText(): string {
-    return Buffer.concat(this.head).subarray(0, HEAD_BYTES).toString('latin1');
+    return this.headBytes().toString('latin1');
   }
 
   /** Writes the copy to `target` durably: flushed to disk and renamed into place, the folder flushed too. */
@@ -92,6 +92,15 @@ export class MailCopy {
     if (file) {
       await file.close().catch(() => undefined);
       await unlink(path!).catch(() => undefined);
+    }
+  }
+
+  private async guard(work: Promise<unknown>): Promise<void> {
+    try {
+      await work;
+    } catch (error) {
+      this.failure = error as Error;
+      await this.discard();
     }
   }
 

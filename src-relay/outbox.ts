@@ -76,7 +76,7 @@ export class Outbox {
   private readonly now: () => number;
   private readonly records = new Map<string, KeptRecord>();
   private readonly sending = new Set<string>();
-  private readonly recent: SentEntry[] = [];
+  private readonly recent: (SentEntry & { head: Buffer | null })[] = [];
   private readonly listeners = new Set<(event: RelayEvent) => void>();
   private sender: KeptMailSender | null = null;
   private paused = false;
@@ -151,7 +151,7 @@ export class Outbox {
     }
     const outcome = await deliver(copy);
     if (outcome.status === 'delivered') {
-      this.remember(envelope, copy.headText(), 1, false, `direct-${envelope.id}`);
+      this.remember(envelope, copy.headBytes(), 1, false, `direct-${envelope.id}`);
       await copy.discard();
       this.networkIsBack();
       return outcome;
@@ -174,7 +174,10 @@ export class Outbox {
   }
 
   recentlySent(): SentEntry[] {
-    return [...this.recent];
+    return this.recent.map(({ head, ...sent }) => ({
+      ...sent,
+      subject: sent.subject || (head ? headerField(head.toString('latin1'), 'Subject') ?? '' : ''),
+    }));
   }
 
   /** Every waiting mail (or the named ones, failed ones too) is due now. */
@@ -385,7 +388,7 @@ export class Outbox {
     if (outcome.status === 'delivered') {
       await this.store.finish(claim);
       this.records.delete(record.id);
-      this.remember(record, '', record.attempts, record.maySendTwice, record.id);
+      this.remember(record, null, record.attempts, record.maySendTwice, record.id);
       this.emit({ type: 'outbox', action: 'sent', ...this.summary(record) });
       this.networkIsBack();
       return 'sent';
@@ -455,10 +458,9 @@ export class Outbox {
     };
   }
 
-  private remember(mail: { from: string; to: readonly string[]; subject?: string }, head: string, attempts: number, maySendTwice: boolean, id: string): void {
-    this.recent.unshift({
-      id, time: this.now(), from: mail.from, to: mail.to, subject: mail.subject ?? headerField(head, 'Subject') ?? '', attempts, maySendTwice,
-    });
+  /** The subject of a mail sent directly is read only when someone asks for the list. */
+  private remember(mail: { from: string; to: readonly string[]; subject?: string }, head: Buffer | null, attempts: number, maySendTwice: boolean, id: string): void {
+    this.recent.unshift({ id, time: this.now(), from: mail.from, to: mail.to, subject: mail.subject ?? '', head, attempts, maySendTwice });
     if (this.recent.length > RECENT_LIMIT) this.recent.pop();
   }
 
