@@ -212,6 +212,11 @@ export class Outbox {
     if (!paused) this.retryNow();
   }
 
+  /** Resolves once no try of this process is in flight (after a detach, none starts again). */
+  async whenIdle(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
   /** Pauses the retries of this process; waits for tries in flight. The spool stays as it is. */
   async close(): Promise<void> {
     this.closed = true;

@@ -216,7 +216,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
       });
-      await Promise.race([Promise.allSettled([...sessionsDone]), grace]);
+      // Tries of kept mails in flight finish too (bounded by the same grace): they use this engine's launcher.
+      await Promise.race([Promise.allSettled([...sessionsDone, outbox?.whenIdle()]), grace]);
       clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       for (const io of sessions.keys()) io.destroy();
