@@ -171,9 +171,9 @@ export class RelayHost {
     const sameAddress = old?.address != null && sameListener(old.address, settings);
     // Same address: the old listener must let go of the port first; its sessions keep running meanwhile.
     if (sameAddress) await this.retire(old, false);
-    const started = await this.listen(next, sameAddress ? 40 : 1);
-    if (started) {
-      this.fail(started);
+    const listenFailure = await this.listen(next, sameAddress ? 40 : 1);
+    if (listenFailure) {
+      this.fail(listenFailure);
       this.detach(next);
       if (!sameAddress) await this.retire(old, true);
       this.engine = null;
