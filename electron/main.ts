@@ -9,7 +9,7 @@ import type { RelayStatus } from './api';
 import { HIDDEN_FLAG, createLoginItemAutostart, createXdgAutostart, launchCommand, xdgAutostartDir, type Autostart } from './autostart';
 import { Controller } from './controller';
 import { registerIpc, push } from './ipc';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { RelayHost } from './relay-host';
 import { createSettingsStore } from './settings';
 import { AppTray } from './tray';
@@ -85,7 +85,8 @@ async function boot(): Promise<void> {
   const secrets = createKeyringStore();
   host = new RelayHost({ secrets });
   host.onLog((entry) => {
-    (entry.level === 'error' ? log.error : log.info)(`[${entry.kind}] ${entry.message}`);
+    if (entry.level === 'error') log.error(`[${entry.kind}] ${entry.message}`);
+    else log.info(`[${entry.kind}] ${entry.message}`);
     push(window, 'log', entry);
   });
   host.onStatus((status) => {

@@ -1,9 +1,8 @@
 import {
-  createRelay, describeEvent, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  createRelay, describeEvent, findExecutable, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  type SecretStore,
 } from '../src-relay/index';
 import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
-import type { SecretStore } from '../src-relay/secrets';
-import { findExecutable } from '../src-relay/executable';
 import { notFoundMessage } from './msmtp-check';
 import { generatePassword } from './password';
 import { RingBuffer } from './ring-buffer';

@@ -1,4 +1,4 @@
-import { formatHostPort, loopbackName } from '../src-relay/events';
+import { formatHostPort, loopbackName } from '../src-relay/index';
 import type { RelayStatus } from './api';
 
 /** What the tray shows for a status, as data; tray.ts turns it into an Electron Tray and Menu. */

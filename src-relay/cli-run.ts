@@ -2,10 +2,8 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
 import { StartupError, type Startup } from './cli-startup';
-import { formatHostPort } from './events';
+import { createRelay, formatHostPort, type PasswordSource, type RelayEngine } from './index';
 import { attachEngineLog } from './log';
-import type { PasswordSource } from './secrets';
-import { createRelay, type RelayEngine } from './server';
 
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
 export async function runDaemon(startup: Startup): Promise<number> {
@@ -124,6 +122,6 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 function socketErrorText(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code]!;
+  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code];
   return error instanceof Error ? error.message : String(error);
 }

@@ -2,10 +2,18 @@
 export { createRelay } from './server';
 export type { RelayEngine, RelayStats } from './server';
 export {
-  resolveOptions, parseCommand, clientSetup, defaultOptions, DEFAULT_COMMAND, OptionError,
+  resolveOptions, parseCommand, defaultOptions, DEFAULT_COMMAND, OptionError,
 } from './options';
-export type { RelayOptions, AuthOptions, TlsOptions, ClientSetup } from './options';
+export type { RelayOptions, AuthOptions, TlsOptions } from './options';
 export { describeEvent, formatHostPort } from './events';
 export type { RelayEvent, MailOutcome, SessionEndReason, LogLevel } from './events';
 export { SmtpError, formatReply } from './reply';
 export type { EnhancedCode } from './reply';
+export { createKeyringStore, findPassword, PasswordError, APP_SERVICE } from './secrets';
+export type { SecretStore, PasswordSource } from './secrets';
+export { findExecutable } from './executable';
+export { loopbackName } from './events';
+export type { EngineSeams } from './server';
+export { spawnDetached } from './deliver';
+export type { CommandSpawner, SpawnedCommand } from './deliver';
+export { createLauncherSpawner } from './spawner-launcher';

@@ -151,9 +151,9 @@ class Launcher {
     this.ready = false;
     this.pendingOutput = '';
     this.whenSettled = new Promise((resolve) => (this.settle = resolve));
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => this.receive(text));
-    child.stdin!.on('error', () => {}); // EPIPE when the launcher died; its exit is handled below
-    child.stdin!.write(lengthPrefixed(environmentEntries())); // what the commands get, exactly as Node's spawn would
+    child.stdout.setEncoding('utf8').on('data', (text: string) => this.receive(text));
+    child.stdin.on('error', () => {}); // EPIPE when the launcher died; its exit is handled below
+    child.stdin.write(lengthPrefixed(environmentEntries())); // what the commands get, exactly as Node's spawn would
     child.once('error', () => this.lost(child));
     child.once('exit', () => this.lost(child));
     child.unref();
@@ -260,7 +260,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
       writev: (chunks, callback) =>
         this.whenOpen(() => {
           this.stdout.cork(); // one syscall for what piled up while the previous write was in flight
-          chunks.forEach(({ chunk }, index) => this.stdout.write(chunk, index === chunks.length - 1 ? callback : undefined));
+          chunks.forEach(({ chunk }, index) => this.stdout.write(chunk as Buffer, index === chunks.length - 1 ? callback : undefined));
           this.stdout.uncork();
         }, callback),
       final: (callback) => {

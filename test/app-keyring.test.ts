@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +12,7 @@ import { Controller } from '../electron/controller';
 import { createXdgAutostart } from '../electron/autostart';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
-import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/secrets';
+import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/index';
 import { freePort } from '../bench/ports';
 import { sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
 import { CliProcess } from './helpers/cli-process';
@@ -19,9 +20,8 @@ import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
 
-function secretTool(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile('secret-tool', args, { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+async function secretTool(...args: string[]): Promise<string> {
+  return (await promisify(execFile)('secret-tool', args, { timeout: 10_000 })).stdout;
 }
 
 describe('key ring', { timeout: 30_000 }, () => {
@@ -87,7 +87,9 @@ describe('key ring', { timeout: 30_000 }, () => {
       store: createSettingsStore(join(dir.path, 'controller-data')),
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/x', '--hidden']),
-      writeClipboard: (text) => clipboard.push(text),
+      writeClipboard: (text) => {
+        clipboard.push(text);
+      },
       openLogFile: async () => '',
       chooseFile: async () => null,
     }, settings);

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../electron/relay-host';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { freePort } from '../bench/ports';
 import { heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
 import { waitUntil } from './helpers/wait';

@@ -190,7 +190,7 @@ describe('daemon mode', () => {
       assert.ok(match, `msmtpd's log format: ${line}`);
       assert.equal(Number(match[7]), cli.pid);
       const [, y, mo, d, h, mi, s] = match.map(Number);
-      const stamp = new Date(y!, mo! - 1, d!, h!, mi!, s!).getTime(); // local time, as msmtpd
+      const stamp = new Date(y!, mo! - 1, d, h, mi, s).getTime(); // local time, as msmtpd
       assert.ok(Math.abs(Date.now() - stamp) < 60_000, `timestamp is local time now: ${line}`);
     }
     assert.match(lines.at(-1)!, /stopped after 1 sessions .*1 mails delivered/);
@@ -342,7 +342,7 @@ describe('daemon mode', () => {
       'while True: f.write(s.recv(65536).rstrip(b"\\n") + b"\\n")',
     ].join('\n'), socketPath, received], { stdio: ['ignore', 'pipe', 'inherit'] });
     cleanups.push(() => listener.kill());
-    await new Promise((done) => listener.stdout!.once('data', done));
+    await new Promise((done) => listener.stdout.once('data', done));
     const bin = freshDir('syslog-bin');
     writeFileSync(join(bin, 'logger'), `#!/bin/sh\nexec /usr/bin/logger -u '${socketPath}' "$@"\n`);
     chmodSync(join(bin, 'logger'), 0o755);
@@ -517,7 +517,7 @@ describe('password prompt', () => {
     });
     cleanups.push(() => typist.kill('SIGKILL'));
     let screen = '';
-    typist.stdout!.setEncoding('utf8').on('data', (text: string) => (screen += text));
+    typist.stdout.setEncoding('utf8').on('data', (text: string) => (screen += text));
     const exited = new Promise<number | null>((done) => typist.once('close', (code) => done(code)));
     await waitForLogLine(log, /listening on/, 20_000);
     assert.match(readText(log), /password from the terminal/);

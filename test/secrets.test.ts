@@ -28,7 +28,7 @@ after(() => {
 /** What msmtpd's man page tells users to run, fed on stdin instead of typed. */
 function secretToolStore(attributes: string[], password: string): void {
   const result = spawnSync('secret-tool', ['store', '--label=msmtpd', ...attributes], { input: password, timeout: 10_000 });
-  assert.equal(result.status, 0, `secret-tool store: ${result.stderr}`);
+  assert.equal(result.status, 0, `secret-tool store: ${String(result.stderr)}`);
   cleanups.push(() => spawnSync('secret-tool', ['clear', ...attributes], { timeout: 10_000 }));
 }
 

@@ -307,7 +307,7 @@ describe('STARTTLS', () => {
         clearTimeout(timer);
         resolve();
       });
-      secure.once('error', (error) => {
+      secure.once('error', (error: Error) => {
         clearTimeout(timer);
         reject(error);
       });

@@ -51,9 +51,9 @@ export class CliProcess {
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    child.stdin!.on('error', () => undefined); // the CLI may exit without reading its input
-    if (options.input !== undefined) child.stdin!.write(options.input);
-    if (!options.keepStdinOpen) child.stdin!.end();
+    child.stdin.on('error', () => undefined); // the CLI may exit without reading its input
+    if (options.input !== undefined) child.stdin.write(options.input);
+    if (!options.keepStdinOpen) child.stdin.end();
     return new CliProcess(child);
   }
 

@@ -143,7 +143,7 @@ export async function startRelayHarness(harness: HarnessOptions = {}): Promise<R
         rmSync(recordDir, { recursive: true, force: true });
       }
     },
-  } as RelayHarness;
+  };
 }
 
 /** Runs body with a fresh relay and closes every client it opened and the relay afterwards, whatever happened. */
