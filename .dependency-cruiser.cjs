@@ -5,11 +5,13 @@
  * - only the Electron glue (GLUE below) imports electron or electron-log; the rest of electron/ runs under plain Node;
  * - the renderer imports only the IPC contract and the status wording it shares with the tray;
  * - callers of the engine (electron/, bench/, renderer/, the CLI, tests) use src-relay/index.ts only. The exception
- *   is a unit test: test/<module>.test.ts and the fast-check properties test/properties/<module>.ts may import
- *   src-relay/<module>.ts itself, the internals they are there to test.
+ *   is a unit test: test/<module>.test.ts, its fast-check properties test/properties/<module>.ts and its shared cases
+ *   test/cases/<module>.ts may import src-relay/<module>.ts itself, the internals they are there to test.
  */
 const GLUE = '^electron/(main|preload|ipc|tray|window)[.]ts$';
 const RENDERER_CONTRACT = '^(renderer/|electron/api[.]ts$|electron/status-text[.]ts$)';
+const UNIT_TEST = '^test/(?:properties/|cases/)?([a-z-]+)(?:[.]test)?[.]ts$';
+const LAUNCHER_TEST = '^test/spawner-launcher[.]test[.]ts$';
 const CLI = '^src-relay/(cli|cli-args|cli-run|cli-startup|getopt|log)[.]ts$';
 
 module.exports = {
@@ -51,16 +53,25 @@ module.exports = {
     },
     {
       name: 'tests-use-the-engine-index',
-      comment: 'A test imports engine internals only of the module it is named after (test/wire.test.ts, test/properties/wire.ts -> src-relay/wire.ts).',
+      comment: 'A unit test imports engine internals only of the module it is named after: test/wire.test.ts, ' +
+        'test/properties/wire.ts (fast-check properties) and test/cases/deliver.ts (cases shared by several tests) ' +
+        '-> src-relay/wire.ts, src-relay/deliver.ts. Everything else in test/ uses src-relay/index.ts.',
       severity: 'error',
-      from: { path: '^test/(?:properties/)?([a-z-]+)(?:[.]test)?[.]ts$' },
+      from: { path: UNIT_TEST, pathNot: LAUNCHER_TEST },
       to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/$1[.]ts$'] },
     },
     {
-      name: 'tests-use-the-engine-index-everywhere-else',
+      name: 'launcher-test-drives-deliver',
+      comment: 'The launcher is a spawner for deliver.ts; its test drives it through deliverViaCommand, as the engine does.',
+      severity: 'error',
+      from: { path: LAUNCHER_TEST },
+      to: { path: '^src-relay/', pathNot: '^src-relay/(index|spawner-launcher|deliver)[.]ts$' },
+    },
+    {
+      name: 'test-helpers-use-the-engine-index',
       comment: 'Test helpers, fixtures and stress runs use the engine through src-relay/index.ts.',
       severity: 'error',
-      from: { path: '^test/', pathNot: '^test/(?:properties/)?[a-z-]+(?:[.]test)?[.]ts$' },
+      from: { path: '^test/', pathNot: UNIT_TEST },
       to: { path: '^src-relay/', pathNot: '^src-relay/index[.]ts$' },
     },
     {
@@ -72,7 +83,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(out|node_modules)/' },
+    exclude: { path: '^out/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },

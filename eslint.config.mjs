@@ -39,7 +39,7 @@ export default tseslint.config(
   },
   {
     // Plain JavaScript (build scripts, fixtures run as child processes): no types to check against.
-    files: ['**/*.mjs', '**/*.js'],
+    files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: globals.node },
   },

@@ -8,13 +8,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from '../bench/ports';
 import {
-  assertOneErrorLine, CliProcess, cliPath, commandString, readText, repoRoot, runCli, waitForLogLine,
+  assertOneErrorLine, CliProcess, cliPath, commandString, readText,  runCli, waitForLogLine,
 } from './helpers/cli-process';
+import { REPO_ROOT } from './helpers/paths';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 
-const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 /** A delivery command that swallows the mail (recipients are appended, so not plain `cat`). */
 const SWALLOW = "--command=sh -c 'cat >/dev/null' sh";
 const LOG_LINE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) msmtp-relay\[(\d+)\] (info|error): (.+)$/;
@@ -510,7 +511,7 @@ describe('password prompt', () => {
     const log = join(freshDir('prompt'), 'relay.log');
     const typed = 'Typed-Pw-42';
     // No key ring reachable, no passwordeval: the terminal is the last source.
-    const typist = spawn('python3', [join(repoRoot, 'test', 'fixtures', 'pty-type.py'), 'password for typist at localhost: ', typed, '--',
+    const typist = spawn('python3', [join(REPO_ROOT, 'test', 'fixtures', 'pty-type.py'), 'password for typist at localhost: ', typed, '--',
       process.execPath, cliPath, '--auth=typist', `--port=${port}`, `--log=${log}`, '--command=cat'], {
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { bodyOf, deliveryError } from './helpers/delivery';
 import { outcomeCommand } from './helpers/engine-dialogue';
-import { registerSpawnerCases } from './helpers/spawner-cases';
+import { REPO_ROOT } from './helpers/paths';
+import { bodyOf, deliveryError, registerSpawnerCases } from './cases/deliver';
 
-const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
+const fixtures = join(REPO_ROOT, 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
 const header = 'Received: test\n';
 const temp = mkdtempSync(join(tmpdir(), 'deliver-test-'));

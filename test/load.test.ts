@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { bigBody, sendMail } from './helpers/hard-mail';
-import { startRelayProcess, type RelayProcess } from './helpers/hard-relay-process';
+import { bigBody, sendMail } from './helpers/mail';
+import { startRelayProcess, type RelayProcess } from './helpers/relay-process';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 import { settle } from './helpers/wait';
 import { loadRounds } from './stress/load-rounds';

@@ -10,7 +10,7 @@ import { RelayHost } from '../electron/relay-host';
 import { createKeyringStore, describeEvent, type RelayEvent } from '../src-relay/index';
 import { runCli } from './helpers/cli-process';
 import { waitUntil } from './helpers/wait';
-import { startCli } from './helpers/hard-cli';
+import { CliProcess } from './helpers/cli-process';
 import { freePort } from '../bench/ports';
 import { recordCommand, startRelayHarness } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
@@ -159,18 +159,19 @@ describe('the password never leaks', () => {
     it('--log=FILE: no password in the log file, on stderr or stdout', { timeout: 30_000 }, async () => {
       const records = mkdtempSync(join(dir, 'records-'));
       const log = join(dir, 'relay.log');
-      const cli = await startCli(await freePort(), [...cliArgs(records), `--log=${log}`]);
+      const port = await freePort();
+      const cli = await CliProcess.listening(port, [...cliArgs(records), `--log=${log}`]);
       try {
-        await authSessions(cli.port);
-        await swaks(cli.port, 'LOGIN', WRONG[0]!);
+        await authSessions(port);
+        await swaks(port, 'LOGIN', WRONG[0]!);
       } finally {
-        assert.equal(await cli.stop(), 0);
+        assert.equal((await cli.stop()).code, 0);
       }
       const text = readFileSync(log, 'utf8');
       assert.match(text, /authentication failed for user relay-user/, 'the log holds the auth lines this test is about');
       assert.match(text, /authenticated user relay-user/);
       assertNoSecret('log file', text);
-      assert.ok(!cli.stderr().includes(PASSWORD), 'stderr');
+      assert.ok(!cli.stderr.includes(PASSWORD), 'stderr');
     });
 
     it('--log=syslog: no password in any line handed to logger', { timeout: 30_000 }, async () => {
@@ -182,16 +183,17 @@ describe('the password never leaks', () => {
       chmodSync(join(fakeBin, 'logger'), 0o755);
       const previousPath = process.env.PATH;
       process.env.PATH = `${fakeBin}:${previousPath}`;
+      const port = await freePort();
       let cli;
       try {
-        cli = await startCli(await freePort(), [...cliArgs(records), '--log=syslog']);
+        cli = await CliProcess.listening(port, [...cliArgs(records), '--log=syslog']);
       } finally {
         process.env.PATH = previousPath;
       }
       try {
-        await authSessions(cli.port);
+        await authSessions(port);
       } finally {
-        assert.equal(await cli.stop(), 0);
+        assert.equal((await cli.stop()).code, 0);
       }
       const text = readdirSync(lines).map((name) => readFileSync(join(lines, name), 'utf8')).join('\n');
       assert.match(text, /-p mail\.(info|err)/, 'our logger was the one used');

@@ -2,7 +2,7 @@
 // handed to the engine directly (inetd mode) as well as accepted ones.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemorySession } from './helpers/hard-memory-session';
+import { MemorySession } from './properties/memory-session';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 import { startRelayHarness, type RelayHarness } from './helpers/relay-harness';
 import { createRelay } from '../src-relay/index';
@@ -41,8 +41,9 @@ describe('idle eviction when every slot is taken', () => {
     await evicted.expectClosed(2000);
     assert.equal((await clients[1]!.command('NOOP')).code, 250, 'the others keep their sessions');
     assert.equal((await clients[2]!.command('NOOP')).code, 250);
+    const opened = harness.events.filter((event) => event.type === 'session-open').map((event) => event.session);
     const closed = await harness.waitForEvent((event) => event.type === 'session-close' && event.reason === 'evicted');
-    assert.equal(closed.type, 'session-close');
+    assert.equal(closed.type === 'session-close' && closed.session, opened[0], 'the evicted session is the first one opened');
 
     // The newcomer sends a mail in its slot.
     await newcomer.command('EHLO newcomer');

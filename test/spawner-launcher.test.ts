@@ -7,8 +7,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
 import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf } from './helpers/delivery';
-import { registerSpawnerCases, running } from './helpers/spawner-cases';
+import { bodyOf, registerSpawnerCases, running } from './cases/deliver';
 import { waitUntil } from './helpers/wait';
 
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };

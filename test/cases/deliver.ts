@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
-import { deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
-import { bodyOf, deliveryError } from './delivery';
-import { waitUntil } from './wait';
-import { hangCommand } from './engine-dialogue';
-import { readPartials, readRecordings, recordCommand } from './relay-harness';
+import { DeliveryError, deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
+import { waitUntil } from '../helpers/wait';
+import { hangCommand } from '../helpers/engine-dialogue';
+import { readPartials, readRecordings, recordCommand } from '../helpers/relay-harness';
 
 /**
  * deliverViaCommand's promises that hold whichever spawner starts the command (Node's spawn or the python
@@ -158,4 +157,20 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
     assert.match(unread.message, /without reading the whole mail/);
     assert.equal(unread.report.exitCode, 0);
   });
+}
+
+/** A mail body as the engine's reader would hand it on, from strings (latin1) or buffers. */
+export function bodyOf(...chunks: (string | Buffer)[]): Readable {
+  return Readable.from(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk)));
+}
+
+/** The DeliveryError a delivery must fail with; fails the test if it succeeds or fails otherwise. */
+export async function deliveryError(promise: Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof DeliveryError, `expected a DeliveryError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('the delivery succeeded');
 }

@@ -1,19 +1,12 @@
-import { resolve } from 'node:path';
+import { fixture } from './paths';
 import type { SmtpReply, SmtpTestClient } from './smtp-client';
-
-/** The repository root: tests run compiled, from out/test/helpers/. */
-const repoRoot = resolve(__dirname, '../../..');
-
-export function fixturePath(name: string): string {
-  return resolve(repoRoot, 'test', 'fixtures', name);
-}
 
 /**
  * argv of test/fixtures/engine-outcome.mjs in msmtp's shape: it records each mail like record-command.mjs and exits
  * as its first recipient asks (exit-75@x, signal-KILL@x, anything else exits 0).
  */
 export function outcomeCommand(recordDir: string): string[] {
-  return ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixturePath('engine-outcome.mjs'), '-f', '%F', '--'];
+  return ['/usr/bin/env', `RECORD_DIR=${recordDir}`, process.execPath, fixture('engine-outcome.mjs'), '-f', '%F', '--'];
 }
 
 /**
@@ -21,7 +14,7 @@ export function outcomeCommand(recordDir: string): string[] {
  * and reads its stdin to EOF only when `read` (otherwise the relay's writes back up).
  */
 export function hangCommand(pidFile: string, read: boolean): string[] {
-  return ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, `HANG_READ=${read ? 1 : 0}`, process.execPath, fixturePath('engine-hang.mjs')];
+  return ['/usr/bin/env', `HANG_PID_FILE=${pidFile}`, `HANG_READ=${read ? 1 : 0}`, process.execPath, fixture('engine-hang.mjs')];
 }
 
 /** Dot-stuffs a body given with CRLF line ends and appends the end marker. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connectSmtp, type SmtpReply, type SmtpTestClient } from './smtp-client';
-import { encodeDataBody } from './hard-smtp-model';
+import { encodeDataBody } from '../properties/smtp-model';
 import type { Recording } from './relay-harness';
 
 /** Small pieces the hardening tests share: one mail through a relay, a healthy mail to run beside a fault, waits. */

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRelay, describeEvent, type RelayEvent } from '../src-relay/index';
-import { MemorySession } from './helpers/hard-memory-session';
-import { parseTranscript } from './helpers/hard-replies';
-import {
-  addressesReachArgvIntact, argvBuildingIsExact, authPayloadsAreHandled, commandParsingFailsCleanly,
-  commandParsingRoundTrips, everyCommandGetsOneReply, saslDecodingIsStrict,
-} from './helpers/hard-session-properties';
+import { createRelay, describeEvent, type RelayEvent } from '../../src-relay/index';
+import { MemorySession } from './memory-session';
+import { parseTranscript } from '../helpers/replies';
+import { saslDecodingIsStrict } from './auth';
+import { argvBuildingIsExact } from './deliver';
+import { commandParsingFailsCleanly, commandParsingRoundTrips } from './options';
+import { addressesReachArgvIntact, authPayloadsAreHandled, everyCommandGetsOneReply } from './session';
 
 // Property-based tests of what a session parses (command lines, addresses, AUTH payloads) on a real engine over
 // in-memory streams, and of the argv building behind them. `npm run stress` runs the same with more cases.

@@ -1,7 +1,7 @@
 import type { RelayStats } from '../../src-relay/index';
-import { bigBody, sendMail } from '../helpers/hard-mail';
-import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/hard-load';
-import { startRelayProcess, type RelayProcess } from '../helpers/hard-relay-process';
+import { bigBody, sendMail } from '../helpers/mail';
+import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/load-round';
+import { startRelayProcess, type RelayProcess } from '../helpers/relay-process';
 import { connectSmtp } from '../helpers/smtp-client';
 import { settle } from '../helpers/wait';
 

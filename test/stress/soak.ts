@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelayProcess } from '../helpers/hard-relay-process';
+import { startRelayProcess } from '../helpers/relay-process';
 import { settle } from '../helpers/wait';
 import { connectSmtp } from '../helpers/smtp-client';
 
