@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { spawnDetached, type CommandSpawner, type SpawnedCommand } from './deliver';
 import { findExecutable, isExecutableFile } from './executable';
-import { LAUNCHER_SCRIPT } from './launcher-script';
 
 /** A command the launcher has not confirmed by then means the launcher is stuck: it is killed and restarted. */
 const START_TIMEOUT_MS = 10_000;
@@ -15,6 +14,17 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_LAUNCHER_FAILURES = 3;
 /** sockaddr_un holds 104 (macOS) to 108 (Linux) bytes. */
 const MAX_SOCKET_PATH = 100;
+
+/**
+ * The launcher's python source, src-relay/launcher.py, which the build copies next to this file. It is read as text
+ * and run with `python3 -c`: fs reads it from inside a packaged app's archive, where python could not open it.
+ */
+export const LAUNCHER_SOURCE = join(__dirname, 'launcher.py');
+let launcherText: string | undefined;
+function launcherScript(): string {
+  launcherText ??= readFileSync(LAUNCHER_SOURCE, 'utf8');
+  return launcherText;
+}
 
 export interface LauncherSpawner {
   /** Starts a command through the launcher, or with Node's own spawn where there is none or it keeps failing. */
@@ -33,7 +43,7 @@ export interface LauncherSpawner {
 
 /**
  * The engine's default way to start delivery commands: through a small long-lived python3 process (see
- * launcher-script.ts) instead of forking the relay. Same guarantees as spawnDetached: argv only, its own process
+ * launcher.py) instead of forking the relay. Same guarantees as spawnDetached: argv only, its own process
  * group, the exact exit code or signal, its output captured; and the mail's end (EOF) reaches the command only
  * when the stdin stream is ended, never because of an abort. Where python3 is missing, and on macOS and Windows
  * (where libuv already spawns without copying the process), it is Node's own spawn.
@@ -146,7 +156,7 @@ class Launcher {
       return false;
     }
     // Its own process group: a Ctrl-C meant for the relay must not take the launcher away from mails in flight.
-    const child = spawn(this.python, ['-I', '-c', LAUNCHER_SCRIPT, this.socketPath], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const child = spawn(this.python, ['-I', '-c', launcherScript(), this.socketPath], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.child = child;
     this.ready = false;
     this.pendingOutput = '';
