@@ -3,13 +3,14 @@
  * Which files may import what:
  * - the engine (src-relay/) is a library: no desktop, bench or test code;
  * - only the Electron glue (GLUE below) imports electron or electron-log; the rest of electron/ runs under plain Node;
- * - the renderer imports only the IPC contract and the status wording it shares with the tray;
+ * - the renderer imports only the IPC contract; the main process imports from renderer/ only the status wording
+ *   it shares with the window (renderer/status-text.ts, import-free);
  * - callers of the engine (electron/, bench/, renderer/, the CLI, tests) use src-relay/index.ts only. The exception
  *   is a unit test: test/<module>.test.ts, its fast-check properties test/properties/<module>.ts and its shared cases
  *   test/cases/<module>.ts may import src-relay/<module>.ts itself, the internals they are there to test.
  */
 const GLUE = '^electron/(main|preload|ipc|tray|window)[.]ts$';
-const RENDERER_CONTRACT = '^(renderer/|electron/api[.]ts$|electron/status-text[.]ts$)';
+const RENDERER_CONTRACT = '^(renderer/|electron/api[.]ts$)';
 const UNIT_TEST = '^test/(?:properties/|cases/)?([a-z-]+)(?:[.]test)?[.]ts$';
 const LAUNCHER_TEST = '^test/spawner-launcher[.]test[.]ts$';
 const CLI = '^src-relay/(cli|cli-args|cli-run|cli-startup|getopt|log)[.]ts$';
@@ -36,6 +37,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^renderer/' },
       to: { pathNot: RENDERER_CONTRACT },
+    },
+    {
+      name: 'desktop-shares-only-status-text',
+      comment: 'The main process and the window share one import-free module, renderer/status-text.ts; nothing else.',
+      severity: 'error',
+      from: { pathNot: '^renderer/' },
+      to: { path: '^renderer/', pathNot: '^renderer/status-text[.]ts$' },
+    },
+    {
+      name: 'status-text-is-import-free',
+      comment: 'renderer/status-text.ts is compiled by both tsconfigs (Node and the browser): it imports nothing.',
+      severity: 'error',
+      from: { path: '^renderer/status-text[.]ts$' },
+      to: {},
     },
     {
       name: 'callers-use-the-engine-index',
