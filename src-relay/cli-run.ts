@@ -2,7 +2,9 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
 import { StartupError, type Startup } from './cli-startup';
-import { createRelay, formatHostPort, type PasswordSource, type RelayEngine } from './index';
+import {
+  createRelay, formatHostPort, openAuthFailureFile, shareAuthFailures, type PasswordSource, type RelayEngine,
+} from './index';
 import { attachEngineLog } from './log';
 
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
@@ -31,6 +33,8 @@ export async function runDaemon(startup: Startup): Promise<number> {
  */
 export async function runInetd(startup: Startup): Promise<number> {
   const { options, sink } = startup;
+  // Every connection is a process of its own: the spacing after a failed login must outlive each of them.
+  if (options.auth) shareLoginSpacing(startup);
   const engine = loggedRelay(startup);
   const input = new PassThrough();
   process.stdin.pipe(input);
@@ -59,6 +63,15 @@ export async function runInetd(startup: Startup): Promise<number> {
   process.stdin.destroy();
   await sink.close();
   return reason === 'quit' || reason === 'eof' ? 0 : 1;
+}
+
+function shareLoginSpacing({ sink }: Startup): void {
+  const report = (message: string) => sink.write('error', message);
+  try {
+    shareAuthFailures(openAuthFailureFile(undefined, report));
+  } catch (error) {
+    report(`failed logins are spaced within this connection only: ${(error as Error).message}`);
+  }
 }
 
 function loggedRelay(startup: Startup): RelayEngine {

@@ -17,3 +17,6 @@ export type { EngineSeams } from './server';
 export { spawnDetached } from './deliver';
 export type { CommandSpawner, SpawnedCommand } from './deliver';
 export { createLauncherSpawner } from './spawner-launcher';
+export { shareAuthFailures } from './auth';
+export type { ThrottleStore } from './auth';
+export { authStateDir, openAuthFailureFile } from './auth-failure-file';

@@ -465,6 +465,47 @@ describe('--inetd', () => {
       if (name === 'systemd-socket-activate') assert.match(readText(log), /connection from 127\.0\.0\.1/);
     });
   }
+
+  test('over socat, parallel wrong passwords are spaced as in daemon mode (the last failure is kept in a 0600 file)', async (t) => {
+    const delayMs = 300;
+    const guesses = 6;
+    const dir = freshDir('inetd-spacing');
+    const runtime = freshDir('inetd-spacing-runtime');
+    const script = join(dir, 'relay-inetd.sh');
+    writeFileSync(script, `#!/bin/sh\nXDG_RUNTIME_DIR=${runtime} exec ${commandString([process.execPath, cliPath, '--inetd',
+      `--log=${join(dir, 'relay.log')}`, `--auth-delay=${delayMs / 1000}`, '--auth=relay-user,echo right-pw', SWALLOW])}\n`);
+    chmodSync(script, 0o755);
+    const port = await freePort();
+    const launcher = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `EXEC:${script}`], { stdio: 'ignore' });
+    cleanups.push(() => launcher.kill());
+
+    // One failure opens the window; its own answer comes at once, as in daemon mode.
+    const first = await connectWhenListening(port);
+    cleanups.push(() => first.destroy());
+    await first.command('EHLO first');
+    assert.equal((await first.command(`AUTH PLAIN ${plain('relay-user', 'wrong-0')}`)).code, 535);
+    // Each guesser is its own relay process; all are past EHLO before the guesses go out together.
+    const clients = await Promise.all(Array.from({ length: guesses }, () => connectSmtp(port)));
+    for (const client of clients) cleanups.push(() => client.destroy());
+    await Promise.all(clients.map((client) => client.command('EHLO guesser')));
+    const started = Date.now();
+    const answeredAt = await Promise.all(clients.map(async (client, i) => {
+      assert.equal((await client.command(`AUTH PLAIN ${plain('relay-user', `wrong-${i + 1}`)}`, 15_000)).code, 535);
+      return Date.now() - started;
+    }));
+    answeredAt.sort((a, b) => a - b);
+    const gaps = answeredAt.slice(1).map((at, i) => at - answeredAt[i]!);
+    t.diagnostic(`answers after ${answeredAt.join(', ')} ms; gaps ${gaps.join(', ')} ms (delay ${delayMs} ms)`);
+    // Without the shared file every process answered after one delay: all six within a few ms of each other.
+    assert.ok(answeredAt[0]! >= delayMs - 50, `the first guess was answered after ${answeredAt[0]} ms`);
+    assert.ok(answeredAt.at(-1)! >= guesses * delayMs - 100, `the last guess was answered after ${answeredAt.at(-1)} ms`);
+    // One turn per delay; a busy machine may wake one process late and the next on time.
+    for (const gap of gaps) assert.ok(gap >= delayMs / 2, `answers after ${answeredAt.join(', ')} ms`);
+    const state = join(runtime, 'msmtp-relay');
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+    assert.equal(statSync(join(state, 'auth-failures')).mode & 0o777, 0o600);
+    launcher.kill();
+  });
 });
 
 describe('STARTTLS with --tls-cert and --tls-key', () => {
