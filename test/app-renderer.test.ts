@@ -18,7 +18,8 @@ import { createSettingsStore } from '../electron/settings';
 import { createKeyringStore } from '../src-relay/index';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
 import { freePort } from '../bench/ports';
-import { SINK, refused, sendMail, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { SINK, refused, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -142,7 +143,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     assert.equal(await text('#save-state'), '');
     assert.equal((JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as AppSettings).port, newPort);
     const pass = (await secrets.get(user))!;
-    assert.match(await sendMail(newPort, { user, pass }, 'dave@example.net'), /^250/);
+    assert.match(await sendWithNodemailer(newPort, { user, pass }, 'dave@example.net'), /^250/);
     assert.ok(await refused(firstPort), 'the old port is closed');
     assert.ok((await sunkMails(mailDir)).some((mail) => mail.argv.at(-1) === 'dave@example.net'));
 
@@ -183,9 +184,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
   it('a mail sent with nodemailer shows up in the Logs pane, live', async () => {
     const pass = (await secrets.get(user))!;
-    assert.match(await sendMail(secondPort, { user, pass }, 'bob@example.net', 'Quarterly report'), /^250/);
-    await assert.rejects(sendMail(secondPort, { user, pass }, 'fail@example.net', 'Bounce'), /554/);
-    assert.match(await sendMail(secondPort, { user, pass }, 'carol@example.net', 'Lunch'), /^250/);
+    assert.match(await sendWithNodemailer(secondPort, { user, pass }, 'bob@example.net', 'Quarterly report'), /^250/);
+    await assert.rejects(sendWithNodemailer(secondPort, { user, pass }, 'fail@example.net', 'Bounce'), /554/);
+    assert.match(await sendWithNodemailer(secondPort, { user, pass }, 'carol@example.net', 'Lunch'), /^250/);
     await tab('logs');
     const mailLine = page.locator('.log-line[data-kind="mail"]', { hasText: 'bob@example.net' });
     await mailLine.waitFor({ timeout: 10_000 });
@@ -268,7 +269,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await waitUntil(async () => (await page.inputValue('#f-password')) === '', 5000, 'the field to be cleared');
     const port = host.status().port;
     await waitUntil(() => host.status().state === 'running', 5000, 'the relay to run again');
-    assert.match(await sendMail(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
+    assert.match(await sendWithNodemailer(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
 
     await page.click('#btn-regenerate');
     assert.equal(await text('#btn-regenerate'), 'Click again to replace it');

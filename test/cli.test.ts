@@ -13,6 +13,7 @@ import {
 import { REPO_ROOT } from './helpers/paths';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { sendMail } from './helpers/mail';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 
 const packageVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -57,14 +58,6 @@ async function connectWhenListening(port: number): Promise<SmtpTestClient> {
 
 function plain(user: string, password: string): string {
   return Buffer.from(`\0${user}\0${password}`).toString('base64');
-}
-
-async function sendMail(client: SmtpTestClient, from: string, to: string, body: string): Promise<number> {
-  assert.equal((await client.command(`MAIL FROM:<${from}>`)).code, 250);
-  assert.equal((await client.command(`RCPT TO:<${to}>`)).code, 250);
-  assert.equal((await client.command('DATA')).code, 354);
-  client.send(`${body}\r\n.\r\n`);
-  return (await client.readReply(10_000)).code;
 }
 
 /** Parses a raw reply stream (what an inetd client read) into reply codes, one per complete reply. */
@@ -170,7 +163,7 @@ describe('daemon mode', () => {
     const ehlo = await client.command('EHLO cli.test');
     assert.equal(ehlo.code, 250);
     assert.ok(!ehlo.lines.includes('STARTTLS') && !ehlo.lines.some((line) => line.startsWith('AUTH')), 'no TLS, no AUTH unless asked');
-    const code = await sendMail(client, 'sender@example.org', 'rcpt@example.net', 'Subject: cli test\r\n\r\nHello over the CLI.');
+    const code = (await sendMail(client, 'sender@example.org', ['rcpt@example.net'], 'Subject: cli test\r\n\r\nHello over the CLI.')).final?.code;
     assert.equal(code, 250);
     await waitForLogLine(log, /mail from sender@example\.org to rcpt@example\.net \(\d+ bytes, \d+ ms\): delivered; exit 0; 250/);
     assert.doesNotMatch(readText(log), /connection closed/, 'the session is still open');
@@ -320,7 +313,7 @@ describe('daemon mode', () => {
     for (let i = 0; i < 2; i++) {
       const client = await connectWhenListening(port);
       await client.command('EHLO full.test');
-      assert.equal(await sendMail(client, 'a@example.org', 'b@example.net', 'Subject: full disk'), 250);
+      assert.equal((await sendMail(client, 'a@example.org', ['b@example.net'], 'Subject: full disk')).final?.code, 250);
       assert.equal((await client.command('QUIT')).code, 221);
       client.destroy();
     }
@@ -456,7 +449,7 @@ describe('--inetd', () => {
       cleanups.push(() => client.destroy());
       assert.equal(client.greeting?.code, 220);
       await client.command('EHLO socket.test');
-      assert.equal(await sendMail(client, 'a@example.org', `${name}@example.net`, `Subject: via ${name}`), 250);
+      assert.equal((await sendMail(client, 'a@example.org', [`${name}@example.net`], `Subject: via ${name}`)).final?.code, 250);
       assert.equal((await client.command('QUIT')).code, 221);
       await client.expectClosed();
       launcher.kill();

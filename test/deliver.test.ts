@@ -7,7 +7,7 @@ import {
   CrlfToLf, NULL_SENDER, addressProblem, buildArgv, deliverViaCommand, exitToError, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { outcomeCommand } from './helpers/engine-dialogue';
+import { outcomeCommand } from './helpers/fixture-commands';
 import { REPO_ROOT } from './helpers/paths';
 import { bodyOf, deliveryError, registerSpawnerCases } from './cases/deliver';
 

@@ -8,7 +8,7 @@ import { quote } from 'shell-quote';
 import { CliProcess } from './helpers/cli-process';
 import { mountTinyTmpfs } from './helpers/tmpfs';
 import { freePort } from '../bench/ports';
-import { bigBody, healthyMail, openToData, processAlive, sendMail } from './helpers/mail';
+import { bigBody, healthyMail, openToData, processAlive, mailTo } from './helpers/mail';
 import { fixture } from './helpers/paths';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand, startRelayHarness, type RelayHarness } from './helpers/relay-harness';
@@ -72,7 +72,7 @@ describe('the delivery command fails', () => {
     it(`dies of ${signal} in the middle of a mail: 554 naming the signal, nothing delivered, the session goes on`, { timeout: 20_000 }, async () => {
       const recipient = `${fault}@hard.test`;
       await withHealthyNeighbour(fault, async () => {
-        const { client, reply } = await sendMail(relay.port, recipient, bigBody(512 * 1024));
+        const { client, reply } = await mailTo(relay.port, recipient, bigBody(512 * 1024));
         try {
           assert.equal(reply.code, 554, reply.raw);
           assert.match(reply.raw, new RegExp(signal));
@@ -95,7 +95,7 @@ describe('the delivery command fails', () => {
     const recipient = 'hang@hard.test';
     await withHealthyNeighbour('hang', async () => {
       const started = Date.now();
-      const { client, reply } = await sendMail(relay.port, recipient, bigBody(10_000));
+      const { client, reply } = await mailTo(relay.port, recipient, bigBody(10_000));
       const took = Date.now() - started;
       try {
         assert.equal(reply.code, 451, reply.raw);
@@ -114,7 +114,7 @@ describe('the delivery command fails', () => {
   it('stops reading a 4 MiB mail: 451 once it made no progress for deliveryTimeoutMs, the rest of the mail is read and dropped', { timeout: 20_000 }, async () => {
     const recipient = 'stall@hard.test';
     await withHealthyNeighbour('stall', async () => {
-      const { client, reply } = await sendMail(relay.port, recipient, bigBody(4 * 1024 * 1024));
+      const { client, reply } = await mailTo(relay.port, recipient, bigBody(4 * 1024 * 1024));
       try {
         assert.equal(reply.code, 451, reply.raw);
         assert.equal((await client.command('NOOP')).code, 250, 'the dialogue is in step after 4 MiB were dropped');
@@ -129,7 +129,7 @@ describe('the delivery command fails', () => {
     it(`exits ${status} before reading a 4 MiB mail: ${code} at once by its status, the session stays in step`, { timeout: 20_000 }, async () => {
       const recipient = `early-${status}@hard.test`;
       await withHealthyNeighbour(`early-${status}`, async () => {
-        const { client, reply } = await sendMail(relay.port, recipient, bigBody(4 * 1024 * 1024));
+        const { client, reply } = await mailTo(relay.port, recipient, bigBody(4 * 1024 * 1024));
         try {
           assert.equal(reply.code, code, reply.raw);
           // Exit 0 without reading is no delivery either: a 554 that says so, never a 250 for a lost mail.
@@ -148,7 +148,7 @@ describe('the delivery command fails', () => {
   it('floods stdout and stderr with 16 MiB each: 250, the mail byte-exact, the log keeps a short tail', { timeout: 30_000 }, async () => {
     const recipient = 'flood@hard.test';
     await withHealthyNeighbour('flood', async () => {
-      const { client, reply } = await sendMail(relay.port, recipient, bigBody(100_000, 'flooded'));
+      const { client, reply } = await mailTo(relay.port, recipient, bigBody(100_000, 'flooded'));
       try {
         assert.equal(reply.code, 250, reply.raw);
       } finally {
@@ -174,7 +174,7 @@ describe('the delivery command fails', () => {
         const broken = await startRelayHarness({ options: { command: [...argv, '-f', '%F', '--'] } });
         try {
           for (let attempt = 0; attempt < 2; attempt++) {
-            const { client, reply } = await sendMail(broken.port, 'someone@hard.test', bigBody(200_000));
+            const { client, reply } = await mailTo(broken.port, 'someone@hard.test', bigBody(200_000));
             try {
               assert.equal(reply.code, 451, reply.raw);
               assert.match(reply.raw, new RegExp(`failed to execute \\(${reason}\\)`));
@@ -234,7 +234,7 @@ describe('the log file of msmtp-relay --log=FILE', () => {
 
   /** One mail through the CLI, QUIT included; returns the reply to the end of data. */
   async function mailVia(port: number, recipient: string): Promise<number> {
-    const { client, reply } = await sendMail(port, recipient, bigBody(20_000, recipient));
+    const { client, reply } = await mailTo(port, recipient, bigBody(20_000, recipient));
     try {
       assert.equal((await client.command('QUIT')).code, 221);
     } finally {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { bigBody, sendMail } from './helpers/mail';
+import { bigBody, mailTo } from './helpers/mail';
 import { startRelayProcess, type RelayProcess } from './helpers/relay-process';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 import { settle } from './helpers/wait';
@@ -69,7 +69,7 @@ test('16 slow-loris clients (a byte every 100 ms) hold the slots only until comm
     for (const client of clients) client.destroy();
   }
   await settle(() => relay.stats(), (s) => s.activeSessions === 0, 5000);
-  const { client, reply } = await sendMail(relay.port, 'after-loris@hard.test', bigBody(1000));
+  const { client, reply } = await mailTo(relay.port, 'after-loris@hard.test', bigBody(1000));
   client.destroy();
   assert.equal(reply.code, 250);
 });

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { DeliveryError, deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
 import { waitUntil } from '../helpers/wait';
-import { hangCommand } from '../helpers/engine-dialogue';
+import { hangCommand } from '../helpers/fixture-commands';
 import { readPartials, readRecordings, recordCommand } from '../helpers/relay-harness';
 
 /**
