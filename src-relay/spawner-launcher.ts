@@ -84,7 +84,7 @@ function sharedLauncher(python: string, change: 1 | -1): Launcher {
 
 /**
  * python3 where the launcher pays off: platforms whose libuv forks to spawn (Linux, the BSDs). The system's first:
- * it starts in 20 ms where a version manager's shim on PATH (pyenv) takes 100 ms and more.
+ * it starts several times faster than a version manager's shim on PATH such as pyenv's (docs/benchmark.md).
  */
 export function launcherInterpreter(): string | null {
   if (process.platform === 'win32' || process.platform === 'darwin') return null;
@@ -113,7 +113,7 @@ class Launcher {
     return this.failures < MAX_LAUNCHER_FAILURES;
   }
 
-  /** Through the launcher once it is ready; before that (it starts in some 20 ms) with Node's spawn, no waiting. */
+  /** Through the launcher once it is ready; before that with Node's spawn, no waiting. */
   spawn(argv: readonly string[]): SpawnedCommand {
     if (!this.ensureRunning() || !this.ready) return spawnDetached(argv);
     const id = String((this.sequence += 1));
