@@ -146,7 +146,7 @@ describe('the password never leaks', () => {
     let dir: string;
     let passwordFile: string;
     before(() => {
-      dir = mkdtempSync(join(tmpdir(), 'hard-secrets-'));
+      dir = mkdtempSync(join(tmpdir(), 'relay-secrets-'));
       passwordFile = join(dir, 'password');
       writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
     });
@@ -226,7 +226,7 @@ describe('the password never leaks', () => {
   it("the desktop app's relay host: its log buffer and status (what the Logs pane shows)", { timeout: 60_000 }, async () => {
     const secrets = createKeyringStore();
     const user = `${USER}-${process.pid}`;
-    const records = mkdtempSync(join(tmpdir(), 'hard-secrets-app-'));
+    const records = mkdtempSync(join(tmpdir(), 'relay-secrets-app-'));
     let host: RelayHost | null = null;
     try {
       await secrets.set(user, PASSWORD);

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import type { RelayEvent, RelayOptions } from '../src-relay/index';
-import { dataBlock, sendMail } from './helpers/mail';
+import { describeEvent, type RelayEvent, type RelayOptions } from '../src-relay/index';
+import { faultyRelayForSuite, isMailTo } from './helpers/faulty-relay';
+import { bigBody, dataBlock, openToData, sendMail } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 import { withRelay as withHarness, type RelayHarness } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
@@ -381,5 +382,26 @@ describe('STARTTLS', () => {
       const errors = relay.events.filter((e): e is Extract<RelayEvent, { type: 'client-error' }> => e.type === 'client-error');
       assert.deepEqual(errors.map((e) => e.command), ['RCPT']);
     });
+  });
+});
+
+describe('the client misbehaves, beside a healthy mail', () => {
+  const faults = faultyRelayForSuite();
+
+  it('resets the connection (RST) in the middle of a 2 MiB mail: nothing delivered, the command killed before EOF, slot freed', { timeout: 20_000 }, async () => {
+    const recipient = 'reset-mid-data@hard.test';
+    await faults.withHealthyNeighbour('reset-mid-data', async () => {
+      const client = await openToData(faults.harness.port, recipient);
+      const body = bigBody(2 * 1024 * 1024);
+      client.send(body.subarray(0, body.length / 2));
+      await waitUntil(() => faults.commandPids('reset-mid-data').length > 0, 5000, 'the command to start');
+      client.socket.resetAndDestroy();
+    });
+    const event = await faults.harness.waitForEvent(isMailTo(recipient));
+    assert.equal(event.outcome, 'aborted');
+    assert.match(describeEvent(event).message, /aborted/);
+    assert.match(event.detail ?? '', /killed/);
+    assert.deepEqual(faults.recordedFor(recipient), [], 'a truncated mail was delivered');
+    await waitUntil(() => faults.harness.relay.stats().activeSessions === 0, 3000, 'the slot to be free');
   });
 });

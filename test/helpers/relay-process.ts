@@ -36,7 +36,7 @@ export interface RelayProcessOptions {
 
 /** Starts the engine in its own node process with the record command, and waits until it listens. */
 export async function startRelayProcess(opts: RelayProcessOptions = {}): Promise<RelayProcess> {
-  const recordDir = mkdtempSync(join(tmpdir(), 'hard-relay-records-'));
+  const recordDir = mkdtempSync(join(tmpdir(), 'relay-process-records-'));
   const options = { command: recordCommand(recordDir, opts.record), ...opts.options, quiet: opts.quiet ?? false };
   const child: ChildProcess = spawn(process.execPath, [childScript, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
   const events: RelayEvent[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRelay, describeEvent, type RelayEvent } from '../../src-relay/index';
-import { MemorySession } from './memory-session';
+import { MemorySession } from '../helpers/memory-session';
 import { parseTranscript } from '../helpers/replies';
 import { saslDecodingIsStrict } from './auth';
 import { argvBuildingIsExact } from './deliver';

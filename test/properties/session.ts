@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { fuzzRunOptions } from './arbitraries';
-import { MemorySession } from './memory-session';
+import { MemorySession } from '../helpers/memory-session';
 import type { ParsedReply } from '../helpers/replies';
 
 /**
@@ -150,7 +150,7 @@ const fuzzedDialogue = fc
  */
 export async function everyCommandGetsOneReply(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  await inTempDir('hard-fuzz-cmd-', (dir) =>
+  await inTempDir('relay-fuzz-cmd-', (dir) =>
     fc.assert(
       fc.asyncProperty(fuzzedDialogue, async (lines) => {
         run.cases += 1;
@@ -198,7 +198,7 @@ const address = fc.oneof(
  */
 export async function addressesReachArgvIntact(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  await inTempDir('hard-fuzz-addr-', (dir) =>
+  await inTempDir('relay-fuzz-addr-', (dir) =>
     fc.assert(
       fc.asyncProperty(address, fc.array(address, { minLength: 1, maxLength: 4 }), async (from, to) => {
         run.cases += 1;
@@ -353,7 +353,7 @@ function checkAuthDialogue(attempts: readonly AuthAttempt[], sentReplies: readon
 export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<AuthFuzzRun> {
   const run: AuthFuzzRun = { cases: 0, delivered: 0, rightChecked: 0, wrongChecked: 0, mailRefusedChecked: 0 };
   const password = 'pw-Fuzz-3141';
-  await inTempDir('hard-fuzz-auth-', (dir) =>
+  await inTempDir('relay-fuzz-auth-', (dir) =>
     fc.assert(
       fc.asyncProperty(authAttempts(password), async (attempts) => {
         run.cases += 1;

@@ -43,7 +43,7 @@ function body(n: number): string {
 }
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'hard-soak-'));
+  const dir = mkdtempSync(join(tmpdir(), 'relay-soak-'));
   // A cheap command (the soak measures the relay, not node start-up): each mail to a file named by its recipient.
   const command = ['/bin/sh', '-c', 'exec cat > "$0/$4"', dir, '-f', '%F', '--'];
   const relay = await startRelayProcess({ options: { command, maxSessions: 16 }, quiet: true });
