@@ -75,7 +75,7 @@ async function load(job: LoadJob): Promise<LoadResult> {
 /** A server for one measurement; release() stops it if it was started just for that measurement. */
 interface Lease {
   readonly server: RunningServer;
-  release(): Promise<void>;
+  release: () => Promise<void>;
 }
 
 /**

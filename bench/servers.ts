@@ -28,7 +28,7 @@ export interface ServerKind {
 
 /** The argv as one command string (msmtpd hands it to /bin/sh -c; msmtp-relay splits it into words again). */
 function commandLine(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w%@.\/=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map((arg) => (/^[\w%@./=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 async function started(child: ChildProcess, port: number, mailHandlerPids: () => number[]): Promise<RunningServer> {

@@ -14,7 +14,7 @@ import { registerIpc, push } from './ipc';
 import { macSearchPath } from './mac-path';
 import { processGoneLine } from './process-gone';
 import { QuitPolicy, closeAction } from './quit-policy';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { RelayHost } from './relay-host';
 import { createSettingsStore } from './settings';
 import { AppTray } from './tray';
@@ -44,7 +44,7 @@ const quit = new QuitPolicy({
     tray?.destroy();
     app.exit(code);
   },
-  log: (level, message) => (level === 'error' ? log.error : log.info)(message),
+  log: (level, message) => (level === 'error' ? log.error(message) : log.info(message)),
   limitMs: STOP_LIMIT_MS,
 });
 
@@ -100,7 +100,8 @@ async function boot(): Promise<void> {
   const secrets = createKeyringStore();
   host = new RelayHost({ secrets });
   host.onLog((entry) => {
-    (entry.level === 'error' ? log.error : log.info)(`[${entry.kind}] ${entry.message}`);
+    if (entry.level === 'error') log.error(`[${entry.kind}] ${entry.message}`);
+    else log.info(`[${entry.kind}] ${entry.message}`);
     push(window, 'log', entry);
   });
   host.onStatus((status) => {
@@ -145,7 +146,8 @@ async function boot(): Promise<void> {
 }
 
 function logLine(line: { level: 'info' | 'error'; message: string }): void {
-  (line.level === 'error' ? log.error : log.info)(line.message);
+  if (line.level === 'error') log.error(line.message);
+  else log.info(line.message);
 }
 
 /** Shutdown and logout: on Windows they bring no before-quit; on Linux and macOS powerMonitor tells first. */

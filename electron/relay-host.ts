@@ -1,9 +1,8 @@
 import {
-  createRelay, describeEvent, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  createRelay, describeEvent, findExecutable, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  type SecretStore,
 } from '../src-relay/index';
 import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
-import type { SecretStore } from '../src-relay/secrets';
-import { findExecutable } from '../src-relay/executable';
 import { notFoundMessage } from './msmtp-check';
 import { generatePassword } from './password';
 import { RingBuffer } from './ring-buffer';
@@ -171,9 +170,9 @@ export class RelayHost {
     const sameAddress = old?.address != null && sameListener(old.address, settings);
     // Same address: the old listener must let go of the port first; its sessions keep running meanwhile.
     if (sameAddress) await this.retire(old, false);
-    const started = await this.listen(next, sameAddress ? 40 : 1);
-    if (started) {
-      this.fail(started);
+    const listenFailure = await this.listen(next, sameAddress ? 40 : 1);
+    if (listenFailure) {
+      this.fail(listenFailure);
       this.detach(next);
       if (!sameAddress) await this.retire(old, true);
       this.engine = null;

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
 import { getoptLong, UsageError, type LongOption } from './getopt';
 import { parseLogTarget, type LogTarget } from './log';
-import { DEFAULT_COMMAND, OptionError, defaultOptions, parseCommand } from './options';
-import { defaultOutboxTiming } from './outbox';
+import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, parseCommand } from './index';
 
 /** Everything the command line says, checked; nothing read from disk or the key ring yet. */
 export interface CliConfig {

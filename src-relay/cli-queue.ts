@@ -1,7 +1,6 @@
-import { deliverViaCommand, spawnDetached } from './deliver';
 import type { CliConfig } from './cli-args';
 import { StartupError } from './cli-startup';
-import { Outbox, type OutboxEntry } from './outbox';
+import { Outbox, deliverViaCommand, spawnDetached, type OutboxEntry } from './index';
 
 /** Exit status of a queue tool that did its job; 1 when something is left (see helpText), 3 is a start-up failure. */
 const DONE = 0;

@@ -2,12 +2,12 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
 import { StartupError, type Startup } from './cli-startup';
-import { formatHostPort } from './events';
+import {
+  createRelay, formatHostPort, openAuthFailureFile, shareAuthFailures, type PasswordSource, type RelayEngine,
+} from './index';
 import { attachEngineLog } from './log';
-import type { PasswordSource } from './secrets';
 import { openSpool } from './cli-queue';
-import type { Outbox } from './outbox';
-import { createRelay, type RelayEngine } from './server';
+import type { Outbox } from './index';
 
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
 export async function runDaemon(startup: Startup): Promise<number> {
@@ -42,6 +42,8 @@ export async function runDaemon(startup: Startup): Promise<number> {
  */
 export async function runInetd(startup: Startup): Promise<number> {
   const { options, sink } = startup;
+  // Every connection is a process of its own: the spacing after a failed login must outlive each of them.
+  if (options.auth) shareLoginSpacing(startup);
   const { engine, outbox } = await loggedRelay(startup);
   const input = new PassThrough();
   process.stdin.pipe(input);
@@ -71,6 +73,15 @@ export async function runInetd(startup: Startup): Promise<number> {
   await outbox?.close();
   await sink.close();
   return reason === 'quit' || reason === 'eof' ? 0 : 1;
+}
+
+function shareLoginSpacing({ sink }: Startup): void {
+  const report = (message: string) => sink.write('error', message);
+  try {
+    shareAuthFailures(openAuthFailureFile(undefined, report));
+  } catch (error) {
+    report(`failed logins are spaced within this connection only: ${(error as Error).message}`);
+  }
 }
 
 async function loggedRelay(startup: Startup): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
@@ -139,6 +150,6 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 function socketErrorText(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code]!;
+  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code];
   return error instanceof Error ? error.message : String(error);
 }

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { REPO_ROOT } from './helpers/paths';
 import { trayIconFile, type TrayLook } from '../electron/tray-model';
 
-const root = join(__dirname, '..', '..');
+const root = REPO_ROOT;
 
 async function pngSize(file: string): Promise<{ width: number; height: number; colorType: number }> {
   const data = await readFile(file);

@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   CrlfToLf, NULL_SENDER, buildArgv, deliverViaCommand, exitFailure, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
-import { addressProblem } from '../src-relay/address';
-import { bodyOf, deliveredReport, deliveryError } from './helpers/delivery';
-import { outcomeCommand } from './helpers/engine-dialogue';
-import { registerSpawnerCases } from './helpers/spawner-cases';
+import { describeEvent } from '../src-relay/index';
+import { faultyRelayForSuite, isMailTo, type MailEvent } from './helpers/faulty-relay';
+import { outcomeCommand } from './helpers/fixture-commands';
+import { bigBody, mailTo } from './helpers/mail';
+import { REPO_ROOT } from './helpers/paths';
+import { startRelayHarness } from './helpers/relay-harness';
+import { bodyOf, deliveredReport, deliveryError, registerSpawnerCases } from './cases/deliver';
 
-const fixtures = resolve(__dirname, '..', '..', 'test', 'fixtures');
+const fixtures = join(REPO_ROOT, 'test', 'fixtures');
 const envelope: Envelope = { id: 't-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
 const header = 'Received: test\n';
 const temp = mkdtempSync(join(tmpdir(), 'deliver-test-'));
@@ -43,20 +46,6 @@ describe('buildArgv', () => {
 
   it('takes a sender with $ replacement patterns literally', () => {
     assert.deepEqual(buildArgv(['m', '-f%F'], { from: "$&$'$`$1@x", to: [] }), ['m', "-f$&$'$`$1@x"]);
-  });
-});
-
-describe('addressProblem', () => {
-  it('accepts what argv can carry safely, shell metacharacters included', () => {
-    for (const ok of ['a@b', 'a-b@x', 'postmaster', '//etc/passwd', 'a;touch${IFS}M@x', '$(id)@x', '`id`@x', 'a|b@x', "a'b@x", 'ä@x']) {
-      assert.equal(addressProblem(ok), null, ok);
-    }
-  });
-
-  it('refuses a leading "-", control characters, spaces, brackets and overlong addresses', () => {
-    for (const bad of ['-oQ@x', '-', 'a\0b@x', 'a\rb@x', 'a\nb@x', 'a\x7fb@x', 'a b@x', 'a\tb@x', 'a<b@x', 'a>b@x', `${'a'.repeat(250)}@example.org`]) {
-      assert.notEqual(addressProblem(bad), null, JSON.stringify(bad));
-    }
   });
 });
 
@@ -182,5 +171,136 @@ describe('deliverViaCommand with real processes', () => {
     assert.match(report.output, /FLOOD-END-std(out|err)/);
     const growth = afterUsage.rss - before.rss;
     assert.ok(growth < floodBytes, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB while the command wrote ${(2 * floodBytes) / 1048576} MiB`);
+  });
+});
+
+describe('the delivery command fails, through the engine, beside a healthy mail', () => {
+  const faults = faultyRelayForSuite();
+
+  for (const [fault, signal] of [['segv', 'SIGSEGV'], ['kill', 'SIGKILL']] as const) {
+    it(`dies of ${signal} in the middle of a mail: 451 naming the signal (it may go later), nothing delivered, the session goes on`, { timeout: 20_000 }, async () => {
+      const recipient = `${fault}@hard.test`;
+      await faults.withHealthyNeighbour(fault, async () => {
+        const { client, reply } = await mailTo(faults.harness.port, recipient, bigBody(512 * 1024));
+        try {
+          assert.equal(reply.code, 451, reply.raw);
+          assert.match(reply.raw, new RegExp(signal));
+          assert.equal((await client.command('NOOP')).code, 250, 'the rest of the mail was read: the session is in step');
+        } finally {
+          client.destroy();
+        }
+      });
+      const event = await faults.harness.waitForEvent(isMailTo(recipient));
+      assert.equal(event.outcome, 'temp-failed');
+      assert.equal(event.signal, signal);
+      assert.match(describeEvent(event).message, new RegExp(`temp-failed; signal ${signal}; 451`));
+      // A command that dies before EOF never records: the empty list means something only once it is known to have run.
+      assert.equal(faults.commandPids(fault).length, 1, `the ${fault} command ran once`);
+      assert.deepEqual(faults.recordedFor(recipient), []);
+    });
+  }
+
+  it('hangs after reading the mail: killed after deliveryTimeoutMs with its group, 451, the session goes on', { timeout: 20_000 }, async () => {
+    const recipient = 'hang@hard.test';
+    await faults.withHealthyNeighbour('hang', async () => {
+      const started = Date.now();
+      const { client, reply } = await mailTo(faults.harness.port, recipient, bigBody(10_000));
+      const took = Date.now() - started;
+      try {
+        assert.equal(reply.code, 451, reply.raw);
+        assert.match(reply.raw, /timed out/);
+        assert.ok(took >= 700 && took < 5000, `answered after ${took} ms (deliveryTimeoutMs 800)`);
+        assert.equal((await client.command('NOOP')).code, 250);
+      } finally {
+        client.destroy();
+      }
+    });
+    const event = await faults.harness.waitForEvent(isMailTo(recipient));
+    assert.equal(event.outcome, 'temp-failed');
+    assert.match(describeEvent(event).message, /timed out/);
+  });
+
+  it('stops reading a 4 MiB mail: 451 once it made no progress for deliveryTimeoutMs, the rest of the mail is read and dropped', { timeout: 20_000 }, async () => {
+    const recipient = 'stall@hard.test';
+    await faults.withHealthyNeighbour('stall', async () => {
+      const { client, reply } = await mailTo(faults.harness.port, recipient, bigBody(4 * 1024 * 1024));
+      try {
+        assert.equal(reply.code, 451, reply.raw);
+        assert.equal((await client.command('NOOP')).code, 250, 'the dialogue is in step after 4 MiB were dropped');
+      } finally {
+        client.destroy();
+      }
+    });
+    assert.equal((await faults.harness.waitForEvent(isMailTo(recipient))).outcome, 'temp-failed');
+  });
+
+  for (const [status, code] of [[75, 451], [1, 554], [0, 554]] as const) {
+    it(`exits ${status} before reading a 4 MiB mail: ${code} at once by its status, the session stays in step`, { timeout: 20_000 }, async () => {
+      const recipient = `early-${status}@hard.test`;
+      await faults.withHealthyNeighbour(`early-${status}`, async () => {
+        const { client, reply } = await mailTo(faults.harness.port, recipient, bigBody(4 * 1024 * 1024));
+        try {
+          assert.equal(reply.code, code, reply.raw);
+          // Exit 0 without reading is no delivery either: a 554 that says so, never a 250 for a lost mail.
+          assert.match(reply.raw, status === 0 ? /without reading the whole mail/ : new RegExp(`error ${status}`));
+          assert.equal((await client.command('NOOP')).code, 250);
+        } finally {
+          client.destroy();
+        }
+      });
+      const event = await faults.harness.waitForEvent(isMailTo(recipient));
+      assert.equal(event.exitCode, status);
+      assert.match(describeEvent(event).message, new RegExp(`exit ${status}`));
+    });
+  }
+
+  it('floods stdout and stderr with 16 MiB each: 250, the mail byte-exact, the log keeps a short tail', { timeout: 30_000 }, async () => {
+    const recipient = 'flood@hard.test';
+    await faults.withHealthyNeighbour('flood', async () => {
+      const { client, reply } = await mailTo(faults.harness.port, recipient, bigBody(100_000, 'flooded'));
+      try {
+        assert.equal(reply.code, 250, reply.raw);
+      } finally {
+        client.destroy();
+      }
+    });
+    const event = await faults.harness.waitForEvent(isMailTo(recipient));
+    assert.equal(event.outcome, 'delivered');
+    assert.ok((event.commandOutput ?? '').length <= 2048, `log tail of ${event.commandOutput?.length} chars`);
+    assert.match(event.commandOutput ?? '', /flood over$/);
+    const [recording] = faults.recordedFor(recipient);
+    assert.ok(recording, 'the flooded mail was delivered');
+    assert.equal(recording.stdin.toString('latin1').split('\n').filter((line) => line.startsWith('flooded ')).length, 100);
+  });
+
+  it('is not executable, or missing: 554 (a setting to fix) with the reason in reply and log; the relay keeps serving', { timeout: 20_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-noexec-'));
+    const script = join(dir, 'not-executable.sh');
+    writeFileSync(script, '#!/bin/sh\ncat >/dev/null\n');
+    chmodSync(script, 0o644);
+    try {
+      for (const [argv, reason] of [[[script], 'EACCES'], [[join(dir, 'missing')], 'ENOENT']] as const) {
+        const broken = await startRelayHarness({ options: { command: [...argv, '-f', '%F', '--'] } });
+        try {
+          for (let attempt = 0; attempt < 2; attempt++) {
+            const { client, reply } = await mailTo(broken.port, 'someone@hard.test', bigBody(200_000));
+            try {
+              assert.equal(reply.code, 554, reply.raw);
+              assert.match(reply.raw, new RegExp(`failed to execute \\(${reason}\\)`));
+              assert.equal((await client.command('QUIT')).code, 221);
+            } finally {
+              client.destroy();
+            }
+          }
+          const event = await broken.waitForEvent((e): e is MailEvent => e.type === 'mail');
+          assert.match(describeEvent(event).message, new RegExp(reason));
+          assert.equal(broken.relay.stats().mailsFailed, 2);
+        } finally {
+          await broken.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

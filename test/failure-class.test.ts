@@ -6,11 +6,11 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { deliverViaCommand, type DeliveryReport } from '../src-relay/deliver';
+import { deliverViaCommand, type DeliveryReport } from '../src-relay/index';
 import {
   STAGE_LABELS, classifyCommandFailure, describeFailure, type FailureStage,
 } from '../src-relay/failure-class';
-import { bodyOf, deliveryError } from './helpers/delivery';
+import { bodyOf, deliveryError } from './cases/deliver';
 import { writeMsmtprc } from './helpers/msmtprc';
 import { startScriptedSink, type SinkScript, type SinkStage } from './helpers/scripted-sink';
 

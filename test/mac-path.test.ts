@@ -4,7 +4,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MAC_TOOL_DIRS, macSearchPath } from '../electron/mac-path';
-import { findExecutable } from '../src-relay/executable';
+import { findExecutable } from '../src-relay/index';
 import { tempDir } from './helpers/app-env';
 
 const LAUNCHD_PATH = '/usr/bin:/bin:/usr/sbin:/sbin';

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RelayEvent } from '../src-relay/index';
-import { dataBlock, outcomeCommand, sendMail } from './helpers/engine-dialogue';
+import { outcomeCommand } from './helpers/fixture-commands';
+import { dataBlock, sendMail } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, withRelay } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
@@ -54,6 +55,7 @@ describe('msmtpd defects, fixed', () => {
       assert.equal(bye!.code, 221);
       await client.expectClosed();
       assert.equal(relay.recordings().length, 1);
+      assert.match(relay.recordings()[0]!.stdin.toString(), /\nSubject: dot-quit\n\nbody\n$/);
     });
   });
 
@@ -188,30 +190,6 @@ describe('msmtpd defects, fixed', () => {
       await waitUntil(() => relay.relay.stats().activeSessions === 0, 2000, 'the slot to be free');
     });
   });
-
-  it('cuts off a slow-loris client that sends one byte every 200 ms', async () => {
-    await withRelay({ options: { ...fast, commandTimeoutMs: 1000 } }, async (relay, open) => {
-      const client = await open();
-      const line = Buffer.from('EHLO slow.loris.example.with.a.long.name\r\n');
-      let sent = 0;
-      const started = Date.now();
-      const drip = setInterval(() => {
-        if (sent < line.length && !client.isClosed) client.send(line.subarray(sent, ++sent));
-      }, 200);
-      try {
-        const reply = await client.readReply(4000);
-        assert.equal(reply.code, 421);
-        await client.expectClosed();
-      } finally {
-        clearInterval(drip);
-      }
-      const took = Date.now() - started;
-      assert.ok(took >= 950 && took < 2500, `cut off after ${took} ms`);
-      assert.ok(sent < line.length, 'the line never completed');
-      await waitUntil(() => relay.relay.stats().activeSessions === 0, 2000, 'the slot to be free');
-    });
-  });
-
   it('passes shell metacharacters in addresses to the command as literal argv entries and runs nothing', async () => {
     const markerDir = mkdtempSync(join(tmpdir(), 'relay-marker-'));
     const marker = join(markerDir, 'MARKER');
@@ -265,7 +243,7 @@ describe('msmtpd defects, fixed', () => {
         for (const [rcpt, code, text] of cases) {
           const replies = await sendMail(client, 's@x', [rcpt], `Subject: ${rcpt}\r\n\r\nbody\r\n`);
           assert.equal(replies.final?.code, code, rcpt);
-          assert.match(replies.final!.lines[0]!, text, rcpt);
+          assert.match(replies.final.lines[0]!, text, rcpt);
         }
         assert.equal((await client.command('QUIT')).code, 221);
         assert.equal(readRecordings(recordDir).length, cases.length, 'the command got every mail, in full');

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../electron/relay-host';
 import { QuitPolicy, closeAction } from '../electron/quit-policy';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { freePort } from '../bench/ports';
-import { heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
@@ -74,7 +75,7 @@ describe('quit policy', { timeout: 60_000 }, () => {
   it('lets the mail in flight finish before exiting; a second quit (or the OS asking again) joins the first', async () => {
     const { host, mailDir, user, port } = await runningHost('busy');
     const pass = (await secrets.get(user))!;
-    const inFlight = sendMail(port, { user, pass }, 'hold@example.net', 'in flight at quit');
+    const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net', 'in flight at quit');
     await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
     const { policy, seen } = policyFor(host);

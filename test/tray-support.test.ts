@@ -23,7 +23,7 @@ const OWN_NAME = [
 /** Owns `name` on the session bus until stopped; resolves once the bus has granted it. */
 async function fakeWatcher(name = STATUS_NOTIFIER_WATCHER): Promise<ChildProcess> {
   const child = spawn('/usr/bin/python3', ['-c', OWN_NAME, name], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
   assert.equal(line.toString().trim(), 'owned');
   return child;
 }

@@ -11,8 +11,8 @@ import { submitMail } from './outbox-relay';
 export interface CrashRunOptions {
   mails: number;
   clients: number;
-  /** SIGKILL the relay at random moments, this far apart on average (0: never). */
-  killEveryMs: number;
+  /** SIGKILL the relay this many times, spread over the run (each once a share of the mails got their 250, after a random delay). */
+  kills: number;
   /** The provider goes down and up at random moments, this far apart on average. */
   flapEveryMs: number;
   /** Bound on the whole run. */
@@ -82,9 +82,9 @@ export async function runCrashTest(options: CrashRunOptions): Promise<CrashRunRe
   const jitter = (mean: number) => mean * (0.5 + Math.random());
 
   const killer = (async () => {
-    if (options.killEveryMs <= 0) return;
-    while (!stopChaos && Date.now() < deadline) {
-      await pause(jitter(options.killEveryMs));
+    for (let round = 1; round <= options.kills && !stopChaos && Date.now() < deadline; round++) {
+      while (acked.size < (options.mails * round) / (options.kills + 1) && !stopChaos && Date.now() < deadline) await pause(20);
+      await pause(Math.random() * 300);
       if (stopChaos) break;
       const relay = current.relay!;
       relay.kill('SIGKILL');

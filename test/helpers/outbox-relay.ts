@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../bench/ports';
-import { Outbox, type OutboxOptions } from '../../src-relay/outbox';
-import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
+import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { writeMsmtprc, type TestMsmtprc } from './msmtprc';
 import { connectSmtp, type SmtpReply } from './smtp-client';
 

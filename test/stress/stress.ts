@@ -29,8 +29,9 @@ async function main(): Promise<number> {
   const fuzz = await fuzzAll(scale, seed);
   const crashMails = env('STRESS_CRASH_MAILS', 1000);
   const crashClients = 8;
-  log(`stress: outbox crash run, ${crashMails} mails, ${crashClients} clients, SIGKILL about every 3 s, provider flapping`);
-  const crash = await runCrashTest({ mails: crashMails, clients: crashClients, killEveryMs: 3000, flapEveryMs: 1000, timeoutMs: 600_000, log });
+  const crashKills = 10;
+  log(`stress: outbox crash run, ${crashMails} mails, ${crashClients} clients, ${crashKills} SIGKILLs, provider flapping`);
+  const crash = await runCrashTest({ mails: crashMails, clients: crashClients, kills: crashKills, flapEveryMs: 1000, timeoutMs: 600_000, log });
 
   const kb = (value: number) => `${(value / 1024).toFixed(1)} MiB`;
   const fuzzCases = fuzz.parts.reduce((sum, part) => sum + part.cases, 0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import {
   arbitraryStreamMatchesModel, bodyRoundTrip, commandLinesInStep, everySplitOfATrickyMail, oversizeStaysInStep,
-} from './helpers/hard-reader-properties';
+} from './wire';
 
 // Property-based tests of the SMTP reader (src-relay/wire.ts) against a byte-by-byte model. Modest run counts here;
 // `npm run stress` runs the same properties with many more cases.

@@ -3,18 +3,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { quote } from 'shell-quote';
-import { decodeBase64Strict, decodePlain } from '../../src-relay/auth';
-import { buildArgv } from '../../src-relay/deliver';
-import { createRelay, parseCommand, SmtpError, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
-import { fuzzRunOptions } from './hard-arbitraries';
-import { MemorySession } from './hard-memory-session';
-import type { ParsedReply } from './hard-replies';
+import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
+import { fuzzRunOptions } from './arbitraries';
+import { MemorySession } from '../helpers/memory-session';
+import type { ParsedReply } from '../helpers/replies';
 
 /**
  * Property-based checks of everything in a session that parses client input: command lines, addresses, AUTH
- * payloads, plus the argv building behind them. Sessions run on a real engine over in-memory streams
- * (hard-memory-session.ts); a mail that gets through is handed to a real (cheap) command. Each function returns
+ * payloads (the argv building behind them: deliver.ts; command strings: options.ts). Sessions run on a real engine over in-memory streams
+ * (memory-session.ts); a mail that gets through is handed to a real (cheap) command. Each function returns
  * the number of cases it ran.
  */
 
@@ -153,7 +150,7 @@ const fuzzedDialogue = fc
  */
 export async function everyCommandGetsOneReply(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  await inTempDir('hard-fuzz-cmd-', (dir) =>
+  await inTempDir('relay-fuzz-cmd-', (dir) =>
     fc.assert(
       fc.asyncProperty(fuzzedDialogue, async (lines) => {
         run.cases += 1;
@@ -201,7 +198,7 @@ const address = fc.oneof(
  */
 export async function addressesReachArgvIntact(numRuns: number, seed?: number): Promise<FuzzRun> {
   const run: FuzzRun = { cases: 0, delivered: 0 };
-  await inTempDir('hard-fuzz-addr-', (dir) =>
+  await inTempDir('relay-fuzz-addr-', (dir) =>
     fc.assert(
       fc.asyncProperty(address, fc.array(address, { minLength: 1, maxLength: 4 }), async (from, to) => {
         run.cases += 1;
@@ -252,83 +249,6 @@ export async function addressesReachArgvIntact(numRuns: number, seed?: number): 
   return run;
 }
 
-/** Pure: argv building keeps every recipient one element, replaces only the first %F, adds nothing else. */
-export function argvBuildingIsExact(numRuns: number, seed?: number): number {
-  const word = fc.string({ unit: 'binary', maxLength: 12 });
-  const template = fc.array(fc.oneof(word, fc.constantFrom('%F', '-f', '--', 'x%Fy', '%F%F')), { minLength: 1, maxLength: 8 });
-  fc.assert(
-    fc.property(template, fc.string({ unit: 'binary', maxLength: 20 }), fc.array(word, { maxLength: 10 }), (argvTemplate, from, to) => {
-      const argv = buildArgv(argvTemplate, { from, to });
-      assert.equal(argv.length, argvTemplate.length + to.length);
-      assert.deepEqual(argv.slice(argvTemplate.length), to);
-      const first = argvTemplate.findIndex((arg) => arg.includes('%F'));
-      const sender = from === '' ? 'MAILER-DAEMON' : from;
-      argvTemplate.forEach((arg, i) => {
-        assert.equal(argv[i], i === first ? arg.replace('%F', () => sender) : arg);
-      });
-    }),
-    fuzzRunOptions(numRuns, seed),
-  );
-  return numRuns;
-}
-
-/** Pure: a command string split into argv without a shell is exactly the words a shell quoter joined. */
-export function commandParsingRoundTrips(numRuns: number, seed?: number): number {
-  const word = fc.string({ unit: 'binary', minLength: 1, maxLength: 16 }).filter((w) => !w.includes('\0'));
-  fc.assert(
-    fc.property(fc.array(word, { minLength: 1, maxLength: 8 }), (words) => {
-      assert.deepEqual(parseCommand(quote(words)), words);
-    }),
-    fuzzRunOptions(numRuns, seed),
-  );
-  return numRuns;
-}
-
-const shellSyntax = fc.constantFrom('${', '${x', '$(', '`', '|', '||', '&&', ';', '>', '<', '2>&1', '#', '*', '~', '"', "'", '\\', ' ', '$HOME', '(', ')');
-
-/** Pure: any command string at all either parses into argv or is refused with an OptionError, never anything else. */
-export function commandParsingFailsCleanly(numRuns: number, seed?: number): number {
-  fc.assert(
-    fc.property(fc.array(fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 8 }), shellSyntax), { maxLength: 10 }), (pieces) => {
-      const text = pieces.join('');
-      try {
-        const argv = parseCommand(text);
-        assert.ok(argv.length > 0 && argv.every((arg) => typeof arg === 'string'));
-      } catch (error) {
-        assert.equal((error as Error).name, 'OptionError', `parseCommand(${JSON.stringify(text)}) threw ${String(error)}`);
-      }
-    }),
-    fuzzRunOptions(numRuns, seed),
-  );
-  return numRuns;
-}
-
-/** Pure: SASL decoding refuses with a 501 or decodes exactly; it never throws anything else. */
-export function saslDecodingIsStrict(numRuns: number, seed?: number): number {
-  const anyText = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 60 }), fc.base64String({ maxLength: 60 }), fc.string({ maxLength: 30 }));
-  fc.assert(
-    fc.property(anyText, (text) => {
-      for (const decode of [decodeBase64Strict, decodePlain]) {
-        try {
-          decode(text);
-        } catch (error) {
-          assert.ok(error instanceof SmtpError && error.code === 501, `${decode.name}(${JSON.stringify(text)}) threw ${String(error)}`);
-        }
-      }
-    }),
-    fuzzRunOptions(numRuns, seed),
-  );
-  const field = fc.string({ unit: 'binary', maxLength: 30 }).filter((s) => !s.includes('\0'));
-  fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 80 }), field, field, field, (bytes, authzid, user, password) => {
-      const raw = Buffer.from(bytes);
-      assert.ok(decodeBase64Strict(raw.toString('base64')).equals(raw));
-      assert.deepEqual(decodePlain(Buffer.from(`${authzid}\0${user}\0${password}`).toString('base64')), { user, password });
-    }),
-    fuzzRunOptions(numRuns, seed),
-  );
-  return numRuns * 2;
-}
 
 const USER = 'fuzz-user';
 
@@ -433,7 +353,7 @@ function checkAuthDialogue(attempts: readonly AuthAttempt[], sentReplies: readon
 export async function authPayloadsAreHandled(numRuns: number, seed?: number): Promise<AuthFuzzRun> {
   const run: AuthFuzzRun = { cases: 0, delivered: 0, rightChecked: 0, wrongChecked: 0, mailRefusedChecked: 0 };
   const password = 'pw-Fuzz-3141';
-  await inTempDir('hard-fuzz-auth-', (dir) =>
+  await inTempDir('relay-fuzz-auth-', (dir) =>
     fc.assert(
       fc.asyncProperty(authAttempts(password), async (attempts) => {
         run.cases += 1;

@@ -1,12 +1,12 @@
 import { connect, type Socket } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { bodyLines, interestingByte } from './hard-arbitraries';
-import type { RelayProcess } from './hard-relay-process';
-import { isDeliveredReply, parseTranscript } from './hard-replies';
-import { crlfToLf, decodeDataStream, encodeDataBody, splitAt } from './hard-smtp-model';
-import type { Recording } from './relay-harness';
-import { settle } from './wait';
+import { bodyLines, interestingByte } from './arbitraries';
+import type { RelayProcess } from '../helpers/relay-process';
+import { isDeliveredReply, parseTranscript } from '../helpers/replies';
+import { crlfToLf, decodeDataStream, encodeDataBody, splitAt } from './smtp-model';
+import type { Recording } from '../helpers/relay-harness';
+import { settle } from '../helpers/wait';
 
 /**
  * A socket-level fuzzer: valid SMTP dialogues, mutated (commands dropped, duplicated, swapped, junk inserted), sent

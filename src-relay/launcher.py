@@ -1,26 +1,23 @@
-/**
- * The launcher: a small long-lived python3 process that starts delivery commands for the relay. Node's spawn
- * forks the whole relay process per mail (copying its page tables, stalling its event loop until the child has
- * exec'd); python's os.posix_spawn uses glibc's vfork-style clone, which copies nothing. Measured per mail on a
- * 2-core VM (docs/benchmark.md): about 0.25 ms of CPU to start a command this way, against about 1.1 ms with
- * Node's spawn from the relay.
- *
- * Run as `python3 -I -c LAUNCHER_SCRIPT SOCKET_PATH` (isolated: no PYTHON* variables, no user site), with a pipe
- * on stdin and one on stdout. Protocol:
- * - First the relay writes its environment on stdin: 8 hex digits (length), then "NAME=value" entries separated
- *   by NUL. It replaces the launcher's own, which python (C-locale coercion) or a wrapper such as a pyenv shim
- *   may have changed; it is also the PATH the command is looked up in.
- * - The relay connects to SOCKET_PATH once per command and sends 8 hex digits (payload length), then the payload
- *   "ID\0ARGV0\0ARGV1..."; whatever follows on the connection is the command's stdin.
- * - The command runs with no shell (PATH lookup like execvp), as the leader of its own process group, with the
- *   connection as its stdin, stdout and stderr, every signal at its default and none blocked, and the launcher's
- *   environment (the relay's, as it was when the launcher started).
- * - On stdout: "R" once listening; per command "S ID PID" (running) or "F ID ERRNO" (could not start), then
- *   "X PID CODE SIGNAL" when it exited (exit code, or the number of the signal that killed it).
- * - EOF on stdin (the relay is gone or done) ends the launcher, which removes the socket and its directory;
- *   running commands are left alone.
- */
-export const LAUNCHER_SCRIPT = String.raw`
+# The launcher: a small long-lived python3 process that starts delivery commands for the relay
+# (src-relay/spawner-launcher.ts). Node's spawn forks the whole relay process per mail, copying its page tables
+# and stalling its event loop until the child has exec'd; os.posix_spawn uses glibc's vfork-style clone, which
+# copies nothing (figures: docs/benchmark.md).
+#
+# The relay reads this file as text and runs `python3 -I -c TEXT SOCKET_PATH` (isolated: no PYTHON* variables,
+# no user site), with a pipe on stdin and one on stdout; as text, it works from inside a packaged app archive too.
+# Protocol:
+# - First the relay writes its environment on stdin: 8 hex digits (length), then "NAME=value" entries separated
+#   by NUL. It replaces the launcher's own, which python (C-locale coercion) or a wrapper such as a pyenv shim
+#   may have changed; it is also the PATH the command is looked up in.
+# - The relay connects to SOCKET_PATH once per command and sends 8 hex digits (payload length), then the payload
+#   "ID\0ARGV0\0ARGV1..."; whatever follows on the connection is the command's stdin.
+# - The command runs with no shell (PATH lookup like execvp), as the leader of its own process group, with the
+#   connection as its stdin, stdout and stderr, every signal at its default and none blocked, and the launcher's
+#   environment (the relay's, as it was when the launcher started).
+# - On stdout: "R" once listening; per command "S ID PID" (running) or "F ID ERRNO" (could not start), then
+#   "X PID CODE SIGNAL" when it exited (exit code, or the number of the signal that killed it).
+# - EOF on stdin (the relay is gone or done) ends the launcher, which removes the socket and its directory;
+#   running commands are left alone.
 import os, select, signal, socket, sys
 if not hasattr(os, 'posix_spawnp'):
     sys.exit('launcher: python 3.8 or newer is needed')
@@ -125,4 +122,3 @@ finally:
         os.rmdir(os.path.dirname(path))  # the relay's private directory for the socket
     except OSError:
         pass  # the relay removed them already
-`;

@@ -1,16 +1,22 @@
-// The engine as a whole: createRelay on 127.0.0.1:0, real sockets, a real child process as the command.
+// The engine as a whole (server.ts): createRelay on 127.0.0.1:0, real sockets, a real child process as the command;
+// start and stop, inetd-style sessions, session slots under pressure (idle eviction, connection storms, slow clients).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Duplex } from 'node:stream';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { createRelay, type RelayEvent } from '../src-relay/index';
-import { dataBlock, hangCommand, sendMail } from './helpers/engine-dialogue';
-import { recordCommand, startRelayHarness, withRelay } from './helpers/relay-harness';
-import { connectSmtp } from './helpers/smtp-client';
-import { waitUntil } from './helpers/wait';
+import { MemorySession } from './helpers/memory-session';
+import { faultyRelayForSuite } from './helpers/faulty-relay';
+import { hangCommand } from './helpers/fixture-commands';
+import { bigBody, dataBlock, healthyMail, mailTo, sendMail } from './helpers/mail';
+import { recordCommand, startRelayHarness, withRelay, type RelayHarness } from './helpers/relay-harness';
+import { startRelayProcess, type RelayProcess } from './helpers/relay-process';
+import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
+import { settle, waitUntil } from './helpers/wait';
+import { loadRounds } from './stress/load-rounds';
 
 type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
 const isMail = (event: RelayEvent): event is MailEvent => event.type === 'mail';
@@ -244,5 +250,200 @@ describe('relay engine', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+});
+
+describe('idle eviction when every slot is taken', () => {
+  let harness: RelayHarness;
+  const clients: SmtpTestClient[] = [];
+  after(async () => {
+    for (const client of clients) client.destroy();
+    await harness?.close();
+  });
+
+  it('gives the slot of the longest-idle session to a newcomer, but never one that is busy or idle only briefly', { timeout: 20_000 }, async () => {
+    harness = await startRelayHarness({ options: { maxSessions: 3, evictIdleAfterMs: 400, commandTimeoutMs: 60_000 } });
+    // Three idle sessions fill the relay, the first one idle the longest.
+    for (let i = 0; i < 3; i += 1) {
+      const client = await connectSmtp(harness.port);
+      assert.equal(client.greeting?.code, 220);
+      assert.equal((await client.command(`EHLO idle${i}`)).code, 250);
+      clients.push(client);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Nobody has been idle long enough yet: the fourth is refused at once, as before.
+    const early = await connectSmtp(harness.port);
+    assert.equal(early.greeting?.code, 421);
+    early.destroy();
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const newcomer = await connectSmtp(harness.port);
+    clients.push(newcomer);
+    assert.equal(newcomer.greeting?.code, 220, 'the newcomer is served');
+    const evicted = clients[0]!;
+    const last = await evicted.readReply(2000);
+    assert.equal(last.code, 421);
+    assert.match(last.raw, /Idle while other clients wait/);
+    await evicted.expectClosed(2000);
+    assert.equal((await clients[1]!.command('NOOP')).code, 250, 'the others keep their sessions');
+    assert.equal((await clients[2]!.command('NOOP')).code, 250);
+    const opened = harness.events.filter((event) => event.type === 'session-open').map((event) => event.session);
+    const closed = await harness.waitForEvent((event) => event.type === 'session-close' && event.reason === 'evicted');
+    assert.equal(closed.type === 'session-close' && closed.session, opened[0], 'the evicted session is the first one opened');
+
+    // The newcomer sends a mail in its slot.
+    await newcomer.command('EHLO newcomer');
+    assert.equal((await newcomer.command('MAIL FROM:<a@example.org>')).code, 250);
+    assert.equal((await newcomer.command('RCPT TO:<b@example.org>')).code, 250);
+    assert.equal((await newcomer.command('DATA')).code, 354);
+    assert.equal((await newcomer.command('Subject: evicted for me\r\n\r\nhi\r\n.')).code, 250);
+    assert.equal(harness.recordings().length, 1);
+  });
+});
+
+describe('idle eviction passes over a busy session', () => {
+  let harness: RelayHarness;
+  const clients: SmtpTestClient[] = [];
+  after(async () => {
+    for (const client of clients) client.destroy();
+    await harness?.close();
+  });
+
+  it('evicts the next-idlest idle session when the quietest-looking one is in the middle of DATA', { timeout: 20_000 }, async () => {
+    harness = await startRelayHarness({ options: { maxSessions: 3, evictIdleAfterMs: 400, commandTimeoutMs: 60_000, dataTimeoutMs: 60_000 } });
+    // The first session has been connected, and silent, the longest; but it is inside DATA, so it is not idle.
+    const busy = await connectSmtp(harness.port);
+    clients.push(busy);
+    assert.equal((await busy.command('EHLO busy')).code, 250);
+    assert.equal((await busy.command('MAIL FROM:<a@example.org>')).code, 250);
+    assert.equal((await busy.command('RCPT TO:<b@example.org>')).code, 250);
+    assert.equal((await busy.command('DATA')).code, 354);
+    busy.send('Subject: half a mail\r\n\r\nfirst part\r\n');
+    for (let i = 0; i < 2; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const client = await connectSmtp(harness.port);
+      clients.push(client);
+      assert.equal((await client.command(`EHLO idle${i}`)).code, 250);
+    }
+    const opened = harness.events.filter((event) => event.type === 'session-open').map((event) => event.session);
+    assert.equal(opened.length, 3);
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const newcomer = await connectSmtp(harness.port);
+    clients.push(newcomer);
+    assert.equal(newcomer.greeting?.code, 220, 'the newcomer is served');
+    const [, idlest, younger] = clients;
+    const last = await idlest!.readReply(2000);
+    assert.equal(last.code, 421, 'the idle session that waited longest makes room');
+    assert.match(last.raw, /Idle while other clients wait/);
+    await idlest!.expectClosed(2000);
+    const closed = await harness.waitForEvent((event) => event.type === 'session-close' && event.reason === 'evicted');
+    assert.equal(closed.type === 'session-close' && closed.session, opened[1], 'the evicted session is the second one opened');
+
+    // The busy session was left alone: its mail completes and is delivered whole.
+    assert.equal((await busy.command('second part\r\n.')).code, 250);
+    assert.equal(harness.recordings().length, 1);
+    assert.match(harness.recordings()[0]!.stdin.toString('latin1'), /first part\r?\nsecond part/);
+    assert.equal((await younger!.command('NOOP')).code, 250, 'the younger idle session keeps its slot');
+    assert.equal(harness.events.filter((event) => event.type === 'session-close' && event.reason === 'evicted').length, 1, 'one eviction only');
+  });
+});
+
+describe('stop() with sessions handed to handleConnection', () => {
+  it('closes an idle inetd-style session with 421 and resolves', { timeout: 10_000 }, async () => {
+    const relay = createRelay({ command: ['/bin/true'], stopGraceMs: 5000 });
+    const session = new MemorySession(relay, 'inetd');
+    session.send('EHLO x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    await relay.stop();
+    assert.equal(await session.ended, 'shutdown');
+    assert.ok(Date.now() - started < 2000, `stop() took ${Date.now() - started} ms`);
+    assert.match(session.raw, /^220 .*\r\n250-localhost\r\n(250-.*\r\n)*250 HELP\r\n421 4\.3\.2 Service shutting down/);
+  });
+});
+
+// Connection storms against the default limit of 16 sessions, with the relay in its own process so its open file
+// descriptors can be counted. msmtpd leaked slots here until it served nobody (reference section 0.4).
+describe('connection storms, the relay in its own process', () => {
+  let relay: RelayProcess;
+
+  before(async () => {
+    relay = await startRelayProcess({ options: { maxSessions: 16, commandTimeoutMs: 1500, dataTimeoutMs: 1500 }, quiet: true });
+  });
+
+  after(async () => {
+    await relay?.stop();
+  });
+
+  it('200 connections at once, 10 rounds: 16 served, 184 refused with 421 at once, every slot free after each round', { timeout: 90_000 }, async (t) => {
+    const result = await loadRounds({ connections: 200, rounds: 10, midData: 4, roundTimeoutMs: 10_000, fdSlack: 2, relay });
+    for (const [round, figures] of result.perRound.entries()) {
+      const { closeHow } = figures;
+      assert.equal(figures.greeted, 16, `round ${round} (${closeHow}): sessions served`);
+      assert.equal(figures.refused, 184, `round ${round} (${closeHow}): 421s`);
+      assert.equal(figures.other, 0);
+      // Over 1 s would mean SYNs were dropped and retried by TCP (a listen backlog smaller than the burst).
+      assert.ok(figures.maxRefusalMs < 900, `round ${round}: slowest 421 after ${figures.maxRefusalMs} ms`);
+      if (closeHow === 'idle') assert.equal(figures.idleClosed, 16, 'idle sessions closed by the server with 421');
+      assert.equal(figures.activeAfter, 0, `round ${round} (${closeHow}): slots still taken`);
+      t.diagnostic(`round ${round} (${closeHow}): 16 served, 184 refused, slowest 421 ${figures.maxRefusalMs} ms, slots free`);
+    }
+    assert.equal(result.statsAfterRounds.refusedSessions, 1840);
+    assert.equal(result.statsAfterRounds.mailsAborted, 40, 'the 4 mails cut off per round were counted as aborted');
+    assert.equal(result.recordedAfterRounds, 0, 'no cut-off mail was delivered');
+
+    assert.deepEqual(result.fullHouseCodes, Array(16).fill(250));
+    assert.equal(result.seventeenthGreeting, 421, 'a 17th session is refused while 16 are open');
+    assert.equal(relay.recordings().length, 16);
+    const { fdsStart, fdsEnd } = result;
+    assert.ok(fdsEnd <= fdsStart + 2, `relay holds ${fdsEnd} fds, ${fdsStart} at start`);
+    t.diagnostic(`relay fds: ${fdsStart} at start, ${fdsEnd} after 2000 connections`);
+  });
+
+  it('16 slow-loris clients (a byte every 100 ms) hold the slots only until commandTimeoutMs, then a real mail gets through', { timeout: 30_000 }, async () => {
+    await settle(() => relay.stats(), (s) => s.activeSessions === 0, 5000);
+    const line = Buffer.from('EHLO slow-loris.example.org-with-a-name-long-enough-to-take-seconds\r\n');
+    const clients: SmtpTestClient[] = await Promise.all(Array.from({ length: 16 }, () => connectSmtp(relay.port)));
+    const started = Date.now();
+    let sent = 0;
+    const drip = setInterval(() => {
+      sent += 1;
+      for (const client of clients) if (!client.isClosed && sent < line.length) client.send(line.subarray(sent - 1, sent));
+    }, 100);
+    try {
+      assert.deepEqual(clients.map((c) => c.greeting?.code), Array(16).fill(220));
+      const locked = await connectSmtp(relay.port);
+      assert.equal(locked.greeting?.code, 421, 'all slots taken by the slow clients');
+      locked.destroy();
+      const replies = await Promise.all(clients.map((client) => client.readReply(8000)));
+      const took = Date.now() - started;
+      assert.deepEqual(replies.map((r) => r.code), Array(16).fill(421));
+      assert.ok(took >= 1000 && took < 6000, `cut off after ${took} ms (commandTimeoutMs 1500), bytes still arriving`);
+      assert.ok(sent < line.length, 'no line was ever completed');
+    } finally {
+      clearInterval(drip);
+      for (const client of clients) client.destroy();
+    }
+    await settle(() => relay.stats(), (s) => s.activeSessions === 0, 5000);
+    const { client, reply } = await mailTo(relay.port, 'after-loris@hard.test', bigBody(1000));
+    client.destroy();
+    assert.equal(reply.code, 250);
+  });
+});
+
+describe('a second relay on a taken port', () => {
+  const faults = faultyRelayForSuite();
+
+  it('refuses to start on a port already taken (EADDRINUSE) and the relay holding it keeps serving', { timeout: 20_000 }, async () => {
+    const second = createRelay({ host: '127.0.0.1', port: faults.harness.port, command: ['/bin/true'] });
+    await assert.rejects(second.start(), (error: NodeJS.ErrnoException) => error.code === 'EADDRINUSE');
+    assert.equal(second.running, false);
+    const healthy = healthyMail(faults.harness.port);
+    await healthy.done;
+    healthy.check(faults.recordings());
+    const client = await connectSmtp(faults.harness.port);
+    assert.equal(client.greeting?.code, 220);
+    client.destroy();
   });
 });

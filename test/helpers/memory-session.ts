@@ -1,10 +1,10 @@
 import { Duplex, PassThrough } from 'node:stream';
 import type { RelayEngine, SessionEndReason } from '../../src-relay/index';
-import { parseTranscript, type ParsedReply } from './hard-replies';
+import { parseTranscript, type ParsedReply } from './replies';
 
 /**
  * One session of a real engine (handleConnection, the inetd path) over an in-memory stream pair: no socket, so a
- * fuzz case costs microseconds. The client side reads replies strictly (hard-replies.ts) and every wait is bounded.
+ * fuzz case costs microseconds. The client side reads replies strictly (replies.ts) and every wait is bounded.
  */
 export class MemorySession {
   readonly ended: Promise<SessionEndReason>;

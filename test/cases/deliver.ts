@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
-import { deliverViaCommand, type CommandSpawner, type Envelope } from '../../src-relay/deliver';
-import { bodyOf, deliveredReport, deliveryError } from './delivery';
-import { waitUntil } from './wait';
-import { hangCommand } from './engine-dialogue';
-import { readPartials, readRecordings, recordCommand } from './relay-harness';
+import { deliverViaCommand, type CommandSpawner, type DeliveryOutcome, type DeliveryReport, type Envelope } from '../../src-relay/deliver';
+import { waitUntil } from '../helpers/wait';
+import { hangCommand } from '../helpers/fixture-commands';
+import { readPartials, readRecordings, recordCommand } from '../helpers/relay-harness';
 
 /**
  * deliverViaCommand's promises that hold whichever spawner starts the command (Node's spawn or the python
@@ -158,4 +157,40 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
     assert.match(unread.message, /without reading the whole mail/);
     assert.equal(unread.report.exitCode, 0);
   });
+}
+
+/** A mail body as the engine's reader would hand it on, from strings (latin1) or buffers. */
+export function bodyOf(...chunks: (string | Buffer)[]): Readable {
+  return Readable.from(chunks.map((chunk) => (typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk)));
+}
+
+/** The DeliveryError a delivery must fail with; fails the test if it succeeds or fails otherwise. */
+/** A failed delivery as tests read it: the reply's code and text, the command's report, and whether the input broke. */
+export interface FailureView {
+  code: number;
+  message: string;
+  report: DeliveryReport;
+  /** The mail never arrived whole (cause 'input'): the command was killed before it saw an end. */
+  aborted: boolean;
+  detail?: string;
+}
+
+/** The failure a delivery must end in; fails the test if it was delivered. */
+export async function deliveryError(promise: Promise<DeliveryOutcome>): Promise<FailureView> {
+  const outcome = await promise;
+  if (outcome.status === 'delivered') assert.fail('the delivery succeeded');
+  return {
+    code: outcome.reply.code,
+    message: outcome.reply.message,
+    report: outcome.report,
+    aborted: outcome.cause === 'input',
+    ...(outcome.detail ? { detail: outcome.detail } : {}),
+  };
+}
+
+/** The report of a delivery that must have succeeded. */
+export async function deliveredReport(promise: Promise<DeliveryOutcome>): Promise<DeliveryReport> {
+  const outcome = await promise;
+  if (outcome.status !== 'delivered') assert.fail(`the delivery failed: ${outcome.reply.code} ${outcome.reply.message}`);
+  return outcome.report;
 }

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readResidency } from '../../bench/memory';
 import type { RelayEvent, RelayOptions, RelayStats } from '../../src-relay/index';
+import { fixture } from './paths';
 import { recordCommand, readRecordings, type RecordBehaviour, type Recording } from './relay-harness';
 
-const repoRoot = resolve(__dirname, '../../..');
-const childScript = join(repoRoot, 'test', 'fixtures', 'hard-relay-child.mjs');
+const childScript = fixture('relay-child.mjs');
 
 export interface RelayProcess {
   readonly pid: number;
@@ -36,7 +36,7 @@ export interface RelayProcessOptions {
 
 /** Starts the engine in its own node process with the record command, and waits until it listens. */
 export async function startRelayProcess(opts: RelayProcessOptions = {}): Promise<RelayProcess> {
-  const recordDir = mkdtempSync(join(tmpdir(), 'hard-relay-records-'));
+  const recordDir = mkdtempSync(join(tmpdir(), 'relay-process-records-'));
   const options = { command: recordCommand(recordDir, opts.record), ...opts.options, quiet: opts.quiet ?? false };
   const child: ChildProcess = spawn(process.execPath, [childScript, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
   const events: RelayEvent[] = [];

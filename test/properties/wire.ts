@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
-import { SmtpError } from '../../src-relay/reply';
+import { SmtpError } from '../../src-relay/index';
 import { SmtpReader, StreamEndedError } from '../../src-relay/wire';
-import { bodyLines, fuzzRunOptions, interestingByte } from './hard-arbitraries';
-import { decodeDataStream, encodeDataBody, expectedBody, splitAt } from './hard-smtp-model';
+import { bodyLines, fuzzRunOptions, interestingByte } from './arbitraries';
+import { decodeDataStream, encodeDataBody, expectedBody, splitAt } from './smtp-model';
 
 /**
- * Property-based checks of the engine's SmtpReader against the byte-by-byte model in hard-smtp-model.ts. Each
+ * Property-based checks of the engine's SmtpReader against the byte-by-byte model in smtp-model.ts. Each
  * function runs one property for numRuns cases and returns the number of cases run, so `npm test` runs them small
  * and `npm run stress` runs them big with the same code.
  */

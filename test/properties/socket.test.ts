@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startRelayProcess, type RelayProcess } from './helpers/hard-relay-process';
-import { fuzzRelay, judge, sender, sessionBytes, type SessionOutcome, type SessionShape } from './helpers/hard-socket-fuzz';
-import type { Recording } from './helpers/relay-harness';
+import { startRelayProcess, type RelayProcess } from '../helpers/relay-process';
+import { fuzzRelay, judge, sender, sessionBytes, type SessionOutcome, type SessionShape } from './socket';
+import type { Recording } from '../helpers/relay-harness';
 
 // Random and mutated SMTP sessions over real sockets against a relay in its own process (a crash would end it).
-// The seed is random per run and printed with any failure; HARD_FUZZ_SEED=<n> replays one.
+// The seed is random per run and printed with any failure; FUZZ_SEED=<n> replays one.
 
-const seed = Number(process.env.HARD_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 let relay: RelayProcess;
 
 before(async () => {
