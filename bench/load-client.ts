@@ -162,7 +162,7 @@ if (require.main === module) {
   if (process.send) {
     // Resident (bench/processes.ts ResidentWorker): jobs arrive as messages, one at a time, results go back.
     process.on('message', (job: LoadJob) => {
-      runJob(job).then((result) => process.send!(result));
+      void runJob(job).then((result) => process.send!(result));
     });
     process.on('disconnect', () => process.exit(0));
   } else {

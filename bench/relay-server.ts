@@ -4,9 +4,7 @@
  * 'default' (what the engine ships with), 'node' (child_process.spawn from the relay) or 'launcher' (the python3
  * launcher of src-relay/spawner-launcher.ts). Prints "listening PORT" once it accepts connections.
  */
-import { createRelay } from '../src-relay/index';
-import { spawnDetached, type CommandSpawner } from '../src-relay/deliver';
-import { createLauncherSpawner } from '../src-relay/spawner-launcher';
+import { createLauncherSpawner, createRelay, spawnDetached, type CommandSpawner } from '../src-relay/index';
 
 const spawnerNames = ['default', 'node', 'launcher'] as const;
 

@@ -28,7 +28,7 @@ export interface ServerKind {
 
 /** The argv as one command string (msmtpd hands it to /bin/sh -c; msmtp-relay splits it into words again). */
 function commandLine(argv: readonly string[]): string {
-  return argv.map((arg) => (/^[\w%@.\/=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map((arg) => (/^[\w%@./=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 async function started(child: ChildProcess, port: number, mailHandlerPids: () => number[]): Promise<RunningServer> {
@@ -62,8 +62,9 @@ export const msmtpd: ServerKind = {
  * msmtp-relay in its own Node process: the real CLI when it exists and the engine's default spawner is wanted,
  * else bench/relay-server.ts (createRelay with a chosen spawner).
  */
-export function msmtpRelay(spawner: string): ServerKind {
+export function msmtpRelay(spawner: string, cliArgs: readonly string[] = []): ServerKind {
   const useCli = spawner === 'default' && existsSync(relayCli);
+  if (cliArgs.length > 0 && !useCli) throw new Error('msmtp-relay options need the CLI (the default spawner)');
   return {
     name: 'msmtp-relay',
     description: useCli
@@ -72,7 +73,7 @@ export function msmtpRelay(spawner: string): ServerKind {
     async start(commandArgv) {
       const port = await freePort();
       const args = useCli
-        ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`]
+        ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`, ...cliArgs]
         : [relayServer, String(port), spawner, ...commandArgv];
       const child = startTracked(process.execPath, args);
       return started(child, port, () => (child.pid ? [child.pid] : []));

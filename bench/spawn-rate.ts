@@ -4,8 +4,7 @@
  * mail minus SMTP: start the command with the engine's own spawner, write a small mail, end stdin, wait for exit.
  */
 import { performance } from 'node:perf_hooks';
-import { spawnDetached, type CommandSpawner } from '../src-relay/deliver';
-import { createLauncherSpawner } from '../src-relay/spawner-launcher';
+import { createLauncherSpawner, spawnDetached, type CommandSpawner } from '../src-relay/index';
 
 export interface SpawnJob {
   argv: string[];

@@ -32,7 +32,7 @@ export type RelayState = 'stopped' | 'running' | 'error';
 /** Why the relay is in the error state; the tray and the window word it for the user. */
 export type RelayErrorKind = 'port-in-use' | 'keyring' | 'command-not-found' | 'settings' | 'start-failed';
 
-export type MailOutcome = 'delivered' | 'temp-failed' | 'failed' | 'aborted';
+export type MailOutcome = 'delivered' | 'queued' | 'temp-failed' | 'failed' | 'aborted';
 
 export interface LastMail {
   time: number;

@@ -1,13 +1,14 @@
-import { clientSetup } from '../src-relay/options';
+import { loopbackName } from '../src-relay/index';
 import type { AppSettings, ClientSetupView, RelayStatus } from './api';
 
-/** What a mail client must be told; the port is the one really in use while the relay runs. */
+/**
+ * What a mail client must be told; the port is the one really in use while the relay runs. The app always
+ * requires a password, and offers STARTTLS when "Encrypt connections from mail clients" is on.
+ */
 export function clientSetupView(settings: AppSettings, status: RelayStatus): ClientSetupView {
   const port = status.state === 'running' ? status.port : settings.port;
-  // The engine's rule (loopback becomes "localhost"); it reads only the user name from auth.
-  const setup = clientSetup({ host: settings.host, port, auth: { user: settings.user, password: '' } });
-  const security = settings.tls ? 'starttls' : setup.security;
-  return { host: setup.host, port: setup.port, user: settings.user, security, authentication: 'normal-password' };
+  const security = settings.tls ? 'starttls' : 'none';
+  return { host: loopbackName(settings.host), port, user: settings.user, security, authentication: 'normal-password' };
 }
 
 /** "Copy mail client settings": everything but the password, which is copied on its own and never pasted around. */

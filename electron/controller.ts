@@ -4,13 +4,12 @@ import type {
 } from './api';
 import type { HealthMonitor } from './health-monitor';
 import { isMsmtp, probeMsmtp } from './msmtp-probe';
-import { parseCommand } from '../src-relay/options';
-import { classifyCommandFailure } from '../src-relay/failure-class';
+import { classifyCommandFailure, parseCommand } from '../src-relay/index';
 import { defaultTestAddress, sendTestMail } from './test-mail';
 import { exportCertificate, type LocalCertificate } from './tls-cert';
 import type { Autostart } from './autostart';
 import { clientSetupText, clientSetupView } from './client-setup';
-import type { SecretStore } from '../src-relay/secrets';
+import type { SecretStore } from '../src-relay/index';
 import { checkCommand, type CheckOptions } from './msmtp-check';
 import { generatePassword, passwordProblem } from './password';
 import type { RelayHost } from './relay-host';
@@ -22,7 +21,8 @@ export interface ControllerDeps {
   store: SettingsStore;
   secrets: SecretStore;
   autostart: Autostart;
-  writeClipboard(text: string): void;
+  /** Electron 45's clipboard.writeText returns a promise; a test's array push does not. */
+  writeClipboard(text: string): Promise<void> | void;
   /** Opens the log file in the desktop's viewer; resolves to an error message, or '' on success (shell.openPath). */
   openLogFile(): Promise<string>;
   chooseFile(): Promise<string | null>;
@@ -105,7 +105,7 @@ export class Controller implements MainApi {
         }
         break;
     }
-    this.deps.writeClipboard(text);
+    await this.deps.writeClipboard(text);
     return { ok: true, message: item === 'password' ? 'Password copied' : `Copied ${item === 'all' ? 'settings' : item}` };
   }
 

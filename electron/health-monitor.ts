@@ -6,7 +6,7 @@
  */
 import { chmod, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { parseCommand } from '../src-relay/options';
+import { parseCommand } from '../src-relay/index';
 import type { AppSettings, HealthProblem, RelayStatus } from './api';
 import { keyringProblem, msmtpConfigProblem, msmtpMissingProblem, noTrayProblem, portInUseProblem, type OsRelease } from './health';
 import { findPortHolder, nextFreePort } from './health-port';

@@ -108,7 +108,7 @@ function run(program: string, args: string[], timeoutMs: number): Promise<string
   return new Promise((resolve, reject) => {
     execFile(program, args, { timeout: timeoutMs, shell: false, windowsHide: true, encoding: 'utf8' }, (error, stdout) => {
       // lsof exits 1 when nothing matched; its output is still the answer.
-      if (error && !stdout) reject(error);
+      if (error && !stdout) reject(new Error(error.message));
       else resolve(stdout);
     });
   });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { parseCommand } from '../src-relay/options';
+import { parseCommand } from '../src-relay/index';
 import type { CommandCheck, MsmtpAccount } from './api';
 import { xdgConfigHome } from './autostart';
 

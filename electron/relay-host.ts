@@ -1,11 +1,9 @@
 import {
-  createRelay, describeEvent, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
-  type TlsOptions,
+  createRelay, describeEvent, findExecutable, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  type SecretStore, type TlsOptions,
 } from '../src-relay/index';
 import type { HealthProblem } from './api';
 import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from './api';
-import type { SecretStore } from '../src-relay/secrets';
-import { findExecutable } from '../src-relay/executable';
 import { notFoundMessage } from './msmtp-check';
 import { generatePassword } from './password';
 import { RingBuffer } from './ring-buffer';
@@ -193,9 +191,9 @@ export class RelayHost {
     const sameAddress = old?.address != null && sameListener(old.address, settings);
     // Same address: the old listener must let go of the port first; its sessions keep running meanwhile.
     if (sameAddress) await this.retire(old, false);
-    const started = await this.listen(next, sameAddress ? 40 : 1);
-    if (started) {
-      this.fail(started);
+    const listenFailure = await this.listen(next, sameAddress ? 40 : 1);
+    if (listenFailure) {
+      this.fail(listenFailure);
       this.detach(next);
       if (!sameAddress) await this.retire(old, true);
       this.engine = null;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_COMMAND, parseCommand } from '../src-relay/options';
+import { DEFAULT_COMMAND, parseCommand } from '../src-relay/index';
 import type { AppSettings, SettingsField } from './api';
 
 export const SETTINGS_FILE = 'settings.json';

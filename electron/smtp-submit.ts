@@ -113,7 +113,7 @@ function upgrade(socket: Socket, ca: string, timeoutMs: number): Promise<Socket>
       clearTimeout(timer);
       resolve(secure);
     });
-    secure.once('error', (error) => {
+    secure.once('error', (error: Error) => {
       clearTimeout(timer);
       // Hang up at once: the relay is not to wait for a client that will say nothing more.
       secure.destroy();

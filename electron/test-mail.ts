@@ -5,8 +5,7 @@
  * in msmtp's own words with what to do next. The relay's `mail` event for this mail is matched by its envelope and
  * the exact reply, and carries msmtp's exit status and output. Passwords are never part of the result.
  */
-import { STAGE_LABELS, type CommandFailureReport, type FailureClass } from '../src-relay/failure-class';
-import type { RelayEvent } from '../src-relay/index';
+import { STAGE_LABELS, type FailureClass, type RelayEvent, type classifyCommandFailure } from '../src-relay/index';
 import type { MsmtpAccount, TestMailResult } from './api';
 import type { MsmtpProbe } from './msmtp-probe';
 import { SubmitError, submitMail, testMessageId, type SubmitResult, type SubmitStep } from './smtp-submit';
@@ -25,7 +24,7 @@ export interface TestMailDeps {
   /** `msmtp --pretend` for this sender (null when the command is not msmtp). */
   probe: (from: string) => Promise<MsmtpProbe | null>;
   /** src-relay/failure-class.ts's classifyCommandFailure. */
-  classify: (report: CommandFailureReport) => FailureClass;
+  classify: (report: Parameters<typeof classifyCommandFailure>[0]) => FailureClass;
   now?: () => Date;
   timeoutMs?: number;
 }

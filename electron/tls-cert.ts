@@ -124,7 +124,8 @@ async function generate(now: Date, validityDays: number): Promise<{ key: string;
     notBefore,
     notAfter: new Date(notBefore.getTime() + days * DAY_MS),
     signingAlgorithm: ALGORITHM,
-    keys: keys as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]["keys"],
+    // x509's typings name the DOM's CryptoKeyPair, which this Node build does not include; Node's pair is that.
+    keys: keys as never,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

@@ -1,4 +1,4 @@
-import { formatHostPort, loopbackName } from '../src-relay/events';
+import { lastMailFailed, mailsSentToday, runningLine } from '../renderer/status-text';
 import type { RelayStatus } from './api';
 
 /** What the tray shows for a status, as data; tray.ts turns it into an Electron Tray and Menu. */
@@ -21,14 +21,13 @@ export interface TrayModel {
 export function trayLook(status: RelayStatus): TrayLook {
   if (status.state === 'error' || trayProblems(status).length > 0) return 'error';
   if (status.state === 'stopped') return 'stopped';
-  return status.lastMail && status.lastMail.outcome !== 'delivered' ? 'error' : 'running';
+  return lastMailFailed(status) ? 'error' : 'running';
 }
 
 export function statusLine(status: RelayStatus): string {
-  const address = formatHostPort(loopbackName(status.host), status.port);
   switch (status.state) {
     case 'running':
-      return `Running on ${address}`;
+      return runningLine(status.host, status.port);
     case 'stopped':
       return 'Stopped';
     case 'error':
@@ -37,7 +36,7 @@ export function statusLine(status: RelayStatus): string {
 }
 
 export function mailsLine(status: RelayStatus): string {
-  const count = status.mailsToday === 1 ? '1 mail sent today' : `${status.mailsToday} mails sent today`;
+  const count = mailsSentToday(status.mailsToday);
   if (!status.lastMail) return count;
   const result = status.lastMail.outcome === 'delivered' ? 'last: delivered' : `last: ${status.lastMail.outcome}`;
   return `${count} (${result})`;
@@ -66,10 +65,12 @@ export function trayModel(status: RelayStatus): TrayModel {
 
 /**
  * The icon file for a look. macOS menu bars want monochrome "Template" images that the system tints; the three
- * looks differ by shape there, by colour elsewhere. Electron picks the @2x file next to the named one by itself.
+ * looks differ by shape there, by colour elsewhere. Electron picks the @2x file next to a named PNG by itself;
+ * Windows wants one .ico holding every size its display scales need.
  */
 export function trayIconFile(look: TrayLook, platform: NodeJS.Platform): string {
   if (platform === 'darwin') return `tray-${look}Template.png`;
+  if (platform === 'win32') return `tray-${look}.ico`;
   return `tray-${look}.png`;
 }
 

@@ -29,11 +29,3 @@ export async function busy<T>(button: HTMLButtonElement, work: () => Promise<T>)
     button.disabled = false;
   }
 }
-
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-export function displayHost(host: string): string {
-  return host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
-}

@@ -1,4 +1,4 @@
-import type { HealthProblem, RendererApi } from '../electron/api';
+import type { HealthFix, HealthProblem, RendererApi } from '../electron/api';
 import { busy, toast } from './dom.js';
 
 /**
@@ -42,7 +42,7 @@ export function renderProblems(box: HTMLElement, problems: readonly HealthProble
       button.textContent = fix.label;
       button.addEventListener('click', () => {
         void busy(button, async () => {
-          const { label: _label, ...action } = fix;
+          const action: HealthFix = fix.action === 'use-port' ? { action: 'use-port', port: fix.port } : { action: fix.action };
           const result = await api.applyFix(action);
           if (result.ok) {
             toast(result.message ?? 'Done');

@@ -1,8 +1,9 @@
 import type { RelayStatus, RendererApi } from '../electron/api';
-import { busy, byId, displayHost, formatAddress, toast } from './dom.js';
+import { busy, byId, toast } from './dom.js';
 import { mountLogsPane } from './logs-pane.js';
 import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
+import { lastMailFailed, mailsSentToday, runningLine } from './status-text.js';
 import { renderProblems } from './health-view.js';
 import { mountTestMail } from './test-mail-view.js';
 
@@ -72,13 +73,11 @@ function selectPane(name: PaneName): void {
 
 function showStatus(status: RelayStatus): void {
   const card = byId('status-card');
-  card.dataset.state = status.state === 'running' && status.lastMail && status.lastMail.outcome !== 'delivered'
-    ? 'warning'
-    : status.state;
+  card.dataset.state = lastMailFailed(status) ? 'warning' : status.state;
   byId('status-line').textContent = status.state === 'running'
-    ? `Running on ${formatAddress(displayHost(status.host), status.port)}`
+    ? runningLine(status.host, status.port)
     : status.state === 'stopped' ? 'Stopped' : 'Not running';
-  const mails = status.mailsToday === 1 ? '1 mail sent today' : `${status.mailsToday} mails sent today`;
+  const mails = mailsSentToday(status.mailsToday);
   byId('status-mails').textContent = status.lastMail
     ? `${mails}. Last: ${status.lastMail.summary}`
     : mails;

@@ -12,5 +12,8 @@ for (const file of readdirSync(source)) {
   cpSync(join(source, file), join(target, file), { recursive: true });
 }
 
+// The python launcher (src-relay/spawner-launcher.ts reads it as text at run time).
+cpSync(join(root, 'src-relay', 'launcher.py'), join(root, 'out', 'src-relay', 'launcher.py'));
+
 // tsc writes plain files; the CLI is run directly too (./out/src-relay/cli.js, npm's bin link).
 chmodSync(join(root, 'out', 'src-relay', 'cli.js'), 0o755);

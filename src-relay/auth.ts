@@ -35,29 +35,71 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
+/** The two times the throttle keeps: when an attempt last failed, and when the next attempt's turn is. */
+export interface ThrottleState {
+  lastFailureAt: number;
+  nextTurnAt: number;
+}
+
+/** Where the throttle keeps its state: in memory, or in a file that several processes share (inetd mode). */
+export interface ThrottleStore {
+  /** Applies `change` to the state with no other update in between (in any process), keeps its new state. */
+  update<T>(change: (state: ThrottleState) => { state: ThrottleState; result: T }): T;
+}
+
+export function memoryStore(): ThrottleStore {
+  let current: ThrottleState = { lastFailureAt: Number.NEGATIVE_INFINITY, nextTurnAt: 0 };
+  return {
+    update(change) {
+      const { state, result } = change(current);
+      current = state;
+      return result;
+    },
+  };
+}
+
+/** The store of throttles created from now on in this process; see shareAuthFailures. */
+let processStore: (() => ThrottleStore) | null = null;
+
+/**
+ * From now on, this process's throttles keep their state in `store` (the CLI's inetd mode: one process per
+ * connection, so the spacing must outlive each one). Throttles created before keep theirs.
+ */
+export function shareAuthFailures(store: ThrottleStore): void {
+  processStore = () => store;
+}
+
 /**
  * After a failed AUTH, every further attempt from any session waits for its own turn, one turn per delay. Parallel
- * guessing therefore gains nothing: N guesses take N delays, whereas msmtpd's flat per-session sleep let 8 parallel
- * guesses through in 1.09 s. The spacing ends once no attempt has failed for the window.
+ * guessing therefore gains nothing: N guesses take N delays, where msmtpd's flat per-session sleep let them through
+ * in about one (docs/benchmark.md). The spacing ends once no attempt has failed for the window.
  */
 export class AuthThrottle {
-  private lastFailureAt = Number.NEGATIVE_INFINITY;
-  private nextTurnAt = 0;
+  private readonly store: ThrottleStore;
 
-  constructor(private readonly delayMs: number, private readonly windowMs: number, private readonly now = Date.now) {}
+  constructor(
+    private readonly delayMs: number,
+    private readonly windowMs: number,
+    private readonly now = Date.now,
+    store?: ThrottleStore,
+  ) {
+    this.store = store ?? processStore?.() ?? memoryStore();
+  }
 
   /** Waits for this attempt's turn; resolves with the time waited. */
   async waitForTurn(): Promise<number> {
     const now = this.now();
-    if (this.delayMs === 0 || now - this.lastFailureAt > this.windowMs) return 0;
-    const turn = Math.max(now + this.delayMs, this.nextTurnAt);
-    this.nextTurnAt = turn + this.delayMs;
-    const wait = turn - now;
-    await sleep(wait);
+    const wait = this.store.update((state) => {
+      if (this.delayMs === 0 || now - state.lastFailureAt > this.windowMs) return { state, result: 0 };
+      const turn = Math.max(now + this.delayMs, state.nextTurnAt);
+      return { state: { ...state, nextTurnAt: turn + this.delayMs }, result: turn - now };
+    });
+    if (wait > 0) await sleep(wait);
     return wait;
   }
 
   recordFailure(): void {
-    this.lastFailureAt = this.now();
+    const now = this.now();
+    this.store.update((state) => ({ state: { ...state, lastFailureAt: now }, result: undefined }));
   }
 }

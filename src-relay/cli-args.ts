@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { getoptLong, UsageError, type LongOption } from './getopt';
 import { parseLogTarget, type LogTarget } from './log';
-import { DEFAULT_COMMAND, OptionError, defaultOptions, parseCommand } from './options';
+import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, parseCommand } from './index';
 
 /** Everything the command line says, checked; nothing read from disk or the key ring yet. */
 export interface CliConfig {
@@ -24,6 +24,13 @@ export interface CliConfig {
   authFailureDelayMs: number;
   tlsCertPath?: string;
   tlsKeyPath?: string;
+  /** --queue=DIR: keep mail that cannot go out now in this spool and retry it. */
+  queueDir?: string;
+  queueRetryMs: number;
+  queueRetryMaxMs: number;
+  queueLifetimeMs: number;
+  /** A queue tool instead of the relay (each needs --queue). */
+  queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
 }
 
 interface OptionDoc extends LongOption {
@@ -49,6 +56,13 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'auth-delay', takesValue: true, value: 'seconds', text: `spacing of AUTH attempts for a minute after a failure (default ${defaultOptions.authFailureDelayMs / 1000})` },
   { name: 'tls-cert', takesValue: true, value: 'file', text: 'PEM certificate (chain); STARTTLS is offered when --tls-key is given too' },
   { name: 'tls-key', takesValue: true, value: 'file', text: 'PEM private key for --tls-cert' },
+  { name: 'queue', takesValue: true, value: 'dir', text: 'keep mail that cannot go out now (offline, server down, 4xx) in this folder, answer 250 and retry it' },
+  { name: 'queue-retry', takesValue: true, value: 'duration', text: `first retry after this long, doubling each time (default ${defaultOutboxTiming.retryInitialMs / 1000}s)` },
+  { name: 'queue-retry-max', takesValue: true, value: 'duration', text: `longest wait between retries (default ${defaultOutboxTiming.retryMaxMs / 60_000}m)` },
+  { name: 'queue-lifetime', takesValue: true, value: 'duration', text: `give a kept mail up after this long (default ${defaultOutboxTiming.lifetimeMs / 86_400_000}d); it moves to the failed list` },
+  { name: 'queue-list', takesValue: false, text: 'list the mails kept in --queue and exit' },
+  { name: 'queue-flush', takesValue: false, text: 'send every waiting mail in --queue now (a running relay on it is asked to) and exit' },
+  { name: 'queue-remove', takesValue: true, value: 'id', text: 'delete a kept mail from --queue and exit' },
 ];
 
 /** Parses and checks the whole command line; throws UsageError with msmtpd-like one-line texts. */
@@ -69,7 +83,21 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     maxRecipients: parseCount('max-recipients', value('max-recipients'), defaultOptions.maxRecipients),
     deliveryTimeoutMs: parseSeconds('command-timeout', value('command-timeout'), defaultOptions.deliveryTimeoutMs, false),
     authFailureDelayMs: parseSeconds('auth-delay', value('auth-delay'), defaultOptions.authFailureDelayMs, true),
+    queueRetryMs: parseDuration('queue-retry', value('queue-retry'), defaultOutboxTiming.retryInitialMs),
+    queueRetryMaxMs: parseDuration('queue-retry-max', value('queue-retry-max'), defaultOutboxTiming.retryMaxMs),
+    queueLifetimeMs: parseDuration('queue-lifetime', value('queue-lifetime'), defaultOutboxTiming.lifetimeMs),
   };
+  if (value('queue') !== undefined) config.queueDir = value('queue')!;
+  const tools = [
+    given.has('queue-list') ? { kind: 'list' as const } : null,
+    given.has('queue-flush') ? { kind: 'flush' as const } : null,
+    value('queue-remove') !== undefined ? { kind: 'remove' as const, id: value('queue-remove')! } : null,
+  ].filter((tool) => tool !== null);
+  if (tools.length > 1) throw new UsageError('--queue-list, --queue-flush and --queue-remove cannot be combined');
+  if (tools[0]) {
+    if (config.queueDir === undefined) throw new UsageError(`--queue-${tools[0].kind} needs --queue=DIR`);
+    config.queueTool = tools[0];
+  }
   if (value('auth') !== undefined) config.auth = parseAuth(value('auth')!);
   if (value('timeout') !== undefined) config.idleTimeoutMs = parseSeconds('timeout', value('timeout'), 0, false);
   const cert = value('tls-cert');
@@ -145,6 +173,17 @@ function parseSeconds(name: string, text: string | undefined, fallbackMs: number
   return ms;
 }
 
+const DURATION_UNITS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration: seconds, or a number with s, m, h or d ("90", "90s", "15m", "5d"). */
+function parseDuration(name: string, text: string | undefined, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  const match = /^(\d{1,7}(?:\.\d{1,3})?)([smhd]?)$/.exec(text);
+  const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS[match[2]!]!) : NaN;
+  if (!(ms >= 1)) throw new UsageError(`invalid --${name} '${text}' (a duration above 0: seconds, or with s, m, h or d, e.g. 90s, 15m, 5d)`);
+  return ms;
+}
+
 export function helpText(program: string): string {
   const width = Math.max(...OPTIONS.map((option) => optionLabel(option).length));
   const lines = OPTIONS.map((option) => `  ${optionLabel(option).padEnd(width)}  ${option.text}`);
@@ -155,6 +194,10 @@ export function helpText(program: string): string {
     ...lines,
     'Exit status: 0 after a clean stop (SIGTERM/SIGINT) or a normal --inetd session, 1 for a failed --inetd',
     'session, 3 for a bad option or a start-up failure.',
+    'Queue tools: --queue-list exits 0; --queue-flush exits 0 when nothing is left waiting (or a running relay was',
+    'asked to flush), 1 when mails are still waiting or failed; --queue-remove exits 0 when the mail was deleted,',
+    '1 when there is no such mail or it is being sent right now; all exit 3 when the folder cannot be used.',
+    'SIGUSR1 makes a running relay with --queue retry every waiting mail at once.',
   ].join('\n');
 }
 

@@ -2,17 +2,25 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
 import { StartupError, type Startup } from './cli-startup';
-import { formatHostPort } from './events';
+import {
+  createRelay, formatHostPort, openAuthFailureFile, shareAuthFailures, type PasswordSource, type RelayEngine,
+} from './index';
 import { attachEngineLog } from './log';
-import type { PasswordSource } from './secrets';
-import { createRelay, type RelayEngine } from './server';
+import { openSpool } from './cli-queue';
+import type { Outbox } from './index';
 
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
 export async function runDaemon(startup: Startup): Promise<number> {
   const { options, sink } = startup;
-  const engine = loggedRelay(startup);
+  const { engine, outbox } = await loggedRelay(startup);
   sink.write('info', startingLine(startup));
   process.on('SIGHUP', () => sink.write('info', 'SIGHUP ignored (as msmtpd does)'));
+  if (outbox) {
+    process.on('SIGUSR1', () => {
+      sink.write('info', 'SIGUSR1 received: sending every waiting mail now');
+      outbox.retryNow();
+    });
+  }
   const stopSignal = firstSignal(['SIGTERM', 'SIGINT'], (signal) => sink.write('info', `${signal} received again: already stopping`));
   try {
     await engine.start();
@@ -22,6 +30,7 @@ export async function runDaemon(startup: Startup): Promise<number> {
   const signal = await stopSignal;
   sink.write('info', `${signal} received: stopping; mails in flight may take up to ${options.stopGraceMs / 1000} s to finish`);
   await engine.stop();
+  await outbox?.close();
   sink.write('info', statsLine(engine));
   await sink.close();
   return 0;
@@ -33,7 +42,9 @@ export async function runDaemon(startup: Startup): Promise<number> {
  */
 export async function runInetd(startup: Startup): Promise<number> {
   const { options, sink } = startup;
-  const engine = loggedRelay(startup);
+  // Every connection is a process of its own: the spacing after a failed login must outlive each of them.
+  if (options.auth) shareLoginSpacing(startup);
+  const { engine, outbox } = await loggedRelay(startup);
   const input = new PassThrough();
   process.stdin.pipe(input);
   process.stdout.on('error', () => {
@@ -59,15 +70,29 @@ export async function runInetd(startup: Startup): Promise<number> {
   const reason = await engine.handleConnection(io, stdinPeer() ?? 'inetd');
   process.stdin.unpipe(input);
   process.stdin.destroy();
+  await outbox?.close();
   await sink.close();
   return reason === 'quit' || reason === 'eof' ? 0 : 1;
 }
 
-function loggedRelay(startup: Startup): RelayEngine {
-  const engine = createRelay(startup.options);
+function shareLoginSpacing({ sink }: Startup): void {
+  const report = (message: string) => sink.write('error', message);
+  try {
+    shareAuthFailures(openAuthFailureFile(undefined, report));
+  } catch (error) {
+    report(`failed logins are spaced within this connection only: ${(error as Error).message}`);
+  }
+}
+
+async function loggedRelay(startup: Startup): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
+  const outbox = startup.config.queueDir !== undefined ? await openSpool(startup.config) : null;
+  const engine = createRelay(startup.options, outbox ? { outbox } : {});
   // With --log=none no event is worded at all: the words would go nowhere, several times for every mail.
-  if (startup.config.log.kind !== 'none') attachEngineLog(engine, startup.sink);
-  return engine;
+  if (startup.config.log.kind !== 'none') {
+    attachEngineLog(engine, startup.sink);
+    if (outbox) attachEngineLog(outbox, startup.sink);
+  }
+  return { engine, outbox };
 }
 
 /** The client's address when stdin is a TCP socket (systemd, xinetd); pipes and socketpairs have none. */
@@ -99,6 +124,7 @@ function startingLine(startup: Startup): string {
   const parts = [`command '${config.commandText}'`, `max ${options.maxSessions} sessions`];
   if (options.auth) parts.push(`auth required for user ${options.auth.user} (password from ${SOURCE_NAMES[startup.passwordSource ?? 'prompt']})`);
   if (options.tls) parts.push('STARTTLS offered');
+  if (config.queueDir !== undefined) parts.push(`mail that cannot go out now is kept in ${config.queueDir}`);
   return `msmtp-relay starting: ${parts.join(', ')}`;
 }
 
@@ -112,7 +138,7 @@ const SOURCE_NAMES: Record<PasswordSource, string> = {
 function statsLine(engine: RelayEngine): string {
   const stats = engine.stats();
   return `stopped after ${stats.totalSessions} sessions (${stats.refusedSessions} refused): ${stats.mailsDelivered} mails delivered, ` +
-    `${stats.mailsFailed} failed, ${stats.mailsAborted} aborted, ${stats.authFailures} failed logins`;
+    `${stats.mailsQueued ? `${stats.mailsQueued} kept for later, ` : ''}${stats.mailsFailed} failed, ${stats.mailsAborted} aborted, ${stats.authFailures} failed logins`;
 }
 
 const SOCKET_ERRORS: Record<string, string> = {
@@ -124,6 +150,6 @@ const SOCKET_ERRORS: Record<string, string> = {
 
 function socketErrorText(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code]!;
+  if (code && SOCKET_ERRORS[code]) return SOCKET_ERRORS[code];
   return error instanceof Error ? error.message : String(error);
 }

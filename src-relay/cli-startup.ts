@@ -1,10 +1,10 @@
 import { fstatSync, readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { CliConfig } from './cli-args';
-import { findExecutable } from './executable';
+import {
+  findExecutable, findPassword, OptionError, PasswordError, resolveOptions, type PasswordSource, type RelayOptions,
+} from './index';
 import { LogOpenError, openLogSink, type LogSink } from './log';
-import { OptionError, resolveOptions, type RelayOptions } from './options';
-import { findPassword, PasswordError, type PasswordSource } from './secrets';
 
 /** Anything that keeps the relay from starting; the CLI prints the message and exits 3. */
 export class StartupError extends Error {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, parseCliArgs, type CliConfig } from './cli-args';
+import { runQueueTool } from './cli-queue';
 import { runDaemon, runInetd } from './cli-run';
 import { prepareStartup, StartupError } from './cli-startup';
 import { UsageError } from './getopt';
@@ -35,6 +36,14 @@ export async function main(args: readonly string[]): Promise<number> {
   if (config.help) {
     process.stdout.write(`${helpText(PROGRAM)}\n`);
     return 0;
+  }
+  if (config.queueTool) {
+    try {
+      return await runQueueTool(config, (text) => process.stdout.write(text));
+    } catch (error) {
+      if (error instanceof StartupError) return fail(error.message);
+      throw error;
+    }
   }
   let startup;
   try {

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { classifyCommandFailure, type FailureStage } from './failure-class';
+import type { MailCopy } from './mail-copy';
 import { SmtpError } from './reply';
 
 export interface Envelope {
@@ -29,16 +31,49 @@ export interface DeliveryReport {
   output: string;
 }
 
-/** A delivery that did not end in 250: the reply for the client plus what happened, for the log. */
-export class DeliveryError extends SmtpError {
-  constructor(reply: SmtpError, readonly report: DeliveryReport, readonly aborted: boolean, readonly detail?: string) {
-    super(reply.code, reply.enhanced, reply.message);
-    this.name = 'DeliveryError';
-  }
+/** What became of one mail handed to the command: one value, so nobody else reads exit codes or signals. */
+export type DeliveryOutcome = DeliverySuccess | DeliveryFailure;
+
+export interface DeliverySuccess {
+  readonly status: 'delivered';
+  readonly report: DeliveryReport;
 }
 
-/** sysexits.h codes msmtpd reports as temporary: EX_NOHOST, EX_UNAVAILABLE, EX_OSERR, EX_TEMPFAIL. */
-const TEMPORARY_EXIT_CODES = new Set([68, 69, 71, 75]);
+export interface DeliveryFailure {
+  readonly status: 'failed';
+  /** The reply for the client: 4xx when the mail may still go out later, 5xx when it never will. */
+  readonly reply: SmtpError;
+  readonly report: DeliveryReport;
+  /**
+   * 'input': the mail itself never arrived whole (the client left, fell silent, or sent too much); 'command': the
+   * mail was complete and the command failed with it. Only the second kind can be kept and tried again.
+   */
+  readonly cause: 'command' | 'input';
+  /** Where it failed (msmtp's dialogue stage, or 'command' / 'timeout' / 'unknown' for the relay's own cases). */
+  readonly stage: FailureStage;
+  /** Why, in a few words, for the Queued reply, the outbox and the window: 'mail server unreachable'. */
+  readonly reason: string;
+  /** What happened, in words, for the log. */
+  readonly detail?: string;
+}
+
+/** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
+export interface QueuedOutcome {
+  readonly status: 'queued';
+  readonly queueId: string;
+  /** Why it was not sent now, in a few words ("mail server unreachable", "sending is paused"). */
+  readonly reason: string;
+  /** The first attempt, if one was made (none while sending is paused). */
+  readonly report?: DeliveryReport;
+}
+
+/** What a session learns of the mail it handed on. */
+export type MailResult = DeliveryOutcome | QueuedOutcome;
+
+export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}) };
+}
+
 const OUTPUT_TAIL_BYTES = 2048;
 /** How long to wait, after the command exited, for the rest of what it wrote. */
 const OUTPUT_GRACE_MS = 200;
@@ -55,19 +90,6 @@ export function buildArgv(template: readonly string[], envelope: Pick<Envelope, 
     return arg.replace('%F', () => sender);
   });
   return [...argv, ...envelope.to];
-}
-
-/**
- * Why an address may not reach the command's argv, or null when it may. The command runs without a shell, so
- * msmtpd's character whitelist is not needed; what stays is what an argv still cares about: no option look-alikes
- * and no control characters.
- */
-export function addressProblem(address: string): string | null {
-  if (address.startsWith('-')) return 'an address may not start with "-"';
-  if (/[\x00-\x1f\x7f]/.test(address)) return 'an address may not contain control characters';
-  if (/[\s<>]/.test(address)) return 'an address may not contain spaces or angle brackets';
-  if (Buffer.byteLength(address) > 256) return 'address too long';
-  return null;
 }
 
 /** Our own trace header, with LF line ends like the body the command gets. */
@@ -97,17 +119,19 @@ export function rfc5322Date(date: Date): string {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${zone}`;
 }
 
-/** The reply for a command's exit status, null for success (msmtpd's mapping). */
-export function exitToError(code: number | null, signal: NodeJS.Signals | null): SmtpError | null {
-  if (signal) {
-    const number = osConstants.signals[signal] ?? 0;
-    return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${128 + number} (killed by ${signal})`);
-  }
-  if (code === 0) return null;
-  if (code !== null && TEMPORARY_EXIT_CODES.has(code)) {
-    return new SmtpError(451, [4, 3, 0], `Pipe command reported error ${code}`);
-  }
-  return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${code}`);
+/**
+ * The reply for a command that exited non-zero or was killed. msmtp's failure table (failure-class.ts) decides
+ * whether the mail may still go out later (451, and the outbox keeps it) or never will (554); msmtpd's wording.
+ */
+export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFailure {
+  const judged = classifyCommandFailure(report);
+  const status = report.signal
+    ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
+    : `${report.exitCode}: ${judged.reason}`;
+  const reply = judged.temporary
+    ? new SmtpError(451, [4, 3, 0], `Pipe command reported error ${status}`)
+    : new SmtpError(554, [5, 3, 0], `Pipe command reported error ${status}`);
+  return commandFailure(reply, report, judged.stage, judged.reason, detail);
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */
@@ -161,12 +185,14 @@ export type CommandSpawner = (argv: readonly string[]) => SpawnedCommand;
 
 /** Its own process group, so a kill reaches whatever the command starts (a script's `cat` holds stdin too). */
 export const spawnDetached: CommandSpawner = (argv) =>
-  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false });
+  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false, windowsHide: true });
 
 /**
  * Streams one mail into the command: our Received header, then the body with LF line ends, with backpressure.
- * Resolves (250) only after the command exited 0. If the body fails (client gone, silent, or over the size limit)
- * the command's process group is killed before its stdin is closed, so it never sees a truncated mail as complete.
+ * Delivered only after the command exited 0 having read it all. If the body fails (client gone, silent, or over the
+ * size limit) the command's process group is killed before its stdin is closed, so it never sees a truncated mail as
+ * complete. With a copy, every byte the command is fed is copied too, and the body is read to its end even when the
+ * command gives up early: a mail the command could not send is then complete in the copy.
  */
 export async function deliverViaCommand(
   command: DeliveryCommand,
@@ -174,14 +200,14 @@ export async function deliverViaCommand(
   body: Readable,
   header: string,
   spawner: CommandSpawner = spawnDetached,
-): Promise<DeliveryReport> {
+  copy: MailCopy | null = null,
+): Promise<DeliveryOutcome> {
   const child = spawner(buildArgv(command.argv, envelope));
   const output = new OutputTail(OUTPUT_TAIL_BYTES);
   child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
   child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
   const exit = waitForExit(child);
   const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
-  const fail = (reply: SmtpError, aborted: boolean, detail?: string) => new DeliveryError(reply, report(), aborted, detail);
 
   const stdin = child.stdin!;
   let stdinBroken = false;
@@ -189,42 +215,62 @@ export async function deliverViaCommand(
     stdinBroken = true; // EPIPE: the command stopped reading; its exit status will tell why
   });
   const watchdog = new Watchdog(command.timeoutMs, () => killGroup(child));
+  const feed = async (data: Buffer) => {
+    const copying = copy?.add(data);
+    if (copying) await copying;
+    if (stdinBroken) return;
+    await writeWithBackpressure(stdin, data, () => stdinBroken, exit, watchdog);
+    if (watchdog.fired) stdinBroken = true; // stalled and killed: the rest of the body is only read (and copied)
+  };
 
   try {
     const converter = new CrlfToLf();
-    await writeWithBackpressure(stdin, Buffer.from(header), () => stdinBroken, exit, watchdog);
+    await feed(Buffer.from(header));
     for await (const chunk of body) {
       if (child.exitCode !== null || child.signalCode !== null) stdinBroken = true; // gone before the end of the mail
-      if (stdinBroken) continue; // keep reading the body to its end, so the reply comes at the right time
-      await writeWithBackpressure(stdin, converter.convert(chunk as Buffer), () => stdinBroken, exit, watchdog);
+      await feed(converter.convert(chunk as Buffer));
     }
-    if (!stdinBroken) stdin.end(converter.flush());
+    const rest = converter.flush();
+    await copy?.add(rest);
+    if (!stdinBroken) stdin.end(rest);
   } catch (error) {
     killGroup(child);
     stdin.destroy();
     const spawnError = await exit.then((r) => r.spawnError);
-    if (spawnError) throw fail(spawnFailure(spawnError), false, spawnError.message);
-    if (error instanceof SmtpError) throw fail(error, true, `${error.message}; the command was killed`);
     const reason = error instanceof Error ? error.message : String(error);
-    throw fail(new SmtpError(451, [4, 3, 0], 'Mail aborted'), true, `${reason}; the command was killed before it saw the end of the mail`);
+    if (spawnError) return inputFailure(spawnFailure(spawnError), report(), spawnError.message);
+    if (error instanceof SmtpError) return inputFailure(error, report(), `${reason}; the command was killed`);
+    return inputFailure(new SmtpError(451, [4, 3, 0], 'Mail aborted'), report(),
+      `${reason}; the command was killed before it saw the end of the mail`);
   }
 
   watchdog.arm();
   const result = await exit;
   watchdog.disarm();
   await outputDrained(child, OUTPUT_GRACE_MS);
-  if (result.spawnError) throw fail(spawnFailure(result.spawnError), false, result.spawnError.message);
-  if (watchdog.fired) {
-    throw fail(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), false, `no progress for ${command.timeoutMs} ms; killed`);
+  if (result.spawnError) {
+    // A command that cannot start is a setting to fix (msmtp not installed, a wrong path): msmtp's table decides.
+    const errno = (result.spawnError as NodeJS.ErrnoException).errno;
+    const judged = classifyCommandFailure({ ...report(), exitCode: report().exitCode ?? (errno !== undefined ? -Math.abs(errno) : null) });
+    const text = `Pipe command failed to execute (${(result.spawnError as NodeJS.ErrnoException).code ?? result.spawnError.message})`;
+    const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
+    return commandFailure(reply, report(), judged.stage, judged.reason, result.spawnError.message);
   }
-  const error = exitToError(result.code, result.signal);
-  if (error) throw fail(error, false);
+  if (watchdog.fired) {
+    return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), 'timeout', 'delivery command timed out',
+      `no progress for ${command.timeoutMs} ms; killed`);
+  }
+  if (result.code !== 0) return exitFailure(report());
   if (stdinBroken) {
     // Success claimed for a mail it never read to the end: not a delivery (msmtpd also answers 554 here).
-    throw fail(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), false,
-      'the command closed its input before the end of the mail, then exited 0');
+    return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(), 'command',
+      'delivery command did not read the whole mail', 'the command closed its input before the end of the mail, then exited 0');
   }
-  return report();
+  return { status: 'delivered', report: report() };
+}
+
+function inputFailure(reply: SmtpError, report: DeliveryReport, detail: string): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'input', stage: 'unknown', reason: reply.message, detail };
 }
 
 /**
@@ -292,7 +338,6 @@ async function writeWithBackpressure(
     exit,
   ]);
   watchdog.disarm();
-  if (watchdog.fired) throw new SmtpError(451, [4, 4, 1], 'Pipe command timed out');
 }
 
 export function killGroup(child: SpawnedCommand): void {

@@ -2,7 +2,21 @@
  * What the engine reports, as data. The CLI turns these into msmtpd-style log lines, the desktop app into its
  * Logs pane and tray state. No event ever carries a password or a mail body.
  */
-export type MailOutcome = 'delivered' | 'temp-failed' | 'failed' | 'aborted';
+export type MailOutcome = 'delivered' | 'queued' | 'temp-failed' | 'failed' | 'aborted';
+
+/** What the outbox did with a kept mail; each comes with its id. */
+export type OutboxAction =
+  /** Another try went out. */
+  | 'sent'
+  /** Another try failed and the mail waits for the next. */
+  | 'waiting'
+  /** Given up (refused for good, or kept too long): it moved to the failed list. */
+  | 'gave-up'
+  /** Found in flight after a crash: it is tried again and may have been sent already. */
+  | 'recovered'
+  | 'removed'
+  /** A kept mail could not be written or read (disk full, permissions). */
+  | 'storage-error';
 
 export type RelayEvent =
   | { type: 'listening'; host: string; port: number }
@@ -27,7 +41,26 @@ export type RelayEvent =
       commandOutput?: string;
       /** Why a mail was aborted or failed, in words (client disconnected mid-DATA, command timed out...). */
       detail?: string;
+      /** Set when the mail was kept in the outbox (outcome 'queued'). */
+      queueId?: string;
     }
+  | {
+      type: 'outbox';
+      action: OutboxAction;
+      id: string;
+      from: string;
+      to: readonly string[];
+      attempts: number;
+      /** Why it is waiting or was given up, or what went wrong with storage. */
+      reason?: string;
+      /** The command's last words on this try. */
+      commandOutput?: string;
+      /** It was in flight when a relay died: the provider may have it already. */
+      maySendTwice?: boolean;
+      /** When the next try is due (epoch ms), for 'waiting'. */
+      nextAttemptAt?: number;
+    }
+  | { type: 'outbox-paused'; paused: boolean }
   | { type: 'error'; message: string };
 
 export type SessionEndReason =
@@ -71,6 +104,28 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
         .join('; ');
       return event.outcome === 'delivered' ? info(`${head}: ${tail}`) : error(`${head}: ${tail}`);
     }
+    case 'outbox': {
+      const head = `[outbox ${event.id}] mail from ${event.from || '<>'} to ${event.to.join(', ')}`;
+      const twice = event.maySendTwice ? ' (it was in flight when a relay stopped: it may have been sent already)' : '';
+      const said = event.commandOutput ? `; command said: ${event.commandOutput}` : '';
+      switch (event.action) {
+        case 'sent':
+          return info(`${head}: sent on attempt ${event.attempts}${twice}`);
+        case 'waiting':
+          return error(`${head}: attempt ${event.attempts} failed: ${event.reason ?? 'unknown'}; next try ${new Date(event.nextAttemptAt ?? 0).toISOString()}${said}`);
+        case 'gave-up':
+          return error(`${head}: gave up after ${event.attempts} attempts: ${event.reason ?? 'unknown'}${said}`);
+        case 'recovered':
+          return error(`${head}: found in flight after a crash; will try again${twice}`);
+        case 'removed':
+          return info(`${head}: removed from the outbox`);
+        case 'storage-error':
+          return error(`${head}: ${event.reason ?? 'storage error'}`);
+      }
+      break;
+    }
+    case 'outbox-paused':
+      return info(event.paused ? 'sending paused: new mail is kept in the outbox' : 'sending resumed');
     case 'error':
       return error(event.message);
   }

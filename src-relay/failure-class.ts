@@ -168,7 +168,7 @@ const RULES: readonly Rule[] = [
     // passwordeval fails while the keyring or password manager is locked, which ends by itself.
     temporary: true,
     reason: () => 'msmtp could not get the password',
-    advice: () => `msmtp's passwordeval command failed: unlock your keyring or password manager, or fix the command; ${RETRY}.`,
+    advice: () => `The passwordeval command in ${CONFIG} failed: unlock your keyring or password manager, or fix the command; ${RETRY}.`,
   },
   {
     words: /does not support authentication/,
@@ -284,7 +284,8 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
   const lines = report.output.split('\n');
   const reply = quotedReply(lines);
   const codeSays = reply && reply.code >= 400 ? reply.code < 500 : undefined;
-  const rule = findRule(report.output);
+  // msmtp's own lines only: a server's text ("550 relaying denied, authentication failed") must not set the stage.
+  const rule = findRule(lines.filter((line) => !SERVER_MESSAGE.test(line.trim())).join('\n'));
   if (rule) {
     const temporary = codeSays ?? rule.rule.temporary ?? TEMPORARY_EXITS.has(exitCode);
     return withReply({
@@ -300,7 +301,7 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
   return withReply({
     temporary,
     stage: 'unknown',
-    reason: reply ? byServer('deferred by the mail server', 'refused by the mail server')(temporary)
+    reason: reply ? byServer('mail deferred by the mail server', 'mail refused by the mail server')(temporary)
       : `delivery command failed (exit ${exitCode}${name ? ` ${name}` : ''})`,
     advice: temporary ? `${capitalise(RETRY)}; the log has the delivery command's own words.`
       : "The log has the delivery command's own words; fix what they name and send the mail again.",
@@ -359,7 +360,7 @@ function signalFailure(signal: string): FailureClass {
       temporary: true,
       stage: 'command',
       reason: `msmtp was stopped (${signal})`,
-      advice: `${capitalise(RETRY)}; if it repeats, the mail server may take the connection and never answer (msmtp waits without end over TLS until the relay's time-out stops it).`,
+      advice: `${capitalise(RETRY)}; if it repeats, the mail server may take the connection and never answer (over TLS msmtp waits past its own time-out until the relay's stops it).`,
     };
   }
   return {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
-import { describeEvent, type LogLevel, type RelayEvent } from './events';
+import { describeEvent, type LogLevel, type RelayEvent } from './index';
 
 /** Where log lines go: msmtpd's --log=none|syslog|FILE. */
 export type LogTarget = { kind: 'none' } | { kind: 'syslog' } | { kind: 'file'; path: string };
@@ -207,7 +207,7 @@ class SyslogSink implements LogSink {
       stdio: ['pipe', 'ignore', 'ignore'], // an inetd stderr may be the client's socket
     });
     this.loggers.set(level, logger);
-    logger.stdin!.on('error', () => {
+    logger.stdin.on('error', () => {
       // EPIPE: the logger died; its 'exit' handler below takes care of it
     });
     logger.once('error', (error) => this.lost(level, logger, errorText(error)));

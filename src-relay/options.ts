@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
-import { loopbackName } from './events';
 
 export interface TlsOptions {
   key: string | Buffer;
@@ -139,23 +138,4 @@ const nonNegativeIntegerKeys = ['authFailureDelayMs', 'authFailureWindowMs', 'st
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** What a mail client needs to know to send through the relay. */
-export interface ClientSetup {
-  host: string;
-  port: number;
-  user?: string;
-  security: 'none' | 'starttls';
-  authentication: 'normal-password' | 'none';
-}
-
-export function clientSetup(options: Pick<RelayOptions, 'host' | 'port' | 'auth' | 'tls'>): ClientSetup {
-  return {
-    host: loopbackName(options.host),
-    port: options.port,
-    ...(options.auth ? { user: options.auth.user } : {}),
-    security: options.tls ? 'starttls' : 'none',
-    authentication: options.auth ? 'normal-password' : 'none',
-  };
 }

@@ -1,6 +1,22 @@
-/** An SMTP reply as an error: the one type that carries a failure to the client (go-smtp's SMTPError). */
 export type EnhancedCode = readonly [2 | 4 | 5, number, number];
 
+/** One reply to the client: a code, an RFC 3463 enhanced code (shown after EHLO), a text. */
+export class SmtpReply {
+  constructor(
+    readonly code: number,
+    readonly enhanced: EnhancedCode | null,
+    readonly text: string,
+  ) {}
+
+  toReply(withEnhanced = true): string {
+    return formatReply(this.code, withEnhanced ? this.enhanced : null, [this.text]);
+  }
+}
+
+/**
+ * A refusal (4xx or 5xx) as an error: the one type that carries a failure to the client from deep inside the
+ * dialogue (go-smtp's SMTPError). Success is an SmtpReply, never an error.
+ */
 export class SmtpError extends Error {
   constructor(
     readonly code: number,

@@ -55,6 +55,8 @@ export function createKeyringStore(service = APP_SERVICE, timeoutMs = KEYRING_TI
 /** Loaded on first use: a machine without libsecret can still run the relay with a passwordeval. */
 function loadKeytar(): typeof Keytar {
   try {
+    // A require, not an import: the native module loads only when a key ring is really used.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('@github/keytar') as typeof Keytar;
   } catch (error) {
     throw new KeyringUnavailableError(`key ring support not loadable: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
@@ -209,10 +211,10 @@ function capture(file: string, args: string[], options: CaptureOptions): Promise
     const finish = (result: Omit<Captured, 'stdout' | 'timedOut'>) => {
       clearTimeout(timer);
       clearTimeout(graceTimer);
-      child.stdout!.destroy();
+      child.stdout.destroy();
       resolve({ ...result, timedOut, stdout: Buffer.concat(chunks).subarray(0, MAX_CAPTURE_BYTES) });
     };
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (size < MAX_CAPTURE_BYTES) chunks.push(chunk);
       size += chunk.length;
     });
@@ -230,8 +232,8 @@ function capture(file: string, args: string[], options: CaptureOptions): Promise
     }, options.timeoutMs);
     child.once('error', (error) => finish({ code: null, spawnError: error }));
     child.once('exit', (code) => {
-      if (child.stdout!.readableEnded) return finish({ code });
-      child.stdout!.once('end', () => finish({ code }));
+      if (child.stdout.readableEnded) return finish({ code });
+      child.stdout.once('end', () => finish({ code }));
       graceTimer = setTimeout(() => finish({ code }), OUTPUT_GRACE_MS);
     });
   });

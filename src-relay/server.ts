@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { AuthThrottle } from './auth';
-import { deliverViaCommand, receivedHeader, type CommandSpawner } from './deliver';
+import { deliverViaCommand, receivedHeader, type CommandSpawner, type Envelope } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
 import { resolveOptions, type RelayOptions } from './options';
+import type { Outbox } from './outbox';
 import { Replies } from './reply';
 import { SessionControl, runSession, type SessionHandler } from './session';
 import { createLauncherSpawner } from './spawner-launcher';
@@ -15,6 +16,8 @@ export interface RelayStats {
   totalSessions: number;
   refusedSessions: number;
   mailsDelivered: number;
+  /** Mails kept in the outbox for later (answered 250 all the same). */
+  mailsQueued: number;
   mailsFailed: number;
   mailsAborted: number;
   authFailures: number;
@@ -37,6 +40,8 @@ export interface RelayEngine {
 export interface EngineSeams {
   /** How the delivery command is started (tests and benchmarks may measure alternatives). */
   spawner?: CommandSpawner;
+  /** Where mail that cannot go out now is kept; without one, such mail is refused with 451 as msmtpd does. */
+  outbox?: Outbox;
 }
 
 /** How long a closed session's socket may linger half-open before it is destroyed. */
@@ -62,7 +67,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const spawner = seams.spawner ?? launcher!.spawn;
   const stats: RelayStats = {
     activeSessions: 0, totalSessions: 0, refusedSessions: 0,
-    mailsDelivered: 0, mailsFailed: 0, mailsAborted: 0, authFailures: 0,
+    mailsDelivered: 0, mailsQueued: 0, mailsFailed: 0, mailsAborted: 0, authFailures: 0,
   };
   const sockets = new Set<Socket>();
   const sessionsDone = new Set<Promise<unknown>>();
@@ -77,6 +82,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const emit = (event: RelayEvent) => {
     if (event.type === 'mail') {
       if (event.outcome === 'delivered') stats.mailsDelivered += 1;
+      else if (event.outcome === 'queued') stats.mailsQueued += 1;
       else if (event.outcome === 'aborted') stats.mailsAborted += 1;
       else stats.mailsFailed += 1;
     } else if (event.type === 'auth' && !event.ok) {
@@ -91,16 +97,17 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     }
   };
 
+  const command = { argv: options.command, timeoutMs: options.deliveryTimeoutMs };
+  const sendKept = (envelope: Envelope, body: Readable, header: string) => deliverViaCommand(command, envelope, body, header, spawner);
+  const outbox = seams.outbox ?? null;
+  let detachOutbox: (() => void) | null = null;
   const handler: SessionHandler = {
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
-    deliver: (envelope, body) =>
-      deliverViaCommand(
-        { argv: options.command, timeoutMs: options.deliveryTimeoutMs },
-        envelope,
-        body,
-        receivedHeader(envelope, options.hostname),
-        spawner,
-      ),
+    deliver: (envelope, body) => {
+      const header = receivedHeader(envelope, options.hostname);
+      if (!outbox) return deliverViaCommand(command, envelope, body, header, spawner);
+      return outbox.acceptMail(envelope, body, header, (copy) => deliverViaCommand(command, envelope, body, header, spawner, copy));
+    },
   };
 
   const handleConnection = (io: Duplex, remote: string): Promise<SessionEndReason> => {
@@ -194,19 +201,23 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       server = listening;
       void launcher?.prepare(); // now: until it is ready (some 20 ms), commands start with Node's spawn
       emit({ type: 'listening', host: address!.host, port: address!.port });
+      detachOutbox = outbox?.attach(sendKept) ?? null;
       return address!;
     },
     async stop(graceMs = options.stopGraceMs) {
       const closing = server;
       if (!closing && sessions.size === 0) return;
       server = null;
+      detachOutbox?.();
+      detachOutbox = null;
       shutdown.abort();
       const closed = new Promise<void>((resolve) => (closing ? closing.close(() => resolve()) : resolve()));
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
       });
-      await Promise.race([Promise.allSettled([...sessionsDone]), grace]);
+      // Tries of kept mails in flight finish too (bounded by the same grace): they use this engine's launcher.
+      await Promise.race([Promise.allSettled([...sessionsDone, outbox?.whenIdle()]), grace]);
       clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       for (const io of sessions.keys()) io.destroy();

@@ -2,17 +2,18 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import { AuthThrottle, credentialsMatch, decodeLoginField, decodePlain, type Credentials } from './auth';
-import { DeliveryError, addressProblem, type DeliveryReport, type Envelope } from './deliver';
+import { addressProblem, stripSourceRoute } from './address';
+import type { Envelope, MailResult } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
 import type { RelayOptions } from './options';
-import { Replies, SmtpError, formatReply } from './reply';
+import { Replies, SmtpError, SmtpReply, formatReply } from './reply';
 import { SmtpReader, StreamEndedError, type DataBody } from './wire';
 
 /** What a session needs from the engine (go-smtp's Backend): the credentials check and the delivery. */
 export interface SessionHandler {
   /** Absent: AUTH is not offered and not required. */
   readonly credentials?: Credentials;
-  deliver(envelope: Envelope, body: DataBody): Promise<DeliveryReport>;
+  deliver(envelope: Envelope, body: DataBody): Promise<MailResult>;
 }
 
 export interface SessionContext {
@@ -46,6 +47,9 @@ export class SessionControl {
   }
 }
 
+/** The report of a delivery that never started a command. */
+const NO_REPORT = { exitCode: null, signal: null, output: '' } as const;
+
 const HTTP_REQUEST_LINE = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE|PRI) \S+ HTTP\/\d/i;
 const HTTP_HEADER_LINE = /^(host|user-agent|content-type|content-length|origin|referer|accept|connection|cookie):/i;
 const ALLOWED_BEFORE_AUTH = new Set(['EHLO', 'HELO', 'AUTH', 'NOOP', 'RSET', 'QUIT', 'STARTTLS']);
@@ -57,7 +61,7 @@ let tlsContextCache: { key: unknown; cert: unknown; context: SecureContext } | n
 
 /** Ends the session with the given reason; thrown from deep inside the dialogue. */
 class SessionEnd extends Error {
-  constructor(readonly reason: SessionEndReason, readonly reply?: SmtpError) {
+  constructor(readonly reason: SessionEndReason, readonly reply?: SmtpReply | SmtpError) {
     super(reason);
   }
 }
@@ -207,7 +211,7 @@ class Session {
       case 'NOOP':
         return this.reply(250, [2, 0, 0], 'Ok');
       case 'QUIT':
-        throw new SessionEnd('quit', new SmtpError(221, [2, 0, 0], 'Bye'));
+        throw new SessionEnd('quit', new SmtpReply(221, [2, 0, 0], 'Bye'));
       case 'VRFY':
         return this.reply(252, [2, 5, 0], 'Cannot VRFY user, but will accept message and attempt delivery');
       case 'HELP':
@@ -395,44 +399,49 @@ class Session {
     this.flush();
     const started = Date.now();
     const body = this.reader.readData(this.options.maxMessageBytes);
-    const event = { type: 'mail' as const, session: this.context.id, from: envelope.from, to: envelope.to };
-    let report: DeliveryReport;
+    let result: MailResult;
     try {
-      report = await this.context.handler.deliver(envelope, body);
+      result = await this.context.handler.deliver(envelope, body);
     } catch (error) {
-      const gone = await body.drain();
-      const failure = error instanceof DeliveryError ? error : null;
-      // The reply the client gets: the delivery's, or (client gone) the one a half-closed client can still read.
-      const reply = !gone ? (error instanceof SmtpError ? error : Replies.internal())
-        : this.context.shutdown.aborted ? Replies.shuttingDown()
-        : gone.reason === 'timeout' ? Replies.idleTimeout()
-        : new SmtpError(451, [4, 3, 0], 'Connection ended before the end of the mail; nothing was delivered');
+      const reply = Replies.internal();
+      result = { status: 'failed', reply, cause: 'input', stage: 'unknown', reason: reply.message, report: NO_REPORT, detail: describe(error) };
+    }
+    const event = {
+      type: 'mail' as const, session: this.context.id, from: envelope.from, to: envelope.to,
+      exitCode: result.report?.exitCode ?? null,
+      signal: result.report?.signal ?? null,
+      ...(result.report?.output ? { commandOutput: result.report.output } : {}),
+    };
+    if (result.status !== 'failed') {
+      const reply = result.status === 'delivered'
+        ? new SmtpReply(250, [2, 0, 0], 'Ok, mail was piped')
+        : new SmtpReply(250, [2, 0, 0], `Queued as ${result.queueId}: ${result.reason}; will retry`);
       this.context.emit({
         ...event,
-        outcome: gone ? 'aborted' : reply.temporary ? 'temp-failed' : 'failed',
+        outcome: result.status,
         bytes: body.bytes,
         ms: Date.now() - started,
         reply: reply.toReply(false).trim(),
-        exitCode: failure?.report.exitCode ?? null,
-        signal: failure?.report.signal ?? null,
-        ...(failure?.report.output ? { commandOutput: failure.report.output } : {}),
-        ...(failure ? (failure.detail ? { detail: failure.detail } : {}) : { detail: describe(error) }),
+        ...(result.status === 'queued' ? { queueId: result.queueId } : {}),
       });
-      if (gone) throw new SessionEnd(this.context.shutdown.aborted ? 'shutdown' : gone.reason === 'timeout' ? 'idle-timeout' : 'eof', reply);
       this.send(reply);
       return;
     }
-    const reply = new SmtpError(250, [2, 0, 0], 'Ok, mail was piped');
+    const gone = await body.drain();
+    // The reply the client gets: the delivery's, or (client gone) the one a half-closed client can still read.
+    const reply = !gone ? result.reply
+      : this.context.shutdown.aborted ? Replies.shuttingDown()
+      : gone.reason === 'timeout' ? Replies.idleTimeout()
+      : new SmtpError(451, [4, 3, 0], 'Connection ended before the end of the mail; nothing was delivered');
     this.context.emit({
       ...event,
-      outcome: 'delivered',
+      outcome: gone ? 'aborted' : reply.temporary ? 'temp-failed' : 'failed',
       bytes: body.bytes,
       ms: Date.now() - started,
       reply: reply.toReply(false).trim(),
-      exitCode: report.exitCode,
-      signal: report.signal,
-      ...(report.output ? { commandOutput: report.output } : {}),
+      ...(result.detail ? { detail: result.detail } : {}),
     });
+    if (gone) throw new SessionEnd(this.context.shutdown.aborted ? 'shutdown' : gone.reason === 'timeout' ? 'idle-timeout' : 'eof', reply);
     this.send(reply);
   }
 
@@ -445,8 +454,8 @@ class Session {
     this.pending.push(formatReply(code, this.esmtp ? enhanced : null, [text]));
   }
 
-  private send(error: SmtpError): void {
-    this.pending.push(error.toReply(this.esmtp));
+  private send(reply: SmtpReply | SmtpError): void {
+    this.pending.push(reply.toReply(this.esmtp));
   }
 
   /** A rejected command: its reply, a log event, and the session ends once the client erred too often. */
@@ -466,7 +475,7 @@ class Session {
   }
 
   /** Sends a last reply and ends our side; the server destroys the socket if the client lingers. */
-  private close(reply: SmtpError): void {
+  private close(reply: SmtpReply | SmtpError): void {
     this.send(reply);
     this.flush();
     if (this.output.writable) this.output.end();
@@ -478,12 +487,6 @@ function tlsContext(tls: NonNullable<RelayOptions['tls']>): SecureContext {
     tlsContextCache = { key: tls.key, cert: tls.cert, context: createSecureContext({ key: tls.key, cert: tls.cert }) };
   }
   return tlsContextCache.context;
-}
-
-/** RFC 5321 4.1.2: a source route (@a,@b:user@c) is accepted and ignored. */
-function stripSourceRoute(path: string): string {
-  const match = /^@[^:]*:(.*)$/.exec(path);
-  return match ? match[1]! : path;
 }
 
 /**

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { spawnDetached, type CommandSpawner, type SpawnedCommand } from './deliver';
 import { findExecutable, isExecutableFile } from './executable';
-import { LAUNCHER_SCRIPT } from './launcher-script';
 
 /** A command the launcher has not confirmed by then means the launcher is stuck: it is killed and restarted. */
 const START_TIMEOUT_MS = 10_000;
@@ -15,6 +14,17 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_LAUNCHER_FAILURES = 3;
 /** sockaddr_un holds 104 (macOS) to 108 (Linux) bytes. */
 const MAX_SOCKET_PATH = 100;
+
+/**
+ * The launcher's python source, src-relay/launcher.py, which the build copies next to this file. It is read as text
+ * and run with `python3 -c`: fs reads it from inside a packaged app's archive, where python could not open it.
+ */
+export const LAUNCHER_SOURCE = join(__dirname, 'launcher.py');
+let launcherText: string | undefined;
+function launcherScript(): string {
+  launcherText ??= readFileSync(LAUNCHER_SOURCE, 'utf8');
+  return launcherText;
+}
 
 export interface LauncherSpawner {
   /** Starts a command through the launcher, or with Node's own spawn where there is none or it keeps failing. */
@@ -33,7 +43,7 @@ export interface LauncherSpawner {
 
 /**
  * The engine's default way to start delivery commands: through a small long-lived python3 process (see
- * launcher-script.ts) instead of forking the relay. Same guarantees as spawnDetached: argv only, its own process
+ * launcher.py) instead of forking the relay. Same guarantees as spawnDetached: argv only, its own process
  * group, the exact exit code or signal, its output captured; and the mail's end (EOF) reaches the command only
  * when the stdin stream is ended, never because of an abort. Where python3 is missing, and on macOS and Windows
  * (where libuv already spawns without copying the process), it is Node's own spawn.
@@ -74,7 +84,7 @@ function sharedLauncher(python: string, change: 1 | -1): Launcher {
 
 /**
  * python3 where the launcher pays off: platforms whose libuv forks to spawn (Linux, the BSDs). The system's first:
- * it starts in 20 ms where a version manager's shim on PATH (pyenv) takes 100 ms and more.
+ * it starts several times faster than a version manager's shim on PATH such as pyenv's (docs/benchmark.md).
  */
 export function launcherInterpreter(): string | null {
   if (process.platform === 'win32' || process.platform === 'darwin') return null;
@@ -103,7 +113,7 @@ class Launcher {
     return this.failures < MAX_LAUNCHER_FAILURES;
   }
 
-  /** Through the launcher once it is ready; before that (it starts in some 20 ms) with Node's spawn, no waiting. */
+  /** Through the launcher once it is ready; before that with Node's spawn, no waiting. */
   spawn(argv: readonly string[]): SpawnedCommand {
     if (!this.ensureRunning() || !this.ready) return spawnDetached(argv);
     const id = String((this.sequence += 1));
@@ -146,14 +156,14 @@ class Launcher {
       return false;
     }
     // Its own process group: a Ctrl-C meant for the relay must not take the launcher away from mails in flight.
-    const child = spawn(this.python, ['-I', '-c', LAUNCHER_SCRIPT, this.socketPath], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const child = spawn(this.python, ['-I', '-c', launcherScript(), this.socketPath], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.child = child;
     this.ready = false;
     this.pendingOutput = '';
     this.whenSettled = new Promise((resolve) => (this.settle = resolve));
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => this.receive(text));
-    child.stdin!.on('error', () => {}); // EPIPE when the launcher died; its exit is handled below
-    child.stdin!.write(lengthPrefixed(environmentEntries())); // what the commands get, exactly as Node's spawn would
+    child.stdout.setEncoding('utf8').on('data', (text: string) => this.receive(text));
+    child.stdin.on('error', () => {}); // EPIPE when the launcher died; its exit is handled below
+    child.stdin.write(lengthPrefixed(environmentEntries())); // what the commands get, exactly as Node's spawn would
     child.once('error', () => this.lost(child));
     child.once('exit', () => this.lost(child));
     child.unref();
@@ -260,7 +270,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
       writev: (chunks, callback) =>
         this.whenOpen(() => {
           this.stdout.cork(); // one syscall for what piled up while the previous write was in flight
-          chunks.forEach(({ chunk }, index) => this.stdout.write(chunk, index === chunks.length - 1 ? callback : undefined));
+          chunks.forEach(({ chunk }, index) => this.stdout.write(chunk as Buffer, index === chunks.length - 1 ? callback : undefined));
           this.stdout.uncork();
         }, callback),
       final: (callback) => {

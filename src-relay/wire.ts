@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Replies, SmtpError } from './reply';
+import { Replies } from './reply';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -51,10 +51,6 @@ export class SmtpReader {
   /** True when a complete line is already buffered: the caller can answer without waiting (pipelining). */
   hasBufferedLine(): boolean {
     return this.chunks.some((chunk) => chunk.includes(LF));
-  }
-
-  get bufferedBytes(): number {
-    return this.buffered;
   }
 
   /** From now on every read sees end of input: the session closed from our side and will not wait for the client. */
@@ -295,8 +291,4 @@ export class DataBody extends Readable {
     if (this.endError) return this.endError;
     return this.reader.drain(this.state);
   }
-}
-
-export function isSmtpError(error: unknown): error is SmtpError {
-  return error instanceof SmtpError;
 }

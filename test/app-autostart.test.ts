@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -96,8 +97,7 @@ describe('autostart', { timeout: 20_000 }, () => {
       'value = re.sub(r"\\\\(.)", lambda m: {"s": " ", "n": "\\n", "t": "\\t", "r": "\\r", "\\\\": "\\\\"}.get(m.group(1), "\\\\" + m.group(1)), value)',
       'print("\\0".join(shlex.split(value.replace("%%", "%"))))',
     ].join('\n');
-    const parsed = await new Promise<string>((resolve, reject) =>
-      execFile('python3', ['-c', script, autostart.file], (error, stdout) => (error ? reject(error) : resolve(stdout))));
+    const { stdout: parsed } = await promisify(execFile)('python3', ['-c', script, autostart.file]);
     assert.deepEqual(parsed.trimEnd().split('\0'), argv);
   });
 

@@ -20,7 +20,7 @@ import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { createXdgAutostart } from '../electron/autostart';
 import { trayModel } from '../electron/tray-model';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { settingsFor, tempDir, uniqueUser } from './helpers/app-env';
 import { holdPort } from './helpers/port-holder';
 import { waitUntil } from './helpers/wait';
@@ -109,7 +109,7 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.equal(tray.look, 'error');
       assert.ok(tray.items.some((item) => item.kind === 'label' && item.label === `Problem: ${problem.title}`));
 
-      const fix = problem.fix as { action: 'use-port'; port: number; label: string };
+      const fix = problem.fix;
       const result = await controller.applyFix({ action: 'use-port', port: fix.port });
       assert.equal(result.ok, true, JSON.stringify(result));
       assert.equal(host.status().state, 'running');
@@ -146,8 +146,8 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.equal(problem.title, 'msmtp is not installed (msmtp was not found in PATH)');
       const expected = installLine('linux', os, { debian: 'msmtp', fedora: 'msmtp', arch: 'msmtp', suse: 'msmtp', alpine: 'msmtp', brew: 'msmtp' });
       assert.equal(problem.steps[0], expected);
-      if ([os!.id, ...os!.idLike].includes('debian')) assert.equal(problem.steps[0], 'sudo apt install msmtp');
-      assert.match(problem.detail, new RegExp(`On ${os!.prettyName.replace(/[()]/g, '\\$&')}:`));
+      if ([os.id, ...os.idLike].includes('debian')) assert.equal(problem.steps[0], 'sudo apt install msmtp');
+      assert.match(problem.detail, new RegExp(`On ${os.prettyName.replace(/[()]/g, '\\$&')}:`));
       assert.equal(trayModel(status).look, 'error');
     } finally {
       unwatch();

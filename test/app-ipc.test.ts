@@ -138,13 +138,11 @@ describe('IPC gate', () => {
     original.port = 1;
     assert.equal(detached.port, defaultSettings.port);
 
-    // INVOKE_CHANNELS is derived from the validators, so compare both with what the window can actually invoke:
-    // a channel the preload calls without a validator would never be handled.
+    // Compare the validators with what the window can actually invoke: a channel the preload calls without a
+    // validator would never be handled, and one with a validator the preload never calls is dead surface.
     const preload = await readFile(join(__dirname, '..', 'electron', 'preload.js'), 'utf8');
     const invoked = [...preload.matchAll(/invoke\('([A-Za-z]+)'\)/g)].map((match) => match[1]!);
-    assert.deepEqual(Object.keys(validators).sort(), [...INVOKE_CHANNELS].sort());
     assert.deepEqual(Object.keys(validators).sort(), [...new Set(invoked)].sort());
-    for (const [channel, validate] of Object.entries(validators)) assert.equal(typeof validate, 'function', channel);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,17 +12,17 @@ import { Controller } from '../electron/controller';
 import { createXdgAutostart } from '../electron/autostart';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
-import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/secrets';
+import { APP_SERVICE, createKeyringStore, findPassword } from '../src-relay/index';
 import { freePort } from '../bench/ports';
-import { sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer } from './helpers/mail';
 import { CliProcess } from './helpers/cli-process';
 import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
 
-function secretTool(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile('secret-tool', args, { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+async function secretTool(...args: string[]): Promise<string> {
+  return (await promisify(execFile)('secret-tool', args, { timeout: 10_000 })).stdout;
 }
 
 describe('key ring', { timeout: 30_000 }, () => {
@@ -67,9 +68,9 @@ describe('key ring', { timeout: 30_000 }, () => {
     const port = await freePort();
     const cli = await CliProcess.listening(port, [`--auth=${name}`, '--command', settingsFor(mailDir, port, name).command]);
     try {
-      assert.match(await sendMail(port, { user: name, pass: password }, 'cli@example.net'), /^250/);
+      assert.match(await sendWithNodemailer(port, { user: name, pass: password }, 'cli@example.net'), /^250/);
       assert.equal((await sunkMails(mailDir)).length, 1);
-      await assert.rejects(sendMail(port, { user: name, pass: `${password}x` }, 'cli@example.net'), /535/);
+      await assert.rejects(sendWithNodemailer(port, { user: name, pass: `${password}x` }, 'cli@example.net'), /535/);
     } finally {
       await cli.stop();
     }
@@ -87,7 +88,9 @@ describe('key ring', { timeout: 30_000 }, () => {
       store: createSettingsStore(join(dir.path, 'controller-data')),
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/x', '--hidden']),
-      writeClipboard: (text) => clipboard.push(text),
+      writeClipboard: (text) => {
+        clipboard.push(text);
+      },
       openLogFile: async () => '',
       chooseFile: async () => null,
     }, settings);
@@ -107,8 +110,8 @@ describe('key ring', { timeout: 30_000 }, () => {
       assert.equal(await secrets.get(name), 'correct horse battery');
       const running = host.status();
       assert.equal(running.port, port, 'a password change restarts on the same port');
-      assert.match(await sendMail(running.port, { user: name, pass: 'correct horse battery' }, 'a@example.net'), /^250/);
-      await assert.rejects(sendMail(running.port, { user: name, pass: generated }, 'a@example.net'), /535/);
+      assert.match(await sendWithNodemailer(running.port, { user: name, pass: 'correct horse battery' }, 'a@example.net'), /^250/);
+      await assert.rejects(sendWithNodemailer(running.port, { user: name, pass: generated }, 'a@example.net'), /535/);
 
       const regenerated = await controller.regeneratePassword();
       assert.equal(regenerated.ok, true);
@@ -118,7 +121,7 @@ describe('key ring', { timeout: 30_000 }, () => {
 
       assert.deepEqual(await controller.copy('password'), { ok: true, message: 'Password copied' });
       assert.equal(clipboard.at(-1), fresh);
-      assert.match(await sendMail(host.status().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
+      assert.match(await sendWithNodemailer(host.status().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
       await waitUntil(async () => (await sunkMails(mailDir)).length === 2, 5000, 'two mails');
     } finally {
       await host.shutdown();

@@ -4,7 +4,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts } from '../electron/msmtp-check';
-import { findExecutable } from '../src-relay/executable';
+import { findExecutable } from '../src-relay/index';
 import { tempDir } from './helpers/app-env';
 
 describe('msmtp check', { timeout: 20_000 }, () => {

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NotifyPolicy, type Notice } from '../electron/notify-policy';
 import { RelayHost } from '../electron/relay-host';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { freePort } from '../bench/ports';
-import { sendMail, settingsFor, tempDir, uniqueUser } from './helpers/app-env';
+import { settingsFor, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer as sendMail } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();

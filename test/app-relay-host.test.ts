@@ -9,9 +9,10 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../electron/relay-host';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { freePort } from '../bench/ports';
-import { heldCount, refused, sendMail, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
@@ -49,7 +50,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.ok(password && password.length >= 24, 'a strong password was stored on first start');
       assert.match(password, /^[A-Za-z0-9_-]+$/);
 
-      const reply = await sendMail(status.port, { user, pass: password }, 'bob@example.net', 'first');
+      const reply = await sendWithNodemailer(status.port, { user, pass: password }, 'bob@example.net', 'first');
       assert.match(reply, /^250/);
       const mails = await sunkMails(mailDir);
       assert.equal(mails.length, 1);
@@ -80,7 +81,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     const { host, mailDir, user } = await hostWithMailDir('badauth');
     try {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
-      await assert.rejects(sendMail(port, { user, pass: 'not-the-password' }, 'bob@example.net'), /535|auth/i);
+      await assert.rejects(sendWithNodemailer(port, { user, pass: 'not-the-password' }, 'bob@example.net'), /535|auth/i);
       await waitUntil(() => host.recentLog().some((e) => e.kind === 'auth' && e.level === 'error'), 5000, 'the auth line');
       assert.equal((await sunkMails(mailDir)).length, 0);
     } finally {
@@ -94,7 +95,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       const first = await host.start(settingsFor(mailDir, await freePort(), user));
       assert.equal(first.state, 'running', first.error);
       const pass = (await secrets.get(user))!;
-      const inFlight = sendMail(first.port, { user, pass }, 'hold@example.net', 'in flight');
+      const inFlight = sendWithNodemailer(first.port, { user, pass }, 'hold@example.net', 'in flight');
       await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
       const newPort = await freePort();
@@ -105,7 +106,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.equal(moved.port, newPort);
       assert.ok(await refused(first.port), 'the old port no longer accepts connections');
 
-      assert.match(await sendMail(newPort, { user, pass }, 'carl@example.net', 'after restart'), /^250/);
+      assert.match(await sendWithNodemailer(newPort, { user, pass }, 'carl@example.net', 'after restart'), /^250/);
       assert.equal((await sunkMails(mailDir)).length, 1, 'the new port delivered while the old mail is still held');
 
       await writeFile(join(mailDir, 'release'), '');
@@ -127,7 +128,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       const port = await freePort();
       await host.start(settingsFor(mailDir, port, user));
       const pass = (await secrets.get(user))!;
-      const inFlight = sendMail(port, { user, pass }, 'hold@example.net', 'in flight');
+      const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net', 'in flight');
       await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
       const changed = await host.apply(settingsFor(mailDir, port, otherUser));
@@ -135,8 +136,8 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.equal(changed.port, port);
       const otherPass = (await secrets.get(otherUser))!;
       assert.ok(otherPass && otherPass !== pass);
-      assert.match(await sendMail(port, { user: otherUser, pass: otherPass }, 'dan@example.net'), /^250/);
-      await assert.rejects(sendMail(port, { user, pass }, 'eve@example.net'), /535|auth/i);
+      assert.match(await sendWithNodemailer(port, { user: otherUser, pass: otherPass }, 'dan@example.net'), /^250/);
+      await assert.rejects(sendWithNodemailer(port, { user, pass }, 'eve@example.net'), /535|auth/i);
 
       await writeFile(join(mailDir, 'release'), '');
       assert.match(await inFlight, /^250/);
@@ -189,7 +190,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     try {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
-      await assert.rejects(sendMail(port, { user, pass }, 'fail@example.net'), /554/);
+      await assert.rejects(sendWithNodemailer(port, { user, pass }, 'fail@example.net'), /554/);
       const status = await waitUntil(() => (host.status().lastMail ? host.status() : null), 5000, 'the failed mail');
       assert.equal(status.state, 'running');
       assert.equal(status.mailsToday, 0);
@@ -207,7 +208,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     const { host, mailDir, user } = await hostWithMailDir('shutdown');
     const { port } = await host.start(settingsFor(mailDir, 0, user));
     const pass = (await secrets.get(user))!;
-    const inFlight = sendMail(port, { user, pass }, 'hold@example.net');
+    const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net');
     await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail');
     const shutdown = host.shutdown();
     await waitUntil(() => refused(port), 5000, 'the port to close');
@@ -224,11 +225,11 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     try {
       const { port } = await host.start(settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
-      await sendMail(port, { user, pass }, 'one@example.net');
+      await sendWithNodemailer(port, { user, pass }, 'one@example.net');
       await waitUntil(() => host.status().mailsToday === 1, 5000, 'the first count');
       now += 2 * 60_000; // past midnight
       assert.equal(host.status().mailsToday, 0);
-      await sendMail(port, { user, pass }, 'two@example.net');
+      await sendWithNodemailer(port, { user, pass }, 'two@example.net');
       await waitUntil(() => host.status().mailsToday === 1, 5000, 'the new day count');
     } finally {
       await host.shutdown();

@@ -21,7 +21,7 @@ import { HealthMonitor } from '../electron/health-monitor';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { ensureCertificate } from '../electron/tls-cert';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
 import { tempDir, uniqueUser } from './helpers/app-env';
 import { holdPort } from './helpers/port-holder';
@@ -139,6 +139,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
   it('Encrypt connections: the setup pane says STARTTLS, shows the fingerprint, exports the certificate a client then verifies', async () => {
     await page.check('#f-tls');
     await page.click('#btn-save');
+    await waitUntil(async () => (await text('#save-state')) === '' && host.status().state === 'running', 10_000, () => `the relay to run with TLS: ${JSON.stringify(host.status())}`);
     await page.click('#tab-setup');
     await waitText('#setup-security', /^STARTTLS$/);
     const certificate = await ensureCertificate({ dir: tlsDir });
@@ -173,7 +174,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     children.push(busy.child);
     await page.fill('#f-port', String(busy.port));
     await page.click('#btn-save');
-    const portCard = page.locator('.problem[data-kind="port-in-use"]');
+    const portCard = page.locator('.problem[data-kind="port-in-use"]', { hasText: `Port ${busy.port} ` });
     await portCard.waitFor({ timeout: 15_000 });
     assert.equal(await portCard.locator('h3').innerText(), `Port ${busy.port} is in use by node (pid ${busy.child.pid})`);
     const configCard = page.locator('.problem[data-kind="msmtp-no-config"]');

@@ -10,14 +10,16 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
+import type { AppSettings } from '../electron/api';
 import { DESKTOP_FILE_NAME, createXdgAutostart } from '../electron/autostart';
 import { Controller } from '../electron/controller';
 import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore } from '../src-relay/index';
 import { installBridge, launchChromium, serveUi } from './helpers/app-browser';
 import { freePort } from '../bench/ports';
-import { SINK, refused, sendMail, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { SINK, refused, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
+import { sendWithNodemailer } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -78,7 +80,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay', '--hidden']),
-      writeClipboard: (text) => clipboard.push(text),
+      writeClipboard: (text) => {
+        clipboard.push(text);
+      },
       openLogFile: async () => {
         openedLogs.push(Date.now());
         return '';
@@ -137,9 +141,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await page.click('#btn-save');
     await waitText('#status-line', new RegExp(`^Running on localhost:${newPort}$`), 'the status line');
     assert.equal(await text('#save-state'), '');
-    assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).port, newPort);
+    assert.equal((JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as AppSettings).port, newPort);
     const pass = (await secrets.get(user))!;
-    assert.match(await sendMail(newPort, { user, pass }, 'dave@example.net'), /^250/);
+    assert.match(await sendWithNodemailer(newPort, { user, pass }, 'dave@example.net'), /^250/);
     assert.ok(await refused(firstPort), 'the old port is closed');
     assert.ok((await sunkMails(mailDir)).some((mail) => mail.argv.at(-1) === 'dave@example.net'));
 
@@ -180,9 +184,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
 
   it('a mail sent with nodemailer shows up in the Logs pane, live', async () => {
     const pass = (await secrets.get(user))!;
-    assert.match(await sendMail(secondPort, { user, pass }, 'bob@example.net', 'Quarterly report'), /^250/);
-    await assert.rejects(sendMail(secondPort, { user, pass }, 'fail@example.net', 'Bounce'), /554/);
-    assert.match(await sendMail(secondPort, { user, pass }, 'carol@example.net', 'Lunch'), /^250/);
+    assert.match(await sendWithNodemailer(secondPort, { user, pass }, 'bob@example.net', 'Quarterly report'), /^250/);
+    await assert.rejects(sendWithNodemailer(secondPort, { user, pass }, 'fail@example.net', 'Bounce'), /554/);
+    assert.match(await sendWithNodemailer(secondPort, { user, pass }, 'carol@example.net', 'Lunch'), /^250/);
     await tab('logs');
     const mailLine = page.locator('.log-line[data-kind="mail"]', { hasText: 'bob@example.net' });
     await mailLine.waitFor({ timeout: 10_000 });
@@ -265,7 +269,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await waitUntil(async () => (await page.inputValue('#f-password')) === '', 5000, 'the field to be cleared');
     const port = host.status().port;
     await waitUntil(() => host.status().state === 'running', 5000, 'the relay to run again');
-    assert.match(await sendMail(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
+    assert.match(await sendWithNodemailer(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
 
     await page.click('#btn-regenerate');
     assert.equal(await text('#btn-regenerate'), 'Click again to replace it');
@@ -321,13 +325,13 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await waitUntil(exists, 5000, 'the autostart entry to be written');
     assert.match(await readFile(entry, 'utf8'), /^Exec=\/opt\/msmtp-relay --hidden$/m);
     await waitUntil(async () => (await text('#save-state')) === '', 5000, 'the save to finish');
-    assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, true);
+    assert.equal((JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as AppSettings).launchAtLogin, true);
 
     await page.uncheck('#f-launch');
     await page.click('#btn-save');
     await waitUntil(async () => !(await exists()), 5000, 'the autostart entry to be removed');
     await waitUntil(async () => (await text('#save-state')) === '', 5000, 'the save to finish');
-    assert.equal(JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')).launchAtLogin, false);
+    assert.equal((JSON.parse(await readFile(join(dataDir, 'settings.json'), 'utf8')) as AppSettings).launchAtLogin, false);
     assert.equal(await page.isChecked('#f-launch'), false);
   });
 

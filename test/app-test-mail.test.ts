@@ -18,8 +18,8 @@ import { RelayHost } from '../electron/relay-host';
 import { createSettingsStore } from '../electron/settings';
 import { sendTestMail } from '../electron/test-mail';
 import { ensureCertificate } from '../electron/tls-cert';
-import { classifyCommandFailure } from '../src-relay/failure-class';
-import { createKeyringStore } from '../src-relay/secrets';
+import { classifyCommandFailure } from '../src-relay/index';
+import { createKeyringStore } from '../src-relay/index';
 import { tempDir, uniqueUser } from './helpers/app-env';
 import { startScriptedSink, type ScriptedSink } from './helpers/scripted-sink';
 

@@ -39,7 +39,7 @@ describe('local TLS certificate', () => {
     assert.equal(cert.ca, false);
     assert.ok(cert.verify(cert.publicKey), 'self-signed');
     const text = await new Promise<string>((resolve, reject) => {
-      const child = execFile('openssl', ['x509', '-noout', '-text'], { encoding: 'utf8' }, (error, out) => (error ? reject(error) : resolve(out)));
+      const child = execFile('openssl', ['x509', '-noout', '-text'], { encoding: 'utf8' }, (error, out) => (error ? reject(new Error(error.message)) : resolve(out)));
       child.stdin!.end(made.cert);
     });
     assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
@@ -165,7 +165,7 @@ describe('local TLS certificate', () => {
         const plain = connect(port, '127.0.0.1');
         const replies = async (count: number) => {
           let text = '';
-          while ((text.match(/^\d{3} /gm) ?? []).length < count) text += (await once(plain, 'data'))[0].toString();
+          while ((text.match(/^\d{3} /gm) ?? []).length < count) text += ((await once(plain, 'data')) as [Buffer])[0].toString();
         };
         await replies(1);
         plain.write('EHLO client\r\nSTARTTLS\r\n');

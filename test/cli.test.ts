@@ -8,13 +8,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort } from '../bench/ports';
 import {
-  assertOneErrorLine, CliProcess, cliPath, commandString, readText, repoRoot, runCli, waitForLogLine,
+  assertOneErrorLine, CliProcess, cliPath, commandString, readText,  runCli, waitForLogLine,
 } from './helpers/cli-process';
+import { REPO_ROOT } from './helpers/paths';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { sendMail } from './helpers/mail';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
 
-const packageVersion = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 /** A delivery command that swallows the mail (recipients are appended, so not plain `cat`). */
 const SWALLOW = "--command=sh -c 'cat >/dev/null' sh";
 const LOG_LINE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) msmtp-relay\[(\d+)\] (info|error): (.+)$/;
@@ -56,14 +58,6 @@ async function connectWhenListening(port: number): Promise<SmtpTestClient> {
 
 function plain(user: string, password: string): string {
   return Buffer.from(`\0${user}\0${password}`).toString('base64');
-}
-
-async function sendMail(client: SmtpTestClient, from: string, to: string, body: string): Promise<number> {
-  assert.equal((await client.command(`MAIL FROM:<${from}>`)).code, 250);
-  assert.equal((await client.command(`RCPT TO:<${to}>`)).code, 250);
-  assert.equal((await client.command('DATA')).code, 354);
-  client.send(`${body}\r\n.\r\n`);
-  return (await client.readReply(10_000)).code;
 }
 
 /** Parses a raw reply stream (what an inetd client read) into reply codes, one per complete reply. */
@@ -169,7 +163,7 @@ describe('daemon mode', () => {
     const ehlo = await client.command('EHLO cli.test');
     assert.equal(ehlo.code, 250);
     assert.ok(!ehlo.lines.includes('STARTTLS') && !ehlo.lines.some((line) => line.startsWith('AUTH')), 'no TLS, no AUTH unless asked');
-    const code = await sendMail(client, 'sender@example.org', 'rcpt@example.net', 'Subject: cli test\r\n\r\nHello over the CLI.');
+    const code = (await sendMail(client, 'sender@example.org', ['rcpt@example.net'], 'Subject: cli test\r\n\r\nHello over the CLI.')).final?.code;
     assert.equal(code, 250);
     await waitForLogLine(log, /mail from sender@example\.org to rcpt@example\.net \(\d+ bytes, \d+ ms\): delivered; exit 0; 250/);
     assert.doesNotMatch(readText(log), /connection closed/, 'the session is still open');
@@ -190,7 +184,7 @@ describe('daemon mode', () => {
       assert.ok(match, `msmtpd's log format: ${line}`);
       assert.equal(Number(match[7]), cli.pid);
       const [, y, mo, d, h, mi, s] = match.map(Number);
-      const stamp = new Date(y!, mo! - 1, d!, h!, mi!, s!).getTime(); // local time, as msmtpd
+      const stamp = new Date(y!, mo! - 1, d, h, mi, s).getTime(); // local time, as msmtpd
       assert.ok(Math.abs(Date.now() - stamp) < 60_000, `timestamp is local time now: ${line}`);
     }
     assert.match(lines.at(-1)!, /stopped after 1 sessions .*1 mails delivered/);
@@ -319,7 +313,7 @@ describe('daemon mode', () => {
     for (let i = 0; i < 2; i++) {
       const client = await connectWhenListening(port);
       await client.command('EHLO full.test');
-      assert.equal(await sendMail(client, 'a@example.org', 'b@example.net', 'Subject: full disk'), 250);
+      assert.equal((await sendMail(client, 'a@example.org', ['b@example.net'], 'Subject: full disk')).final?.code, 250);
       assert.equal((await client.command('QUIT')).code, 221);
       client.destroy();
     }
@@ -342,7 +336,7 @@ describe('daemon mode', () => {
       'while True: f.write(s.recv(65536).rstrip(b"\\n") + b"\\n")',
     ].join('\n'), socketPath, received], { stdio: ['ignore', 'pipe', 'inherit'] });
     cleanups.push(() => listener.kill());
-    await new Promise((done) => listener.stdout!.once('data', done));
+    await new Promise((done) => listener.stdout.once('data', done));
     const bin = freshDir('syslog-bin');
     writeFileSync(join(bin, 'logger'), `#!/bin/sh\nexec /usr/bin/logger -u '${socketPath}' "$@"\n`);
     chmodSync(join(bin, 'logger'), 0o755);
@@ -455,7 +449,7 @@ describe('--inetd', () => {
       cleanups.push(() => client.destroy());
       assert.equal(client.greeting?.code, 220);
       await client.command('EHLO socket.test');
-      assert.equal(await sendMail(client, 'a@example.org', `${name}@example.net`, `Subject: via ${name}`), 250);
+      assert.equal((await sendMail(client, 'a@example.org', [`${name}@example.net`], `Subject: via ${name}`)).final?.code, 250);
       assert.equal((await client.command('QUIT')).code, 221);
       await client.expectClosed();
       launcher.kill();
@@ -464,6 +458,47 @@ describe('--inetd', () => {
       if (name === 'systemd-socket-activate') assert.match(readText(log), /connection from 127\.0\.0\.1/);
     });
   }
+
+  test('over socat, parallel wrong passwords are spaced as in daemon mode (the last failure is kept in a 0600 file)', async (t) => {
+    const delayMs = 300;
+    const guesses = 6;
+    const dir = freshDir('inetd-spacing');
+    const runtime = freshDir('inetd-spacing-runtime');
+    const script = join(dir, 'relay-inetd.sh');
+    writeFileSync(script, `#!/bin/sh\nXDG_RUNTIME_DIR=${runtime} exec ${commandString([process.execPath, cliPath, '--inetd',
+      `--log=${join(dir, 'relay.log')}`, `--auth-delay=${delayMs / 1000}`, '--auth=relay-user,echo right-pw', SWALLOW])}\n`);
+    chmodSync(script, 0o755);
+    const port = await freePort();
+    const launcher = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `EXEC:${script}`], { stdio: 'ignore' });
+    cleanups.push(() => launcher.kill());
+
+    // One failure opens the window; its own answer comes at once, as in daemon mode.
+    const first = await connectWhenListening(port);
+    cleanups.push(() => first.destroy());
+    await first.command('EHLO first');
+    assert.equal((await first.command(`AUTH PLAIN ${plain('relay-user', 'wrong-0')}`)).code, 535);
+    // Each guesser is its own relay process; all are past EHLO before the guesses go out together.
+    const clients = await Promise.all(Array.from({ length: guesses }, () => connectSmtp(port)));
+    for (const client of clients) cleanups.push(() => client.destroy());
+    await Promise.all(clients.map((client) => client.command('EHLO guesser')));
+    const started = Date.now();
+    const answeredAt = await Promise.all(clients.map(async (client, i) => {
+      assert.equal((await client.command(`AUTH PLAIN ${plain('relay-user', `wrong-${i + 1}`)}`, 15_000)).code, 535);
+      return Date.now() - started;
+    }));
+    answeredAt.sort((a, b) => a - b);
+    const gaps = answeredAt.slice(1).map((at, i) => at - answeredAt[i]!);
+    t.diagnostic(`answers after ${answeredAt.join(', ')} ms; gaps ${gaps.join(', ')} ms (delay ${delayMs} ms)`);
+    // Without the shared file every process answered after one delay: all six within a few ms of each other.
+    assert.ok(answeredAt[0]! >= delayMs - 50, `the first guess was answered after ${answeredAt[0]} ms`);
+    assert.ok(answeredAt.at(-1)! >= guesses * delayMs - 100, `the last guess was answered after ${answeredAt.at(-1)} ms`);
+    // One turn per delay; a busy machine may wake one process late and the next on time.
+    for (const gap of gaps) assert.ok(gap >= delayMs / 2, `answers after ${answeredAt.join(', ')} ms`);
+    const state = join(runtime, 'msmtp-relay');
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+    assert.equal(statSync(join(state, 'auth-failures')).mode & 0o777, 0o600);
+    launcher.kill();
+  });
 });
 
 describe('STARTTLS with --tls-cert and --tls-key', () => {
@@ -510,14 +545,14 @@ describe('password prompt', () => {
     const log = join(freshDir('prompt'), 'relay.log');
     const typed = 'Typed-Pw-42';
     // No key ring reachable, no passwordeval: the terminal is the last source.
-    const typist = spawn('python3', [join(repoRoot, 'test', 'fixtures', 'pty-type.py'), 'password for typist at localhost: ', typed, '--',
+    const typist = spawn('python3', [join(REPO_ROOT, 'test', 'fixtures', 'pty-type.py'), 'password for typist at localhost: ', typed, '--',
       process.execPath, cliPath, '--auth=typist', `--port=${port}`, `--log=${log}`, '--command=cat'], {
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     cleanups.push(() => typist.kill('SIGKILL'));
     let screen = '';
-    typist.stdout!.setEncoding('utf8').on('data', (text: string) => (screen += text));
+    typist.stdout.setEncoding('utf8').on('data', (text: string) => (screen += text));
     const exited = new Promise<number | null>((done) => typist.once('close', (code) => done(code)));
     await waitForLogLine(log, /listening on/, 20_000);
     assert.match(readText(log), /password from the terminal/);

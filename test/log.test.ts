@@ -1,11 +1,19 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync,
+  writeFileSync, writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { attachEngineLog, formatLogLine, LogOpenError, oneLine, openLogSink, type LogSink, type SinkOptions } from '../src-relay/log';
+import { quote } from 'shell-quote';
+import { freePort } from '../bench/ports';
 import { createRelay } from '../src-relay/index';
-import { readText } from './helpers/cli-process';
+import { CliProcess, readText } from './helpers/cli-process';
+import { bigBody, healthyMail, mailTo } from './helpers/mail';
+import { readRecordings, recordCommand } from './helpers/relay-harness';
+import { mountTinyTmpfs } from './helpers/tmpfs';
 import { waitUntil } from './helpers/wait';
 import { connectSmtp } from './helpers/smtp-client';
 
@@ -153,6 +161,95 @@ describe('--log=syslog', () => {
         (error) => error instanceof LogOpenError && /^cannot start 'logger' for --log=syslog: .*ENOENT/.test(error.message));
     } finally {
       process.env.PATH = savedPath;
+    }
+  });
+});
+
+describe('the CLI with --log=FILE while mails flow', () => {
+  const logLine = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d msmtp-relay\[\d+\] (info|error): \S/;
+
+  /** One mail through the CLI, QUIT included; returns the reply to the end of data. */
+  async function mailVia(port: number, recipient: string): Promise<number> {
+    const { client, reply } = await mailTo(port, recipient, bigBody(20_000, recipient));
+    try {
+      assert.equal((await client.command('QUIT')).code, 221);
+    } finally {
+      client.destroy();
+    }
+    return reply.code;
+  }
+
+  test('its disk fills up while mails flow: every mail still 250, said once on stderr, logging resumes when there is room', { timeout: 30_000 }, async (t) => {
+    const parent = mkdtempSync(join(tmpdir(), 'relay-logfull-'));
+    const records = mkdtempSync(join(tmpdir(), 'relay-logfull-records-'));
+    const tiny = mountTinyTmpfs(parent, '64k');
+    if (!tiny) {
+      rmSync(parent, { recursive: true, force: true });
+      rmSync(records, { recursive: true, force: true });
+      t.skip('mounting a tmpfs needs root (cli.test.ts covers --log=/dev/full)');
+      return;
+    }
+    const logPath = join(tiny.dir, 'relay.log');
+    const port = await freePort();
+    const cli = await CliProcess.listening(port, [`--log=${logPath}`, `--command=${quote(recordCommand(records))}`]);
+    try {
+      assert.equal(await mailVia(port, 'before-full@hard.test'), 250);
+      // Fill the file system to the last byte.
+      const filler = join(tiny.dir, 'filler');
+      const fd = openSync(filler, 'w');
+      const block = Buffer.alloc(4096, 'f');
+      for (let size = block.length; size > 0; ) {
+        try {
+          writeSync(fd, block, 0, size);
+        } catch {
+          size = size === 1 ? 0 : Math.floor(size / 2);
+        }
+      }
+      closeSync(fd);
+      // The log file's last page may still have room: keep mails flowing, four at a time, until the log hits the wall.
+      let sent = 0;
+      for (let batch = 0; batch < 10 && !/cannot write to log file/.test(cli.stderr); batch++) {
+        const codes = await Promise.all(Array.from({ length: 4 }, () => mailVia(port, `while-full-${sent++}@hard.test`)));
+        assert.deepEqual(codes, [250, 250, 250, 250]);
+      }
+      const complaints = cli.stderr.split('\n').filter((line) => /cannot write to log file/.test(line));
+      assert.equal(complaints.length, 1, `stderr: ${cli.stderr}`);
+      assert.match(complaints[0]!, /ENOSPC|no space/i);
+      rmSync(filler);
+      assert.equal(await mailVia(port, 'after-room@hard.test'), 250);
+      await waitUntil(() => readFileSync(logPath, 'utf8').includes('after-room@hard.test'), 3000, 'logging to resume');
+      assert.equal(readRecordings(records).length, sent + 2, 'every mail was delivered, log or no log');
+      assert.equal((await cli.stop()).code, 0);
+      const lines = readFileSync(logPath, 'utf8').split('\n').filter(Boolean);
+      for (const line of lines) assert.match(line, logLine, 'a log line was cut by the full disk and glued to the next');
+    } finally {
+      cli.kill();
+      tiny.unmount();
+      rmSync(parent, { recursive: true, force: true });
+      rmSync(records, { recursive: true, force: true });
+    }
+  });
+
+  test('is removed while the relay runs: mails still 250, the next line creates it again', { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-logrm-'));
+    const logPath = join(dir, 'relay.log');
+    const port = await freePort();
+    const cli = await CliProcess.listening(port, [`--log=${logPath}`, `--command=${quote(recordCommand(dir))}`]);
+    try {
+      assert.equal(await mailVia(port, 'first@hard.test'), 250);
+      await waitUntil(() => readFileSync(logPath, 'utf8').includes('first@hard.test'), 3000, 'the first mail in the log');
+      rmSync(logPath);
+      const healthy = healthyMail(port);
+      assert.equal(await mailVia(port, 'second@hard.test'), 250);
+      await healthy.done;
+      healthy.check(readRecordings(dir));
+      await waitUntil(() => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('second@hard.test'), 3000, 'a new log file');
+      assert.doesNotMatch(readFileSync(logPath, 'utf8'), /first@hard\.test/);
+      assert.equal((await cli.stop()).code, 0);
+      assert.equal(cli.stderr, '', 'a removed log file is not a problem to report');
+    } finally {
+      cli.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RelayEvent } from '../src-relay/index';
-import { dataBlock, outcomeCommand, sendMail } from './helpers/engine-dialogue';
+import { outcomeCommand } from './helpers/fixture-commands';
+import { dataBlock, sendMail } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 import { readRecordings, withRelay } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
@@ -54,6 +55,7 @@ describe('msmtpd defects, fixed', () => {
       assert.equal(bye!.code, 221);
       await client.expectClosed();
       assert.equal(relay.recordings().length, 1);
+      assert.match(relay.recordings()[0]!.stdin.toString(), /\nSubject: dot-quit\n\nbody\n$/);
     });
   });
 
@@ -188,30 +190,6 @@ describe('msmtpd defects, fixed', () => {
       await waitUntil(() => relay.relay.stats().activeSessions === 0, 2000, 'the slot to be free');
     });
   });
-
-  it('cuts off a slow-loris client that sends one byte every 200 ms', async () => {
-    await withRelay({ options: { ...fast, commandTimeoutMs: 1000 } }, async (relay, open) => {
-      const client = await open();
-      const line = Buffer.from('EHLO slow.loris.example.with.a.long.name\r\n');
-      let sent = 0;
-      const started = Date.now();
-      const drip = setInterval(() => {
-        if (sent < line.length && !client.isClosed) client.send(line.subarray(sent, ++sent));
-      }, 200);
-      try {
-        const reply = await client.readReply(4000);
-        assert.equal(reply.code, 421);
-        await client.expectClosed();
-      } finally {
-        clearInterval(drip);
-      }
-      const took = Date.now() - started;
-      assert.ok(took >= 950 && took < 2500, `cut off after ${took} ms`);
-      assert.ok(sent < line.length, 'the line never completed');
-      await waitUntil(() => relay.relay.stats().activeSessions === 0, 2000, 'the slot to be free');
-    });
-  });
-
   it('passes shell metacharacters in addresses to the command as literal argv entries and runs nothing', async () => {
     const markerDir = mkdtempSync(join(tmpdir(), 'relay-marker-'));
     const marker = join(markerDir, 'MARKER');
@@ -249,7 +227,7 @@ describe('msmtpd defects, fixed', () => {
     });
   });
 
-  it('maps exit 0/75/69/1/SIGKILL to 250/451/451/554/554 and keeps the session for the next mail', async () => {
+  it('maps exit 0/75/69/1/SIGKILL to 250/451/451/554/451 and keeps the session for the next mail', async () => {
     const recordDir = mkdtempSync(join(tmpdir(), 'relay-outcome-'));
     try {
       await withRelay({ options: { ...fast, command: outcomeCommand(recordDir) } }, async (harness, open) => {
@@ -259,18 +237,18 @@ describe('msmtpd defects, fixed', () => {
           ['exit-75@x', 451, /error 75\b/],
           ['exit-69@x', 451, /error 69\b/],
           ['exit-1@x', 554, /error 1\b/],
-          ['signal-KILL@x', 554, /error 137\b/],
+          ['signal-KILL@x', 451, /error 137\b/],
           ['exit-0@x', 250, /piped/],
         ];
         for (const [rcpt, code, text] of cases) {
           const replies = await sendMail(client, 's@x', [rcpt], `Subject: ${rcpt}\r\n\r\nbody\r\n`);
           assert.equal(replies.final?.code, code, rcpt);
-          assert.match(replies.final!.lines[0]!, text, rcpt);
+          assert.match(replies.final.lines[0]!, text, rcpt);
         }
         assert.equal((await client.command('QUIT')).code, 221);
         assert.equal(readRecordings(recordDir).length, cases.length, 'the command got every mail, in full');
         const outcomes = harness.events.filter(isMail).map((e) => e.outcome);
-        assert.deepEqual(outcomes, ['delivered', 'temp-failed', 'temp-failed', 'failed', 'failed', 'delivered']);
+        assert.deepEqual(outcomes, ['delivered', 'temp-failed', 'temp-failed', 'failed', 'temp-failed', 'delivered']);
         assert.equal(harness.relay.stats().mailsDelivered, 2);
         assert.equal(harness.relay.stats().mailsFailed, 4);
       });

@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from 'shell-quote';
 import { RelayHost } from '../electron/relay-host';
-import { describeEvent, type RelayEvent } from '../src-relay/index';
-import { createKeyringStore } from '../src-relay/secrets';
+import { createKeyringStore, describeEvent, type RelayEvent } from '../src-relay/index';
 import { runCli } from './helpers/cli-process';
 import { waitUntil } from './helpers/wait';
-import { startCli } from './helpers/hard-cli';
+import { CliProcess } from './helpers/cli-process';
 import { freePort } from '../bench/ports';
 import { recordCommand, startRelayHarness } from './helpers/relay-harness';
 import { connectSmtp, type SmtpTestClient } from './helpers/smtp-client';
@@ -147,7 +146,7 @@ describe('the password never leaks', () => {
     let dir: string;
     let passwordFile: string;
     before(() => {
-      dir = mkdtempSync(join(tmpdir(), 'hard-secrets-'));
+      dir = mkdtempSync(join(tmpdir(), 'relay-secrets-'));
       passwordFile = join(dir, 'password');
       writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
     });
@@ -160,18 +159,19 @@ describe('the password never leaks', () => {
     it('--log=FILE: no password in the log file, on stderr or stdout', { timeout: 30_000 }, async () => {
       const records = mkdtempSync(join(dir, 'records-'));
       const log = join(dir, 'relay.log');
-      const cli = await startCli(await freePort(), [...cliArgs(records), `--log=${log}`]);
+      const port = await freePort();
+      const cli = await CliProcess.listening(port, [...cliArgs(records), `--log=${log}`]);
       try {
-        await authSessions(cli.port);
-        await swaks(cli.port, 'LOGIN', WRONG[0]!);
+        await authSessions(port);
+        await swaks(port, 'LOGIN', WRONG[0]!);
       } finally {
-        assert.equal(await cli.stop(), 0);
+        assert.equal((await cli.stop()).code, 0);
       }
       const text = readFileSync(log, 'utf8');
       assert.match(text, /authentication failed for user relay-user/, 'the log holds the auth lines this test is about');
       assert.match(text, /authenticated user relay-user/);
       assertNoSecret('log file', text);
-      assert.ok(!cli.stderr().includes(PASSWORD), 'stderr');
+      assert.ok(!cli.stderr.includes(PASSWORD), 'stderr');
     });
 
     it('--log=syslog: no password in any line handed to logger', { timeout: 30_000 }, async () => {
@@ -183,16 +183,17 @@ describe('the password never leaks', () => {
       chmodSync(join(fakeBin, 'logger'), 0o755);
       const previousPath = process.env.PATH;
       process.env.PATH = `${fakeBin}:${previousPath}`;
+      const port = await freePort();
       let cli;
       try {
-        cli = await startCli(await freePort(), [...cliArgs(records), '--log=syslog']);
+        cli = await CliProcess.listening(port, [...cliArgs(records), '--log=syslog']);
       } finally {
         process.env.PATH = previousPath;
       }
       try {
-        await authSessions(cli.port);
+        await authSessions(port);
       } finally {
-        assert.equal(await cli.stop(), 0);
+        assert.equal((await cli.stop()).code, 0);
       }
       const text = readdirSync(lines).map((name) => readFileSync(join(lines, name), 'utf8')).join('\n');
       assert.match(text, /-p mail\.(info|err)/, 'our logger was the one used');
@@ -225,7 +226,7 @@ describe('the password never leaks', () => {
   it("the desktop app's relay host: its log buffer and status (what the Logs pane shows)", { timeout: 60_000 }, async () => {
     const secrets = createKeyringStore();
     const user = `${USER}-${process.pid}`;
-    const records = mkdtempSync(join(tmpdir(), 'hard-secrets-app-'));
+    const records = mkdtempSync(join(tmpdir(), 'relay-secrets-app-'));
     let host: RelayHost | null = null;
     try {
       await secrets.set(user, PASSWORD);

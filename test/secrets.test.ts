@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createKeyringStore, findPassword, PasswordError, runPasswordEval, type SecretStore } from '../src-relay/secrets';
 import { freePort } from '../bench/ports';
-import { assertOneErrorLine, CliProcess, readText, repoRoot, runCli, waitForLogLine } from './helpers/cli-process';
+import { assertOneErrorLine, CliProcess, readText,  runCli, waitForLogLine } from './helpers/cli-process';
+import { REPO_ROOT } from './helpers/paths';
 import { connectSmtp } from './helpers/smtp-client';
 
 // A private D-Bus session with an unlocked throwaway gnome-keyring: `npm test`, or
@@ -28,7 +29,7 @@ after(() => {
 /** What msmtpd's man page tells users to run, fed on stdin instead of typed. */
 function secretToolStore(attributes: string[], password: string): void {
   const result = spawnSync('secret-tool', ['store', '--label=msmtpd', ...attributes], { input: password, timeout: 10_000 });
-  assert.equal(result.status, 0, `secret-tool store: ${result.stderr}`);
+  assert.equal(result.status, 0, `secret-tool store: ${String(result.stderr)}`);
   cleanups.push(() => spawnSync('secret-tool', ['clear', ...attributes], { timeout: 10_000 }));
 }
 
@@ -59,7 +60,7 @@ describe('passwordeval', () => {
 
   test('not interactive: the command cannot read our stdin (in inetd mode that is the SMTP client)', () => {
     // In a child whose stdin holds an SMTP line: an inherited stdin would make `cat` print it as the password.
-    const script = `require(${JSON.stringify(join(repoRoot, 'out', 'src-relay', 'secrets.js'))})` +
+    const script = `require(${JSON.stringify(join(REPO_ROOT, 'out', 'src-relay', 'secrets.js'))})` +
       ".runPasswordEval('cat', { timeoutMs: 5000, interactive: false }).then((pw) => console.log('got ' + pw), (e) => console.log(e.message))";
     const result = spawnSync(process.execPath, ['-e', script], { input: 'EHLO client.example\n', encoding: 'utf8', timeout: 10_000 });
     assert.equal(result.stdout.trim(), "cannot get password: cannot read output of 'cat'");
@@ -81,7 +82,7 @@ describe('key ring (real gnome-keyring in a private D-Bus session)', { skip: noK
   });
 
   test('an unreachable Secret Service is a KeyringUnavailableError', () => {
-    const script = `require(${JSON.stringify(join(repoRoot, 'out', 'src-relay', 'secrets.js'))}).createKeyringStore('x').get('y')` +
+    const script = `require(${JSON.stringify(join(REPO_ROOT, 'out', 'src-relay', 'secrets.js'))}).createKeyringStore('x').get('y')` +
       '.then((v) => console.log("found", v), (e) => console.log(e.name + ": " + e.message))';
     const result = spawnSync(process.execPath, ['-e', script], {
       env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' },

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import type { RelayEvent, RelayOptions } from '../src-relay/index';
-import { dataBlock, sendMail } from './helpers/engine-dialogue';
+import { describeEvent, type RelayEvent, type RelayOptions } from '../src-relay/index';
+import { faultyRelayForSuite, isMailTo } from './helpers/faulty-relay';
+import { bigBody, dataBlock, openToData, sendMail } from './helpers/mail';
 import { waitUntil } from './helpers/wait';
 import { withRelay as withHarness, type RelayHarness } from './helpers/relay-harness';
 import type { SmtpTestClient } from './helpers/smtp-client';
@@ -228,7 +229,7 @@ describe('AUTH', () => {
       const replies = await Promise.all(guessers.map((c, i) => c.command(`AUTH PLAIN ${plain(USER, `guess-${i + 1}`)}`, 5000)));
       const took = Date.now() - started;
       assert.deepEqual(replies.map((r) => r.code), Array(8).fill(535));
-      // msmtpd's flat per-session delay lets all 8 through in about one delay (1.09 s for 1 s there).
+      // msmtpd's flat per-session delay lets all 8 through in about one delay (its figure: docs/benchmark.md).
       assert.ok(took >= 7 * delay, `8 parallel guesses took ${took} ms; a flat delay would take ~${delay} ms`);
       assert.ok(took < 8 * delay + 1500, `took ${took} ms`);
       const delays = relay.events.flatMap((e) => (e.type === 'auth' ? [e.delayedMs] : [])).slice(1).sort((a, b) => a - b);
@@ -307,7 +308,7 @@ describe('STARTTLS', () => {
         clearTimeout(timer);
         resolve();
       });
-      secure.once('error', (error) => {
+      secure.once('error', (error: Error) => {
         clearTimeout(timer);
         reject(error);
       });
@@ -381,5 +382,26 @@ describe('STARTTLS', () => {
       const errors = relay.events.filter((e): e is Extract<RelayEvent, { type: 'client-error' }> => e.type === 'client-error');
       assert.deepEqual(errors.map((e) => e.command), ['RCPT']);
     });
+  });
+});
+
+describe('the client misbehaves, beside a healthy mail', () => {
+  const faults = faultyRelayForSuite();
+
+  it('resets the connection (RST) in the middle of a 2 MiB mail: nothing delivered, the command killed before EOF, slot freed', { timeout: 20_000 }, async () => {
+    const recipient = 'reset-mid-data@hard.test';
+    await faults.withHealthyNeighbour('reset-mid-data', async () => {
+      const client = await openToData(faults.harness.port, recipient);
+      const body = bigBody(2 * 1024 * 1024);
+      client.send(body.subarray(0, body.length / 2));
+      await waitUntil(() => faults.commandPids('reset-mid-data').length > 0, 5000, 'the command to start');
+      client.socket.resetAndDestroy();
+    });
+    const event = await faults.harness.waitForEvent(isMailTo(recipient));
+    assert.equal(event.outcome, 'aborted');
+    assert.match(describeEvent(event).message, /aborted/);
+    assert.match(event.detail ?? '', /killed/);
+    assert.deepEqual(faults.recordedFor(recipient), [], 'a truncated mail was delivered');
+    await waitUntil(() => faults.harness.relay.stats().activeSessions === 0, 3000, 'the slot to be free');
   });
 });

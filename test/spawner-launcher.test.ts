@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type Envelope, type SpawnedCommand } from '../src-relay/deliver';
-import { createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
+import { LAUNCHER_SOURCE, createLauncherSpawner, launcherInterpreter } from '../src-relay/spawner-launcher';
 import { readRecordings, recordCommand } from './helpers/relay-harness';
-import { bodyOf } from './helpers/delivery';
-import { registerSpawnerCases, running } from './helpers/spawner-cases';
+import { bodyOf, deliveredReport, registerSpawnerCases, running } from './cases/deliver';
+import { REPO_ROOT } from './helpers/paths';
 import { waitUntil } from './helpers/wait';
 
 const envelope: Envelope = { id: 'l-1', helo: 'client.example', remote: '127.0.0.1', from: 's@example.org', to: ['r1@example.com', 'r2@example.net'] };
@@ -55,6 +55,13 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
   beforeEach(() => launcher.prepare());
 
   registerSpawnerCases(launcher.spawn);
+
+  it('runs src-relay/launcher.py as the build copied it, a file python3 compiles', () => {
+    const source = join(REPO_ROOT, 'src-relay', 'launcher.py');
+    // py_compile exits 1 on a syntax error; its cache goes to a temporary folder, not next to the source.
+    execFileSync('python3', ['-m', 'py_compile', source], { env: { ...process.env, PYTHONPYCACHEPREFIX: tempDir('pycache') } });
+    assert.equal(readFileSync(LAUNCHER_SOURCE, 'utf8'), readFileSync(source, 'utf8'), 'out/src-relay/launcher.py is not the current source');
+  });
 
   it('passes every argv byte as is, with no shell in between', async () => {
     const out = join(tempDir('argv'), 'argv.txt');
@@ -112,13 +119,13 @@ describe('the python launcher spawner', { skip: launcherInterpreter() === null ?
   it('streams a 20 MiB mail through with backpressure, every byte arriving', async () => {
     const out = join(tempDir('big'), 'size.txt');
     const chunk = Buffer.alloc(1024 * 1024, 'x');
-    const report = await deliverViaCommand(
+    const report = await deliveredReport(deliverViaCommand(
       { argv: ['/bin/sh', '-c', `wc -c > ${out}`], timeoutMs: 10_000 },
       envelope,
       bodyOf(...Array.from({ length: 20 }, () => chunk)),
       header,
       launcher.spawn,
-    );
+    ));
     assert.equal(report.exitCode, 0);
     assert.equal(Number(readFileSync(out, 'utf8').trim()), 20 * chunk.length + header.length);
   });

@@ -12,8 +12,9 @@ import type { MainApi, PushChannel, PushPayloads } from '../../electron/api';
 import { createIpcGate } from '../../electron/ipc-validate';
 import { readUiFile } from '../../electron/ui-files';
 import { tempDir } from './app-env';
+import { OUT_DIR } from './paths';
 
-const OUT = join(__dirname, '..', '..');
+const OUT = OUT_DIR;
 export const UI_ROOT = join(OUT, 'ui', 'renderer');
 const PRELOAD = join(OUT, 'electron', 'preload.js');
 

@@ -1,10 +1,9 @@
-/** Shared pieces of the desktop-app tests: temp dirs, the sink command, sending mail. */
+/** Shared pieces of the desktop-app tests: temp dirs, the sink command and what it kept. */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTransport } from 'nodemailer';
 import type { AppSettings } from '../../electron/api';
 
 export const SINK = join(__dirname, 'app-mail-sink.js');
@@ -52,24 +51,4 @@ export async function sunkMails(mailDir: string): Promise<SunkMail[]> {
 
 export async function heldCount(mailDir: string): Promise<number> {
   return (await readdir(mailDir)).filter((name) => name.endsWith('.held')).length;
-}
-
-/** One mail through the relay with nodemailer, authenticated like a mail client configured from the setup pane. */
-export async function sendMail(port: number, auth: { user: string; pass: string }, to: string, subject = 'hello'): Promise<string> {
-  const transport = createTransport({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    ignoreTLS: true,
-    auth,
-    connectionTimeout: 5000,
-    greetingTimeout: 5000,
-    socketTimeout: 15_000,
-  });
-  try {
-    const info = await transport.sendMail({ from: 'Ann <ann@example.org>', to, subject, text: `body of ${subject}\n` });
-    return info.response;
-  } finally {
-    transport.close();
-  }
 }

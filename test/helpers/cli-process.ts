@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { quote } from 'shell-quote';
 import { smtpGreets } from '../../bench/ports';
 import { waitUntil } from './wait';
 
-/** The repository root: tests run compiled, from out/test/helpers/. */
-export const repoRoot = resolve(__dirname, '../../..');
-export const cliPath = join(repoRoot, 'out', 'src-relay', 'cli.js');
+import { OUT_DIR } from './paths';
+
+export const cliPath = join(OUT_DIR, 'src-relay', 'cli.js');
 
 /** argv as one shell-quoted string, for --command (which the relay splits again without a shell). */
 export function commandString(argv: readonly string[]): string {
@@ -51,9 +51,9 @@ export class CliProcess {
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    child.stdin!.on('error', () => undefined); // the CLI may exit without reading its input
-    if (options.input !== undefined) child.stdin!.write(options.input);
-    if (!options.keepStdinOpen) child.stdin!.end();
+    child.stdin.on('error', () => undefined); // the CLI may exit without reading its input
+    if (options.input !== undefined) child.stdin.write(options.input);
+    if (!options.keepStdinOpen) child.stdin.end();
     return new CliProcess(child);
   }
 

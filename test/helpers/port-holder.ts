@@ -9,7 +9,7 @@ export async function holdPort(host: string, port = 0): Promise<{ child: ChildPr
     const server = require('node:net').createServer().listen(${port}, ${JSON.stringify(host)}, () => console.log(server.address().port));
     setTimeout(() => process.exit(0), 60000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
     child.once('exit', (code) => reject(new Error(`the port holder exited with ${code}`)));
   });
   return { child, port: Number(line) };

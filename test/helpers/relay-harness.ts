@@ -1,13 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 
-/** The repository root: tests run compiled, from out/test/helpers/. */
-const repoRoot = resolve(__dirname, '../../..');
+import { fixture } from './paths';
 import { connectSmtp, type SmtpTestClient } from './smtp-client';
 
-export const recordCommandPath = join(repoRoot, 'test', 'fixtures', 'record-command.mjs');
+const recordCommandPath = fixture('record-command.mjs');
 
 export interface RecordBehaviour {
   /** Exit code of the command (default 0). */
@@ -143,7 +142,7 @@ export async function startRelayHarness(harness: HarnessOptions = {}): Promise<R
         rmSync(recordDir, { recursive: true, force: true });
       }
     },
-  } as RelayHarness;
+  };
 }
 
 /** Runs body with a fresh relay and closes every client it opened and the relay afterwards, whatever happened. */

@@ -30,7 +30,8 @@ import { waitUntil } from './wait';
  * maxMessageBytes (longer: 552 after the dot), and a connection silent for idleTimeoutMs is cut.
  */
 export type SinkStage = 'greeting' | 'ehlo' | 'starttls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'end-of-data';
-export type StageAnswer = string | 'hang' | 'drop';
+/** A reply line to send, or 'hang' (never answer) or 'drop' (close the connection). */
+export type StageAnswer = string;
 
 export interface SinkScript {
   readonly answers?: Readonly<Partial<Record<SinkStage, StageAnswer>>>;

@@ -20,6 +20,10 @@ export interface SmtpSink {
 export interface SinkOptions {
   /** Recipients for which the sink answers RCPT with 550, so a test can watch the failure travel back. */
   rejectRecipient?: (address: string) => boolean;
+  /** A reply code (4xx or 5xx) the sink gives RCPT for this recipient, or null to accept it. */
+  recipientReply?: (address: string) => number | null;
+  /** Listen on this port (a provider that comes back where msmtp expects it); default: any free port. */
+  port?: number;
 }
 
 /**
@@ -42,8 +46,9 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
     logger: false,
     closeTimeout: 1000,
     onRcptTo(address, _session, callback) {
-      if (options.rejectRecipient?.(address.address)) {
-        const error = Object.assign(new Error(`sink refuses <${address.address}>`), { responseCode: 550 });
+      const code = options.rejectRecipient?.(address.address) ? 550 : options.recipientReply?.(address.address) ?? null;
+      if (code !== null) {
+        const error = Object.assign(new Error(`sink refuses <${address.address}>`), { responseCode: code });
         callback(error);
         return;
       }
@@ -69,7 +74,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

@@ -24,5 +24,5 @@ export async function waitUntil<T>(
 ): Promise<NonNullable<T>> {
   const value = await settle(condition, Boolean, timeoutMs);
   if (!value) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-  return value as NonNullable<T>;
+  return value;
 }

@@ -1,12 +1,12 @@
 import {
   arbitraryStreamMatchesModel, bodyRoundTrip, commandLinesInStep, everySplitOfATrickyMail, oversizeStaysInStep,
-} from '../helpers/hard-reader-properties';
-import {
-  addressesReachArgvIntact, argvBuildingIsExact, authPayloadsAreHandled, commandParsingFailsCleanly,
-  commandParsingRoundTrips, everyCommandGetsOneReply, saslDecodingIsStrict,
-} from '../helpers/hard-session-properties';
-import { startRelayProcess } from '../helpers/hard-relay-process';
-import { fuzzRelay } from '../helpers/hard-socket-fuzz';
+} from '../properties/wire';
+import { saslDecodingIsStrict } from '../properties/auth';
+import { argvBuildingIsExact } from '../properties/deliver';
+import { commandParsingFailsCleanly, commandParsingRoundTrips } from '../properties/options';
+import { addressesReachArgvIntact, authPayloadsAreHandled, everyCommandGetsOneReply } from '../properties/session';
+import { startRelayProcess } from '../helpers/relay-process';
+import { fuzzRelay } from '../properties/socket';
 
 /** Every fuzz property of the test suite, with many more cases, plus a long socket-level fuzz run. */
 

@@ -1,7 +1,7 @@
 import type { RelayStats } from '../../src-relay/index';
-import { bigBody, sendMail } from '../helpers/hard-mail';
-import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/hard-load';
-import { startRelayProcess, type RelayProcess } from '../helpers/hard-relay-process';
+import { bigBody, mailTo } from '../helpers/mail';
+import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/load-round';
+import { startRelayProcess, type RelayProcess } from '../helpers/relay-process';
 import { connectSmtp } from '../helpers/smtp-client';
 import { settle } from '../helpers/wait';
 
@@ -72,7 +72,7 @@ export async function loadRounds(options: LoadOptions): Promise<LoadResult> {
     // The proof that the slots are really free: 16 sessions at once, each with a mail, and no room for a 17th.
     const fullHouse = await Promise.all(
       Array.from({ length: MAX_SESSIONS }, async (_, i) => {
-        const { client, reply } = await sendMail(relay.port, `full-house-${i}@hard.test`, bigBody(10_000));
+        const { client, reply } = await mailTo(relay.port, `full-house-${i}@hard.test`, bigBody(10_000));
         return { client, code: reply.code };
       }),
     );

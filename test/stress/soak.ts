@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelayProcess } from '../helpers/hard-relay-process';
+import { startRelayProcess } from '../helpers/relay-process';
 import { settle } from '../helpers/wait';
 import { connectSmtp } from '../helpers/smtp-client';
 
@@ -43,7 +43,7 @@ function body(n: number): string {
 }
 
 export async function soak(options: SoakOptions): Promise<SoakResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'hard-soak-'));
+  const dir = mkdtempSync(join(tmpdir(), 'relay-soak-'));
   // A cheap command (the soak measures the relay, not node start-up): each mail to a file named by its recipient.
   const command = ['/bin/sh', '-c', 'exec cat > "$0/$4"', dir, '-f', '%F', '--'];
   const relay = await startRelayProcess({ options: { command, maxSessions: 16 }, quiet: true });

@@ -1,0 +1,28 @@
+/**
+ * The relay's status in words, for the tray (electron/tray-model.ts) and the settings window (renderer/main.ts),
+ * so both say the same thing. Import-free on purpose: the main tsconfig compiles it for the tray and the
+ * renderer's tsconfig for the window, which loads it from app://ui/ beside its own modules.
+ */
+
+/** The name a mail client is told for a loopback address (the engine's loopbackName, for the window too). */
+export function displayHost(host: string): string {
+  return host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+}
+
+/** host:port, with an IPv6 address in brackets. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function runningLine(host: string, port: number): string {
+  return `Running on ${formatAddress(displayHost(host), port)}`;
+}
+
+export function mailsSentToday(count: number): string {
+  return count === 1 ? '1 mail sent today' : `${count} mails sent today`;
+}
+
+/** The relay runs but its last mail did not go out: the user should look (the tray shows error, the window warning). */
+export function lastMailFailed(status: { state: string; lastMail?: { outcome: string } }): boolean {
+  return status.state === 'running' && status.lastMail !== undefined && status.lastMail.outcome !== 'delivered';
+}

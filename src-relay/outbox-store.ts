@@ -1,0 +1,275 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { privateFolder, syncFolder, writeTextDurably } from './durable-file';
+import type { MailCopy } from './mail-copy';
+
+/** Everything the outbox knows of one kept mail; stored as ID.json beside the mail itself, ID.eml. */
+export interface KeptRecord {
+  readonly version: 1;
+  readonly id: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly receivedAt: number;
+  readonly subject: string;
+  /** A Message-ID header line the outbox adds in front of the mail when it is sent, because the mail had none. */
+  readonly addedHeader: string;
+  state: 'waiting' | 'failed';
+  attempts: number;
+  nextAttemptAt: number;
+  lastAttemptAt: number;
+  lastError: string;
+  lastOutput: string;
+  /** Where the last try failed (a FailureStage), so a returning network retries only what the network stopped. */
+  lastStage: string;
+  /** It was in flight when a relay died: the provider may have it already. */
+  maySendTwice: boolean;
+}
+
+/** This process, as it names its claims: the pid and, where the OS tells, the pid's start time (pids get reused). */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly start: string;
+}
+
+/** A kept mail renamed away from ID.json by one process: while the claim stands, nobody else touches the mail. */
+export interface Claim {
+  readonly id: string;
+  readonly file: string;
+  readonly owner: ProcessIdentity;
+}
+
+const CLAIM = /^([0-9A-F]+)\.json\.(flight|recover)\.(\d+)\.([0-9a-z]+)$/;
+const RECORD = /^([0-9A-F]+)\.json$/;
+const MAIL = /^([0-9A-F]+)\.eml$/;
+const TEMPORARY = /\.(\d+)\.[0-9a-f]+\.tmp$/;
+/** A mail file without a record older than this is a leftover of a crash between the two writes. */
+const ORPHAN_AGE_MS = 10 * 60_000;
+
+/**
+ * The spool on disk, and the only code that knows its layout. Every change is a write to a temporary file that is
+ * flushed and renamed into place, or a rename: a crash leaves each mail either kept whole or not at all. Claims are
+ * renames too, which the OS makes atomic: of two relays on one spool, only one can claim a mail.
+ */
+export class OutboxStore {
+  readonly me: ProcessIdentity;
+
+  constructor(readonly dir: string) {
+    this.me = currentProcess();
+  }
+
+  get temporaryDir(): string {
+    return join(this.dir, 'tmp');
+  }
+
+  async open(): Promise<void> {
+    await privateFolder(this.dir);
+    await privateFolder(this.temporaryDir);
+    await privateFolder(join(this.dir, 'relays'));
+    // Temporary files of processes that are gone: half-written copies that no client was told about.
+    for (const name of await readdir(this.temporaryDir)) {
+      const pid = TEMPORARY.exec(name)?.[1];
+      if (pid && !pidAlive(Number(pid))) await rm(join(this.temporaryDir, name), { force: true });
+    }
+  }
+
+  /** Keeps a mail: the mail first, then its record; only once both are on disk is the mail in the outbox. */
+  async keep(record: KeptRecord, copy: MailCopy): Promise<void> {
+    const mail = this.mailFile(record.id);
+    try {
+      await copy.persist(mail);
+      await writeTextDurably(this.recordFile(record.id), serialise(record));
+    } catch (error) {
+      await unlink(mail).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The records on disk, claims of processes that died (to recover), and the ids claimed by live ones. */
+  async scan(): Promise<{ records: KeptRecord[]; deadClaims: Claim[]; claimed: Set<string> }> {
+    const names = await readdir(this.dir);
+    const records: KeptRecord[] = [];
+    const deadClaims: Claim[] = [];
+    const claimed = new Set<string>();
+    const recordIds = new Set<string>();
+    for (const name of names) {
+      const claim = parseClaim(this.dir, name);
+      if (claim) {
+        if (sameProcess(claim.owner, this.me) || processAlive(claim.owner)) claimed.add(claim.id);
+        else deadClaims.push(claim);
+        continue;
+      }
+      const id = RECORD.exec(name)?.[1];
+      if (!id) continue;
+      const record = await this.readRecord(join(this.dir, name));
+      if (record) {
+        records.push(record);
+        recordIds.add(id);
+      }
+    }
+    for (const name of names) {
+      const id = MAIL.exec(name)?.[1];
+      if (id && !recordIds.has(id) && !claimed.has(id) && !deadClaims.some((claim) => claim.id === id)) {
+        await this.removeOrphan(id);
+      }
+    }
+    return { records, deadClaims, claimed };
+  }
+
+  /** Takes a waiting mail for one try; null when another process has it (or it is gone). */
+  async claim(id: string): Promise<{ claim: Claim; record: KeptRecord } | null> {
+    const claim: Claim = { id, owner: this.me, file: join(this.dir, `${id}.json.flight.${this.me.pid}.${this.me.start}`) };
+    try {
+      await rename(this.recordFile(id), claim.file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    // The claim is the "in flight" mark: it must survive a power cut before the command starts.
+    await syncFolder(this.dir);
+    const record = await this.readRecord(claim.file);
+    if (!record) {
+      await rename(claim.file, this.recordFile(id)).catch(() => undefined);
+      return null;
+    }
+    return { claim, record };
+  }
+
+  /** A claim of a dead process, taken over; its mail is marked as maybe sent already. Null if another got it first. */
+  async recover(dead: Claim): Promise<KeptRecord | null> {
+    const mine = join(this.dir, `${dead.id}.json.recover.${this.me.pid}.${this.me.start}`);
+    try {
+      await rename(dead.file, mine);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    const record = await this.readRecord(mine);
+    if (!record) return null;
+    // The try the dead process had in flight counts: it may even have gone through.
+    record.maySendTwice = true;
+    record.attempts += 1;
+    record.nextAttemptAt = 0;
+    await writeTextDurably(this.recordFile(dead.id), serialise(record));
+    await unlink(mine);
+    return record;
+  }
+
+  /** The claimed mail goes back to waiting (or to the failed list) with its new state. */
+  async release(claim: Claim, record: KeptRecord): Promise<void> {
+    await writeTextDurably(this.recordFile(claim.id), serialise(record));
+    await unlink(claim.file).catch(() => undefined);
+  }
+
+  /** The claimed mail was sent: it leaves the spool. */
+  async finish(claim: Claim): Promise<void> {
+    await unlink(claim.file);
+    await unlink(this.mailFile(claim.id)).catch(() => undefined);
+    await syncFolder(this.dir);
+  }
+
+  /** The mail exactly as the command gets it: the header the outbox adds, then what the first try was fed. */
+  mailStream(id: string): Readable {
+    return createReadStream(this.mailFile(id));
+  }
+
+  /** Processes that hold this spool now (to ask them to flush); registered by registerRelay. */
+  async liveRelays(): Promise<ProcessIdentity[]> {
+    const found: ProcessIdentity[] = [];
+    for (const name of await readdir(join(this.dir, 'relays')).catch(() => [] as string[])) {
+      const match = /^(\d+)\.([0-9a-z]+)$/.exec(name);
+      if (!match) continue;
+      const owner = { pid: Number(match[1]), start: match[2]! };
+      if (processAlive(owner)) found.push(owner);
+      else await rm(join(this.dir, 'relays', name), { force: true });
+    }
+    return found;
+  }
+
+  async registerRelay(): Promise<void> {
+    await writeFile(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), '', { mode: 0o600 });
+  }
+
+  async unregisterRelay(): Promise<void> {
+    await rm(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), { force: true });
+  }
+
+  async readPaused(): Promise<boolean> {
+    return readFile(join(this.dir, 'paused')).then(() => true, () => false);
+  }
+
+  async writePaused(paused: boolean): Promise<void> {
+    const file = join(this.dir, 'paused');
+    if (paused) await writeFile(file, '', { mode: 0o600 });
+    else await rm(file, { force: true });
+  }
+
+  private recordFile(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+
+  private mailFile(id: string): string {
+    return join(this.dir, `${id}.eml`);
+  }
+
+  private async readRecord(file: string): Promise<KeptRecord | null> {
+    try {
+      const record = JSON.parse(await readFile(file, 'utf8')) as KeptRecord;
+      return record.version === 1 && typeof record.id === 'string' ? record : null;
+    } catch {
+      return null; // gone meanwhile (claimed by another process), or not ours
+    }
+  }
+
+  private async removeOrphan(id: string): Promise<void> {
+    const file = this.mailFile(id);
+    const info = await stat(file).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => undefined);
+  }
+}
+
+function serialise(record: KeptRecord): string {
+  return `${JSON.stringify(record, null, 1)}\n`;
+}
+
+function parseClaim(dir: string, name: string): Claim | null {
+  const match = CLAIM.exec(name);
+  if (!match) return null;
+  return { id: match[1]!, file: join(dir, name), owner: { pid: Number(match[3]), start: match[4]! } };
+}
+
+function sameProcess(a: ProcessIdentity, b: ProcessIdentity): boolean {
+  return a.pid === b.pid && a.start === b.start;
+}
+
+function processAlive(owner: ProcessIdentity): boolean {
+  if (!pidAlive(owner.pid)) return false;
+  const start = startTime(owner.pid);
+  // Where the start time is known, a live pid with another start time is a new process that reused the number.
+  return start === null || owner.start === 'x' || start === owner.start;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Linux's start time of a process (clock ticks since boot, field 22 of /proc/PID/stat), in base 36; else null. */
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]).toString(36);
+  } catch {
+    return null;
+  }
+}
+
+function currentProcess(): ProcessIdentity {
+  return { pid: process.pid, start: startTime(process.pid) ?? 'x' };
+}
