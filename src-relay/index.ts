@@ -9,3 +9,5 @@ export { describeEvent, formatHostPort } from './events';
 export type { RelayEvent, MailOutcome, SessionEndReason, LogLevel } from './events';
 export { SmtpError, formatReply } from './reply';
 export type { EnhancedCode } from './reply';
+export { Outbox } from './outbox';
+export type { OutboxEntry, OutboxOptions, SentEntry } from './outbox';

@@ -37,7 +37,7 @@ export function sinkCommand(mailDir: string): string {
 }
 
 export function settingsFor(mailDir: string, port: number, user: string): AppSettings {
-  return { command: sinkCommand(mailDir), host: '127.0.0.1', port, user, launchAtLogin: false };
+  return { command: sinkCommand(mailDir), host: '127.0.0.1', port, user, launchAtLogin: false, keepUnsent: true };
 }
 
 export interface SunkMail {
