@@ -20,6 +20,8 @@ export interface SmtpSink {
 export interface SinkOptions {
   /** Recipients for which the sink answers RCPT with 550, so a test can watch the failure travel back. */
   rejectRecipient?: (address: string) => boolean;
+  /** Listen on this port (a provider that comes back where msmtp expects it); default: one the kernel picks. */
+  port?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
