@@ -1,5 +1,5 @@
 import { chmod } from 'node:fs/promises';
-import { Outbox, type OutboxOptions, type RelayEvent } from '../src-relay/index';
+import { Outbox, decodeEncodedWords, type OutboxOptions, type RelayEvent } from '../src-relay/index';
 import type { OutboxCounts, OutboxView } from './api';
 
 /** A kept mail the outbox gave up on: what the notification (the health stream's policy) needs to word it. */
@@ -63,8 +63,9 @@ export class AppOutbox {
     if (!outbox) {
       return { available: false, error: this.problem ?? 'the outbox is not open', paused: false, keepUnsent: this.keepUnsent, mails: [], sent: [] };
     }
-    const mails = (await outbox.list()).map((entry) => ({ ...entry, to: [...entry.to] }));
-    const sent = outbox.recentlySent().map((entry) => ({ ...entry, to: [...entry.to] }));
+    // Subjects as the mail program showed them, not as MIME encoded them for the wire.
+    const mails = (await outbox.list()).map((entry) => ({ ...entry, to: [...entry.to], subject: decodeEncodedWords(entry.subject) }));
+    const sent = outbox.recentlySent().map((entry) => ({ ...entry, to: [...entry.to], subject: decodeEncodedWords(entry.subject) }));
     return { available: true, paused: outbox.isPaused, keepUnsent: this.keepUnsent, mails, sent };
   }
 
@@ -154,7 +155,7 @@ export class AppOutbox {
   private async announceGaveUp(event: Extract<RelayEvent, { type: 'outbox' }>): Promise<void> {
     const entry = (await this.outbox!.list().catch(() => [])).find((candidate) => candidate.id === event.id);
     const mail: GaveUpMail = {
-      id: event.id, from: event.from, to: [...event.to], subject: entry?.subject ?? '', attempts: event.attempts, reason: event.reason ?? '',
+      id: event.id, from: event.from, to: [...event.to], subject: decodeEncodedWords(entry?.subject ?? ''), attempts: event.attempts, reason: event.reason ?? '',
     };
     for (const listener of this.gaveUpListeners) {
       try {

@@ -345,7 +345,8 @@ export class RelayHost {
       this.lastMail = {
         time: this.now(),
         outcome: event.outcome,
-        summary: event.outcome === 'delivered' ? `to ${to}: delivered` : `to ${to}: ${event.reply}${said}`,
+        summary: event.outcome === 'delivered' ? `to ${to}: delivered`
+          : event.outcome === 'queued' ? `to ${to}: kept in the outbox, will retry` : `to ${to}: ${event.reply}${said}`,
       };
       this.emitStatus();
       this.outbox?.refresh();

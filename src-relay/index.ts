@@ -11,3 +11,4 @@ export { SmtpError, formatReply } from './reply';
 export type { EnhancedCode } from './reply';
 export { Outbox } from './outbox';
 export type { OutboxEntry, OutboxOptions, SentEntry } from './outbox';
+export { decodeEncodedWords } from './encoded-words';

@@ -74,6 +74,7 @@ describe('RelayHost outbox', { timeout: 90_000 }, () => {
     await waitUntil(() => host.status().outbox?.waiting === 1, 5000, 'the waiting count');
     assert.deepEqual(host.status().outbox, { waiting: 1, failed: 0, paused: false });
     assert.equal(host.status().lastMail?.outcome, 'queued');
+    assert.equal(host.status().lastMail?.summary, 'to bob@example.net: kept in the outbox, will retry');
     assert.equal((await stat(outboxDir)).mode & 0o777, 0o700, 'the outbox folder is private');
 
     const [kept] = (await host.outboxView()).mails;
