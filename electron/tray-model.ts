@@ -18,12 +18,13 @@ export interface TrayModel {
 }
 
 /**
- * The relay is running but the last mail did not go out: the user should look, so the tray says error. A mail
- * kept in the outbox is safe and goes out by itself: the count of waiting mails says enough.
+ * The relay is running but the last mail did not go out, or the outbox gave one up: the user should look, so the
+ * tray says error. A mail kept in the outbox is safe and goes out by itself: the count of waiting mails says enough.
  */
 export function trayLook(status: RelayStatus): TrayLook {
   if (status.state === 'error') return 'error';
   if (status.state === 'stopped') return 'stopped';
+  if (status.outbox?.failed) return 'error';
   return status.lastMail && status.lastMail.outcome !== 'delivered' && status.lastMail.outcome !== 'queued' ? 'error' : 'running';
 }
 

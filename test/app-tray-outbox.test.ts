@@ -20,9 +20,13 @@ describe('tray model: outbox', () => {
     ]);
   });
 
-  it('a mail kept for later is not an error (it goes out by itself); a failed one still is', () => {
+  it('a mail kept for later is not an error (it goes out by itself); one given up is, until it is dealt with', () => {
     const kept = { ...running, lastMail: { time: 1, outcome: 'queued' as const, summary: 'to a: 250 2.0.0 Queued as 7F3A00C0FFEE' } };
     assert.equal(trayLook(kept), 'running');
     assert.equal(trayLook({ ...running, lastMail: { time: 1, outcome: 'failed', summary: 'to a: given up' } }), 'error');
+    // Until the user retries or deletes it, a mail given up keeps the icon red, whatever went out after it.
+    const delivered = { time: 2, outcome: 'delivered' as const, summary: 'to b: delivered' };
+    assert.equal(trayLook({ ...running, lastMail: delivered, outbox: { waiting: 0, failed: 1, paused: false } }), 'error');
+    assert.equal(trayLook({ ...running, lastMail: delivered, outbox: { waiting: 3, failed: 0, paused: true } }), 'running');
   });
 });
