@@ -35,6 +35,22 @@ function manualClock() {
   return { clock, advance, pending: () => timers.size };
 }
 
+/** A computer as the watch sees it: a network that comes and goes, a wake from sleep, and the watch's calls. */
+function computer() {
+  const time = manualClock();
+  const resumeListeners: (() => void)[] = [];
+  const network = { online: true };
+  const calls: string[] = [];
+  const watch = watchNetwork({
+    isOnline: () => network.online,
+    onResume: (listener) => resumeListeners.push(listener),
+    onBack: (why) => calls.push(why),
+    pollMs: 1000,
+    clock: time.clock,
+  });
+  return { ...time, network, calls, watch, resumeListeners, wake: () => resumeListeners.forEach((listener) => listener()) };
+}
+
 describe('network watch', () => {
   it('calls back once per offline → online transition, not while the state stays the same', () => {
     const { clock, advance } = manualClock();
@@ -75,23 +91,13 @@ describe('network watch', () => {
   });
 
   it('a wake from sleep calls back at once, online or not; a return right after it is reported too', () => {
-    const { clock, advance } = manualClock();
-    const resumeListeners: (() => void)[] = [];
-    let online = true;
-    const calls: string[] = [];
-    const watch = watchNetwork({
-      isOnline: () => online,
-      onResume: (listener) => resumeListeners.push(listener),
-      onBack: (why) => calls.push(why),
-      pollMs: 1000,
-      clock,
-    });
+    const { advance, network, calls, watch, resumeListeners, wake } = computer();
     assert.equal(resumeListeners.length, 1);
-    online = false; // the lid closed: the network went with it
+    network.online = false; // the lid closed: the network went with it
     advance(1000);
-    resumeListeners[0]!();
+    wake();
     assert.deepEqual(calls, ['resume']);
-    online = true; // the Wi-Fi reconnects a few seconds after the wake
+    network.online = true; // the Wi-Fi reconnects a few seconds after the wake
     advance(1000);
     assert.deepEqual(calls, ['resume', 'online']);
     watch.stop();
@@ -120,28 +126,18 @@ describe('network watch', () => {
   });
 
   it('stop() cancels the poll and ignores later wakes; at most one poll is ever pending', () => {
-    const { clock, advance, pending } = manualClock();
-    const resumeListeners: (() => void)[] = [];
-    let online = true;
-    const calls: string[] = [];
-    const watch = watchNetwork({
-      isOnline: () => online,
-      onResume: (listener) => resumeListeners.push(listener),
-      onBack: (why) => calls.push(why),
-      pollMs: 1000,
-      clock,
-    });
+    const { advance, pending, network, calls, watch, wake } = computer();
     for (let i = 0; i < 5; i += 1) {
       advance(1000);
       assert.equal(pending(), 1);
     }
     watch.stop();
     assert.equal(pending(), 0);
-    online = false;
+    network.online = false;
     advance(2000);
-    online = true;
+    network.online = true;
     advance(2000);
-    resumeListeners[0]!();
+    wake();
     assert.deepEqual(calls, []);
   });
 

@@ -232,6 +232,9 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
     await page.evaluate("document.getElementById('toast').hidden = true; document.activeElement?.blur()");
     await page.mouse.move(0, 1200);
     await page.screenshot({ path: join(ARTIFACTS, 'app-outbox.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: join(ARTIFACTS, 'app-outbox-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 940, height: 700 });
   });
 });
