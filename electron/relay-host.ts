@@ -167,6 +167,7 @@ export class RelayHost {
   start(settings?: AppSettings): Promise<RelayStatus> {
     return this.serially(async () => {
       if (settings) this.settings = { ...settings };
+      if (settings) this.outbox?.setKeepUnsent(settings.keepUnsent);
       this.wanted = true;
       await this.replaceEngine();
       return this.status();
@@ -189,6 +190,7 @@ export class RelayHost {
     return this.serially(async () => {
       const before = this.settings;
       this.settings = { ...settings };
+      this.outbox?.setKeepUnsent(settings.keepUnsent);
       const changed = !before || before.command !== settings.command || before.host !== settings.host
         || before.port !== settings.port || before.user !== settings.user || before.keepUnsent !== settings.keepUnsent;
       if (this.wanted && (changed || this.failure)) await this.replaceEngine();
@@ -266,7 +268,6 @@ export class RelayHost {
         message: `No keyring: ${(error as Error).message}. The relay does not run without its password.`,
       };
     }
-    this.outbox?.setKeepUnsent(settings.keepUnsent);
     const outbox = await this.outbox?.open() ?? null;
     let engine: RelayEngine;
     try {

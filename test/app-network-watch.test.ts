@@ -150,7 +150,7 @@ describe('network watch', () => {
     watch.stop();
   });
 
-  it('with the real timers it polls by itself and does not hold the process open', async () => {
+  it('with the real timers it polls by itself', async () => {
     let online = false;
     const calls: string[] = [];
     const watch = watchNetwork({ isOnline: () => online, onBack: (why) => calls.push(why), pollMs: 500 });
