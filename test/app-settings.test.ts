@@ -95,7 +95,8 @@ describe('settings store', { timeout: 20_000 }, () => {
     await writeFile(store.file, JSON.stringify({ port: 2600 }));
     assert.deepEqual(await store.load(), { settings: { ...defaultSettings, port: 2600 } });
     // A file from before the outbox: keeping mail is on, as for a new install.
-    const { keepUnsent: _absent, ...older } = { ...defaultSettings, keepUnsent: false };
+    const older: Record<string, unknown> = { ...defaultSettings, keepUnsent: false };
+    delete older.keepUnsent;
     await writeFile(store.file, JSON.stringify(older));
     assert.equal((await store.load()).settings.keepUnsent, true);
     await writeFile(store.file, JSON.stringify({ ...defaultSettings, port: '2600' }));
