@@ -6,7 +6,8 @@
  * Everything it starts runs in its own process group and is killed at the end, also on Ctrl-C or an error.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LoadJob, LoadResult } from './load-client';
@@ -19,6 +20,9 @@ import { percentile } from './stats';
 
 const repoRoot = resolve(__dirname, '..', '..');
 const drainScript = join(repoRoot, 'bench', 'fixtures', 'drain.sh');
+const providerScript = join(repoRoot, 'bench', 'fixtures', 'provider.sh');
+/** Mails kept while the provider is down, then flushed, per run. */
+const OUTBOX_KEPT_MAILS = 500;
 const commandArgv = [drainScript, '-f', '%F', '--'];
 const loadClientScript = join(__dirname, 'load-client.js');
 const spawnRateWorker = join(__dirname, 'spawn-rate.js');
@@ -130,6 +134,58 @@ async function spawnRates(spawner: 'node' | 'launcher'): Promise<[number, number
   return [await rate(500, 1), await rate(1000, 8)];
 }
 
+/** Throughput rows (indexes into throughputRows) measured again with the outbox on, every mail delivered. */
+const OUTBOX_ROWS = [0, 1] as const;
+
+/**
+ * The outbox rows of one run: msmtp-relay with --queue on the rows where every mail goes through (to compare with
+ * it off), then mails/s into the spool while the provider is down, and mails/s out of it once the provider is back
+ * (SIGUSR1, as `--queue-flush` does).
+ */
+async function measureOutbox(m: Measurements, say: (text: string) => void, tag: string): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
+  try {
+    const withOutbox = await msmtpRelay('default', [`--queue=${join(work, 'on')}`]).start(commandArgv);
+    try {
+      for (let pass = 0; pass < RELAY_WARM_UP_PASSES; pass++) {
+        for (const row of throughputRows) await load(row.job(withOutbox.port));
+      }
+      for (const index of OUTBOX_ROWS) {
+        const result = await load(throughputRows[index]!.job(withOutbox.port));
+        const rate = result.mails / (result.elapsedMs / 1000);
+        m.outbox.on[index]!.push(rate);
+        say(`${tag} ${throughputRows[index]!.label}: relay with the outbox on ${rate.toFixed(1)} mails/s`);
+      }
+    } finally {
+      await withOutbox.stop();
+    }
+    const down = join(work, 'provider-down');
+    const spool = join(work, 'kept');
+    writeFileSync(down, '');
+    const keeping = await msmtpRelay('default', [`--queue=${spool}`, '--queue-retry=1h']).start([providerScript, down, '-f', '%F', '--']);
+    try {
+      const kept = await load({ kind: 'sessions', port: keeping.port, sessions: 1, mailsPerSession: OUTBOX_KEPT_MAILS });
+      const waiting = () => readdirSync(spool).filter((name) => name.endsWith('.json')).length;
+      if (waiting() !== OUTBOX_KEPT_MAILS) throw new Error(`outbox: ${waiting()} mails kept of ${OUTBOX_KEPT_MAILS}`);
+      m.outbox.keepRates.push(kept.mails / (kept.elapsedMs / 1000));
+      rmSync(down);
+      const flushStarted = Date.now();
+      process.kill(keeping.pid, 'SIGUSR1');
+      while (waiting() > 0) {
+        if (Date.now() - flushStarted > WORKER_TIMEOUT_MS) throw new Error(`outbox: ${waiting()} mails still kept after the flush`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      m.outbox.flushRates.push(OUTBOX_KEPT_MAILS / ((Date.now() - flushStarted) / 1000));
+      say(`${tag} outbox: kept ${m.outbox.keepRates.at(-1)!.toFixed(1)} mails/s while the provider was down, ` +
+        `flushed ${m.outbox.flushRates.at(-1)!.toFixed(1)} mails/s after`);
+    } finally {
+      await keeping.stop();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(MSMTPD)) throw new Error(`${MSMTPD} is missing: apt-get install msmtp-mta`);
   const runs = Math.max(1, Math.min(10, Number(option('runs', '5')) || 5));
@@ -146,6 +202,7 @@ async function main(): Promise<void> {
     largeMail: { relay: [], msmtpd: [] },
     spawnCeiling: { sequential: [], parallel8: [] },
     launcherRate: { sequential: [], parallel8: [] },
+    outbox: { rows: OUTBOX_ROWS.map((index) => throughputRows[index]!.label), on: OUTBOX_ROWS.map(() => []), keepRates: [], flushRates: [], keptMails: OUTBOX_KEPT_MAILS },
   };
   const say = (text: string) => process.stderr.write(`${text}\n`);
 
@@ -188,6 +245,7 @@ async function main(): Promise<void> {
     } finally {
       await relayServer.stop();
     }
+    if (option('spawner', 'default') === 'default') await measureOutbox(measurements, say, tag);
     const [sequential, parallel8] = await spawnRates('node');
     measurements.spawnCeiling.sequential.push(sequential);
     measurements.spawnCeiling.parallel8.push(parallel8);

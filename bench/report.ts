@@ -28,6 +28,8 @@ export interface Measurements {
   spawnCeiling: { sequential: number[]; parallel8: number[] };
   /** The same through the engine's launcher, for comparison. */
   launcherRate: { sequential: number[]; parallel8: number[] };
+  /** msmtp-relay with --queue: `on[i]` are the rates of rows[i] (labels of throughput rows) with every mail delivered. */
+  outbox: { rows: string[]; on: number[][]; keepRates: number[]; flushRates: number[]; keptMails: number };
 }
 
 /** The targets of issue 2, in one place. */
@@ -36,11 +38,20 @@ const targets = {
   maxGreetingP99Ms: 5,
   maxLargeMailGrowthKiB: 64 * 1024,
   maxOverheadVsSpawn: 0.15,
+  /** With the outbox on and every mail delivered, throughput within noise of it off. */
+  minOutboxOnRatio: 0.95,
 } as const;
 
 type Row = [measure: string, relay: string, msmtpd: string, ratio: string, target: string, result: string];
 
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+
+/** A Markdown table with its columns padded to the widest cell. */
+function markdownTable(header: Row, rows: Row[]): string[] {
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => [...row[column]!].length)));
+  const line = (row: Row) => `| ${row.map((cell, column) => cell + ' '.repeat(widths[column]! - [...cell].length)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line), ''];
+}
 
 /** Prints the results as a Markdown table (ready for the README) plus a one-line summary. */
 export function printReport(m: Measurements): void {
@@ -107,19 +118,33 @@ export function printReport(m: Measurements): void {
       judged ? `≤ +${(targets.maxOverheadVsSpawn * 100).toFixed(0)} %` : '', judged ? judge(relayOverhead <= targets.maxOverheadVsSpawn) : '']);
   }
 
-  const header: Row = ['Measure', 'msmtp-relay', 'msmtpd', 'relay ÷ msmtpd', 'Target', 'Result'];
-  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => [...row[column]!].length)));
-  const line = (row: Row) => `| ${row.map((cell, column) => cell + ' '.repeat(widths[column]! - [...cell].length)).join(' | ')} |`;
+  const outboxRows: Row[] = [];
+  for (const [index, label] of m.outbox.rows.entries()) {
+    const row = m.rows.find((candidate) => candidate.label === label);
+    const on = median(m.outbox.on[index] ?? []);
+    if (!row || !Number.isFinite(on)) continue;
+    const off = median(row.relay.rates);
+    outboxRows.push([`${label}: outbox on ÷ off (all delivered)`, formatRate(on), formatRate(off), formatRatio(on / off),
+      `≥ ${targets.minOutboxOnRatio.toFixed(2)}×`, judge(on / off >= targets.minOutboxOnRatio)]);
+    const msmtpdRate = median(row.msmtpd.rates);
+    outboxRows.push([`${label}: outbox on ÷ msmtpd`, formatRate(on), `${formatRate(msmtpdRate)} (msmtpd)`, formatRatio(on / msmtpdRate),
+      `≥ ${targets.minThroughputRatio.toFixed(1)}×`, judge(on / msmtpdRate >= targets.minThroughputRatio)]);
+  }
+  if (m.outbox.keepRates.length > 0) {
+    outboxRows.push([`provider down: ${m.outbox.keptMails} mails kept, 1 session`, formatRate(median(m.outbox.keepRates)), '', '', '', '']);
+    outboxRows.push([`provider back: the ${m.outbox.keptMails} kept mails flushed`, formatRate(median(m.outbox.flushRates)), '', '', '', '']);
+  }
+
+  // The outbox's rows compare the relay with itself, so they get columns of their own.
+  const outboxHeader: Row = ['Outbox (msmtp-relay --queue)', 'outbox on', 'compared with', 'ratio', 'Target', 'Result'];
   const out = [
     `msmtp-relay vs msmtpd — ${new Date().toISOString().slice(0, 10)}, ${m.machine}`,
     `command for both: ${m.command} (drains stdin)`,
     `msmtp-relay: ${m.relayDescription}; msmtpd: ${m.msmtpdDescription}`,
     `median of ${m.runs} runs (latencies pooled); one client process, one command per write, no pipelining`,
     '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-    '',
+    ...markdownTable(['Measure', 'msmtp-relay', 'msmtpd', 'relay ÷ msmtpd', 'Target', 'Result'], rows),
+    ...(outboxRows.length > 0 ? markdownTable(outboxHeader, outboxRows) : []),
     failures === 0 ? 'All targets met.' : `${failures} target(s) missed.`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);

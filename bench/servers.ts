@@ -62,8 +62,9 @@ export const msmtpd: ServerKind = {
  * msmtp-relay in its own Node process: the real CLI when it exists and the engine's default spawner is wanted,
  * else bench/relay-server.ts (createRelay with a chosen spawner).
  */
-export function msmtpRelay(spawner: string): ServerKind {
+export function msmtpRelay(spawner: string, cliArgs: readonly string[] = []): ServerKind {
   const useCli = spawner === 'default' && existsSync(relayCli);
+  if (cliArgs.length > 0 && !useCli) throw new Error('msmtp-relay options need the CLI (the default spawner)');
   return {
     name: 'msmtp-relay',
     description: useCli
@@ -72,7 +73,7 @@ export function msmtpRelay(spawner: string): ServerKind {
     async start(commandArgv) {
       const port = await freePort();
       const args = useCli
-        ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`]
+        ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`, ...cliArgs]
         : [relayServer, String(port), spawner, ...commandArgv];
       const child = startTracked(process.execPath, args);
       return started(child, port, () => (child.pid ? [child.pid] : []));

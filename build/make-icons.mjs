@@ -4,7 +4,8 @@
 //
 //   build/icon.png, build/icon.ico, build/icon.icns, build/icons/NxN.png   installer and desktop-entry icons
 //   assets/icon.png                                                        window icon (512 px)
-//   assets/tray-{running,stopped,error}.png (+ @2x)                        coloured tray icons (Linux, Windows)
+//   assets/tray-{running,stopped,error}.png (+ @2x)                        coloured tray icons (Linux)
+//   assets/tray-{running,stopped,error}.ico                                the same for Windows, 16 to 48 px
 //   assets/tray-{running,stopped,error}Template.png (+ @2x)                monochrome macOS menu-bar icons
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -230,6 +231,7 @@ function write(relative, data) {
   console.log(`${relative} (${data.length} bytes)`);
 }
 
+const TRAY_ICO_SIZES = [16, 20, 24, 32, 48];
 const appSizes = [16, 24, 32, 48, 64, 128, 256, 512, 1024];
 const appPngs = Object.fromEntries(appSizes.map((size) => [size, appIcon(size)]));
 write('build/icon.png', appPngs[512]);
@@ -248,6 +250,8 @@ write('build/icon.icns', encodeIcns([
 for (const look of ['running', 'stopped', 'error']) {
   write(`assets/tray-${look}.png`, trayIcon(22, look));
   write(`assets/tray-${look}@2x.png`, trayIcon(44, look));
+  // Windows picks the size for the taskbar's DPI (100% to 200%, and 300% for small icons) from one .ico.
+  write(`assets/tray-${look}.ico`, encodeIco(TRAY_ICO_SIZES.map((size) => ({ size, png: trayIcon(size, look) }))));
   write(`assets/tray-${look}Template.png`, templateIcon(18, look));
   write(`assets/tray-${look}Template@2x.png`, templateIcon(36, look));
 }

@@ -62,7 +62,7 @@ export function desktopEntry(argv: readonly string[]): string {
   ].join('\n');
 }
 
-/** Linux: a .desktop file in ~/.config/autostart, rewritten on each launch so a moved AppImage keeps working. */
+/** Linux: a .desktop file in ~/.config/autostart; refreshed at launch while enabled, so a moved AppImage keeps working. */
 export function createXdgAutostart(dir: string, argv: readonly string[]): Autostart & { readonly file: string } {
   const file = join(dir, DESKTOP_FILE_NAME);
   return {
@@ -90,16 +90,21 @@ export function createXdgAutostart(dir: string, argv: readonly string[]): Autost
 
 /** The parts of Electron's app.get/setLoginItemSettings this module uses (macOS and Windows). */
 export interface LoginItemApi {
-  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean };
+  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean; executableWillLaunchAtLogin?: boolean };
   setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
 }
 
-/** macOS and Windows: the OS keeps the login item; Windows passes --hidden, macOS reports wasOpenedAtLogin. */
+/**
+ * macOS and Windows: the OS keeps the login item; Windows passes --hidden, macOS reports wasOpenedAtLogin.
+ * On Windows an entry switched off in Task Manager still has its Run key (openAtLogin) but will not launch:
+ * executableWillLaunchAtLogin is the state the user sees there.
+ */
 export function createLoginItemAutostart(api: LoginItemApi): Autostart {
   const args = [HIDDEN_FLAG];
   return {
     async isEnabled() {
-      return api.getLoginItemSettings({ args }).openAtLogin;
+      const settings = api.getLoginItemSettings({ args });
+      return settings.openAtLogin && settings.executableWillLaunchAtLogin !== false;
     },
     async setEnabled(on) {
       api.setLoginItemSettings({ openAtLogin: on, args });

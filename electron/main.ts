@@ -1,22 +1,27 @@
 /**
- * Composition root of the desktop app: single instance, then settings -> relay host -> IPC -> tray -> window.
- * Everything with logic lives in Electron-free modules next to this file; this one only wires them to Electron.
+ * Composition root of the desktop app: single instance, then settings -> relay host -> autostart -> IPC -> tray ->
+ * window -> relay start. Everything with logic lives in Electron-free modules next to this file (quit-policy,
+ * autostart-policy, tray-support, tray-refresh, mac-path, process-gone); this one only wires them to Electron.
  */
-import { app, clipboard, dialog, protocol, session, shell, type BrowserWindow } from 'electron';
+import { app, clipboard, dialog, powerMonitor, protocol, session, shell, type BrowserWindow } from 'electron';
 import log from 'electron-log/main';
 import { join } from 'node:path';
 import type { RelayStatus } from './api';
 import { HIDDEN_FLAG, createLoginItemAutostart, createXdgAutostart, launchCommand, xdgAutostartDir, type Autostart } from './autostart';
+import { autostartAvailable, refreshAutostartAtLaunch, unavailableAutostart } from './autostart-policy';
 import { Controller } from './controller';
 import { registerIpc, push } from './ipc';
+import { macSearchPath } from './mac-path';
+import { processGoneLine } from './process-gone';
+import { QuitPolicy, closeAction } from './quit-policy';
 import { createKeyringStore } from '../src-relay/secrets';
 import { RelayHost } from './relay-host';
 import { createSettingsStore } from './settings';
 import { AppTray } from './tray';
-import { trayVisible } from './tray-support';
+import { TrayWatch, createBusProbe, linuxSession } from './tray-support';
 import { UI_HOST, UI_PAGE, UI_SCHEME, readUiFile } from './ui-files';
-import { createSettingsWindow, installAppMenu, lockDown } from './window';
-import { net, powerMonitor } from 'electron';
+import { createSettingsWindow, installAppMenu, lockDown, watchSessionEnd } from './window';
+import { net } from 'electron';
 import { watchNetwork } from './network-watch';
 
 const appRoot = join(__dirname, '..', '..');
@@ -25,11 +30,31 @@ const assetsDir = join(appRoot, 'assets');
 
 let window: BrowserWindow | null = null;
 let tray: AppTray | null = null;
+let trayWatch: TrayWatch | null = null;
 let host: RelayHost | null = null;
 let controller: Controller | null = null;
-let quitting = false;
-let shuttingDown = false;
-let stopped = false;
+
+// Past the engine's stop grace (10 s): the stop has its time, but a hung one cannot hold up a logout for long.
+const STOP_LIMIT_MS = 15_000;
+
+const quit = new QuitPolicy({
+  shutdown: async () => {
+    trayWatch?.stop();
+    await host?.shutdown();
+  },
+  exit: (code) => {
+    tray?.destroy();
+    app.exit(code);
+  },
+  log: (level, message) => (level === 'error' ? log.error : log.info)(message),
+  limitMs: STOP_LIMIT_MS,
+});
+
+// Uncaught errors and rejections go to main.log, without Electron's modal error box.
+log.errorHandler.startCatching({ showDialog: false });
+
+// Finder, the Dock and login items start apps with launchd's PATH, where Homebrew's msmtp is not.
+if (process.platform === 'darwin') process.env.PATH = macSearchPath(process.env.PATH);
 
 // One data folder name in development and in packages (where the product name has a space): settings.json lives here.
 app.setPath('userData', join(app.getPath('appData'), 'msmtp-relay'));
@@ -41,23 +66,13 @@ if (!app.requestSingleInstanceLock()) {
   protocol.registerSchemesAsPrivileged([{ scheme: UI_SCHEME, privileges: { standard: true, secure: true } }]);
   app.on('second-instance', () => showWindow());
   app.on('activate', () => showWindow());
-  // A tray app keeps running with its window closed.
+  // A tray app keeps running with its window closed; without a tray, closing the window quits (closeAction).
   app.on('window-all-closed', () => undefined);
   app.on('web-contents-created', (_event, contents) => lockDown(contents));
-  app.on('before-quit', (event) => {
-    quitting = true;
-    if (stopped || !host) return;
-    // Let mails in flight finish before the process goes (bounded by the engine's stop grace).
-    event.preventDefault();
-    if (shuttingDown) return;
-    shuttingDown = true;
-    void host.shutdown().finally(() => {
-      stopped = true;
-      tray?.destroy();
-      log.info('msmtp Relay quit');
-      app.quit();
-    });
-  });
+  // Tray Quit, Cmd+Q, Dock -> Quit, SIGTERM: the policy stops the relay (mails in flight may finish), then exits.
+  app.on('before-quit', (event) => quit.beforeQuit(event));
+  app.on('render-process-gone', (_event, _contents, details) => logLine(processGoneLine('settings window', details)));
+  app.on('child-process-gone', (_event, details) => logLine(processGoneLine('child process', details)));
   app.whenReady().then(boot).catch((error: unknown) => {
     log.error('msmtp Relay could not start:', error);
     dialog.showErrorBox('msmtp Relay could not start', String((error as Error)?.stack ?? error));
@@ -99,11 +114,13 @@ async function boot(): Promise<void> {
   });
   if (loaded.problem) host.addNotice(loaded.problem);
 
+  watchSystemEnd();
+
   const autostart = createAutostart();
-  // Rewritten on every launch: an AppImage that moved must still be found at the next login.
-  await autostart.setEnabled(loaded.settings.launchAtLogin).catch((error: unknown) => {
-    host?.appLog('error', `could not update start at login: ${(error as Error).message}`);
-  });
+  // The OS keeps the user's choice (GNOME Tweaks, KDE, Task Manager): read it, refresh only an enabled entry.
+  const atLogin = await refreshAutostartAtLaunch(autostart);
+  if (atLogin.problem) host.appLog('error', atLogin.problem);
+  const settings = { ...loaded.settings, launchAtLogin: atLogin.enabled };
 
   controller = new Controller({
     host,
@@ -117,18 +134,68 @@ async function boot(): Promise<void> {
       const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
       return result.canceled ? null : result.filePaths[0] ?? null;
     },
-  }, loaded.settings);
+  }, settings);
   registerIpc(controller, UI_PAGE, (contents) => window !== null && contents === window.webContents);
 
-  const firstStatus = await host.start(loaded.settings);
-  tray = await createTray(firstStatus);
-
+  // The tray comes before the relay: starting it reads the keyring, which may wait on an unlock prompt at login.
+  tray = (await trayExpected()) ? createTray(host.status()) : null;
+  if (!tray) log.info('no tray on this desktop (no StatusNotifier host): the window stays the way in');
   const startedHidden = process.argv.includes(HIDDEN_FLAG)
     || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
-  if (!startedHidden || !tray || firstStatus.state === 'error' || loaded.problem) showWindow();
+  if (!startedHidden || !tray || loaded.problem) showWindow();
+  else if (process.platform === 'darwin') app.dock?.hide();
+
+  const firstStatus = await host.start(settings);
+  if (firstStatus.state === 'error') showWindow();
+}
+
+function logLine(line: { level: 'info' | 'error'; message: string }): void {
+  (line.level === 'error' ? log.error : log.info)(line.message);
+}
+
+/** Shutdown and logout: on Windows they bring no before-quit; on Linux and macOS powerMonitor tells first. */
+function watchSystemEnd(): void {
+  if (process.platform === 'win32') {
+    watchSessionEnd((reasons) => void quit.sessionEnding(`the session ends (${reasons.join(', ') || 'shutdown'})`));
+    return;
+  }
+  // Electron passes an event although the type says no arguments; preventDefault holds the shutdown (a logind
+  // inhibitor on Linux, Electron's own quit on macOS) until the policy exits.
+  powerMonitor.on('shutdown', (...args: unknown[]) => {
+    (args[0] as { preventDefault?: () => void } | undefined)?.preventDefault?.();
+    void quit.sessionEnding('the system shuts down or the user logs out');
+  });
+}
+
+/** Linux: ask the session bus, then keep following the StatusNotifierWatcher. Elsewhere there is always a tray. */
+async function trayExpected(): Promise<boolean> {
+  if (process.platform !== 'linux') return true;
+  trayWatch = new TrayWatch({
+    probe: createBusProbe(),
+    session: linuxSession(process.env),
+    pollMs: 2000,
+    patienceMs: 120_000, // panels and the GNOME extension can come up well after the login items
+    keepAliveMs: 15_000,
+    onAppear: () => {
+      // A new icon registers with the new watcher; an XEmbed icon made before it would stay invisible there.
+      tray?.destroy();
+      tray = host ? createTray(host.status()) : null;
+      log.info('a tray host appeared: tray icon created');
+    },
+    onVanish: () => {
+      log.info('the tray host went away: showing the window');
+      showWindow();
+    },
+  });
+  return trayWatch.start();
+}
+
+function trayShown(): boolean {
+  return tray !== null && (trayWatch?.trayVisible ?? true);
 }
 
 function createAutostart(): Autostart {
+  if (!autostartAvailable(process.platform, app.isPackaged)) return unavailableAutostart();
   if (process.platform === 'linux') {
     const argv = launchCommand({
       execPath: process.execPath,
@@ -140,11 +207,7 @@ function createAutostart(): Autostart {
   return createLoginItemAutostart(app);
 }
 
-async function createTray(status: RelayStatus): Promise<AppTray | null> {
-  if (!(await trayVisible(process.platform))) {
-    log.info('no tray on this desktop (no StatusNotifier host): the window stays the way in');
-    return null;
-  }
+function createTray(status: RelayStatus): AppTray | null {
   try {
     return new AppTray(assetsDir, {
       toggle: () => void controller?.setRunning(host?.status().state !== 'running'),
@@ -165,8 +228,14 @@ function showWindow(): void {
     window = createSettingsWindow({
       preload: join(__dirname, 'preload.js'),
       icon: join(assetsDir, 'icon.png'),
-      quitting: () => quitting,
+      closeAction: () => closeAction({ quitting: quit.quitting, trayShown: trayShown() }),
+      quit: () => app.quit(),
     });
+    if (process.platform === 'darwin') {
+      // A menu-bar app has a Dock icon (LSUIElement hides it in packages) only while its window is open.
+      window.on('show', () => void app.dock?.show());
+      window.on('hide', () => app.dock?.hide());
+    }
     window.on('closed', () => {
       window = null;
     });

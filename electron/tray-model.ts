@@ -82,10 +82,12 @@ export function trayModel(status: RelayStatus): TrayModel {
 
 /**
  * The icon file for a look. macOS menu bars want monochrome "Template" images that the system tints; the three
- * looks differ by shape there, by colour elsewhere. Electron picks the @2x file next to the named one by itself.
+ * looks differ by shape there, by colour elsewhere. Electron picks the @2x file next to a named PNG by itself;
+ * Windows wants one .ico holding every size its display scales need.
  */
 export function trayIconFile(look: TrayLook, platform: NodeJS.Platform): string {
   if (platform === 'darwin') return `tray-${look}Template.png`;
+  if (platform === 'win32') return `tray-${look}.ico`;
   return `tray-${look}.png`;
 }
 

@@ -4,8 +4,9 @@ import { UI_PAGE } from './ui-files';
 export interface WindowOptions {
   preload: string;
   icon?: string;
-  /** True while the app quits: then close really closes instead of hiding to the tray. */
-  quitting(): boolean;
+  /** What closing does now (quit-policy.ts closeAction): really close, hide to the tray, or quit the app. */
+  closeAction(): 'close' | 'hide' | 'quit';
+  quit(): void;
 }
 
 /** Blocks everything that could take a web contents away from our page: navigation, new windows, webviews. */
@@ -16,7 +17,7 @@ export function lockDown(contents: WebContents): void {
   contents.on('will-attach-webview', (event) => event.preventDefault());
 }
 
-/** The one settings window: sandboxed, isolated, no Node, only app://ui content; closing hides it. */
+/** The one settings window: sandboxed, isolated, no Node, only app://ui content; closing hides it to the tray. */
 export function createSettingsWindow(options: WindowOptions): BrowserWindow {
   const window = new BrowserWindow({
     width: 940,
@@ -44,9 +45,11 @@ export function createSettingsWindow(options: WindowOptions): BrowserWindow {
   if (process.platform !== 'darwin') window.removeMenu();
   // lockDown() reaches this window's contents through main.ts's 'web-contents-created', like every other one.
   window.on('close', (event) => {
-    if (options.quitting()) return;
+    const action = options.closeAction();
+    if (action === 'close') return;
     event.preventDefault();
     window.hide();
+    if (action === 'quit') options.quit();
   });
   window.once('ready-to-show', () => window.show());
   void window.loadURL(UI_PAGE);
@@ -60,4 +63,22 @@ export function installAppMenu(): void {
   } else {
     Menu.setApplicationMenu(null);
   }
+}
+
+/**
+ * Windows: a shutdown or logoff emits no before-quit, only 'session-end' on each top-level window, hidden ones too.
+ * The settings window may not exist then, so a content-less hidden window stays open to hear it (Electron keeps an
+ * open window alive without a reference).
+ */
+export function watchSessionEnd(onEnd: (reasons: readonly string[]) => void): BrowserWindow {
+  const listener = new BrowserWindow({
+    show: false,
+    width: 1,
+    height: 1,
+    skipTaskbar: true,
+    focusable: false,
+    webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false },
+  });
+  listener.on('session-end', (event) => onEnd(event.reasons));
+  return listener;
 }

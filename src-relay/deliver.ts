@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { classifyCommandFailure, type FailureStage } from './failure-class';
 import type { MailCopy } from './mail-copy';
 import { SmtpError } from './reply';
 
@@ -48,6 +49,10 @@ export interface DeliveryFailure {
    * mail was complete and the command failed with it. Only the second kind can be kept and tried again.
    */
   readonly cause: 'command' | 'input';
+  /** Where it failed (msmtp's dialogue stage, or 'command' / 'timeout' / 'unknown' for the relay's own cases). */
+  readonly stage: FailureStage;
+  /** Why, in a few words, for the Queued reply, the outbox and the window: 'mail server unreachable'. */
+  readonly reason: string;
   /** What happened, in words, for the log. */
   readonly detail?: string;
 }
@@ -65,12 +70,10 @@ export interface QueuedOutcome {
 /** What a session learns of the mail it handed on. */
 export type MailResult = DeliveryOutcome | QueuedOutcome;
 
-export function commandFailure(reply: SmtpError, report: DeliveryReport, detail?: string): DeliveryFailure {
-  return { status: 'failed', reply, report, cause: 'command', ...(detail ? { detail } : {}) };
+export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}) };
 }
 
-/** sysexits.h codes msmtpd reports as temporary: EX_NOHOST, EX_UNAVAILABLE, EX_OSERR, EX_TEMPFAIL. */
-const TEMPORARY_EXIT_CODES = new Set([68, 69, 71, 75]);
 const OUTPUT_TAIL_BYTES = 2048;
 /** How long to wait, after the command exited, for the rest of what it wrote. */
 const OUTPUT_GRACE_MS = 200;
@@ -116,17 +119,19 @@ export function rfc5322Date(date: Date): string {
     `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${zone}`;
 }
 
-/** The reply for a command's exit status, null for success (msmtpd's mapping). */
-export function exitToError(code: number | null, signal: NodeJS.Signals | null): SmtpError | null {
-  if (signal) {
-    const number = osConstants.signals[signal] ?? 0;
-    return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${128 + number} (killed by ${signal})`);
-  }
-  if (code === 0) return null;
-  if (code !== null && TEMPORARY_EXIT_CODES.has(code)) {
-    return new SmtpError(451, [4, 3, 0], `Pipe command reported error ${code}`);
-  }
-  return new SmtpError(554, [5, 3, 0], `Pipe command reported error ${code}`);
+/**
+ * The reply for a command that exited non-zero or was killed. msmtp's failure table (failure-class.ts) decides
+ * whether the mail may still go out later (451, and the outbox keeps it) or never will (554); msmtpd's wording.
+ */
+export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFailure {
+  const judged = classifyCommandFailure(report);
+  const status = report.signal
+    ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
+    : `${report.exitCode}: ${judged.reason}`;
+  const reply = judged.temporary
+    ? new SmtpError(451, [4, 3, 0], `Pipe command reported error ${status}`)
+    : new SmtpError(554, [5, 3, 0], `Pipe command reported error ${status}`);
+  return commandFailure(reply, report, judged.stage, judged.reason, detail);
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */
@@ -180,7 +185,7 @@ export type CommandSpawner = (argv: readonly string[]) => SpawnedCommand;
 
 /** Its own process group, so a kill reaches whatever the command starts (a script's `cat` holds stdin too). */
 export const spawnDetached: CommandSpawner = (argv) =>
-  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false });
+  spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], detached: true, shell: false, windowsHide: true });
 
 /**
  * Streams one mail into the command: our Received header, then the body with LF line ends, with backpressure.
@@ -242,22 +247,29 @@ export async function deliverViaCommand(
   const result = await exit;
   watchdog.disarm();
   await outputDrained(child, OUTPUT_GRACE_MS);
-  if (result.spawnError) return commandFailure(spawnFailure(result.spawnError), report(), result.spawnError.message);
-  if (watchdog.fired) {
-    return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), `no progress for ${command.timeoutMs} ms; killed`);
+  if (result.spawnError) {
+    // A command that cannot start is a setting to fix (msmtp not installed, a wrong path): msmtp's table decides.
+    const errno = (result.spawnError as NodeJS.ErrnoException).errno;
+    const judged = classifyCommandFailure({ ...report(), exitCode: report().exitCode ?? (errno !== undefined ? -Math.abs(errno) : null) });
+    const text = `Pipe command failed to execute (${(result.spawnError as NodeJS.ErrnoException).code ?? result.spawnError.message})`;
+    const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
+    return commandFailure(reply, report(), judged.stage, judged.reason, result.spawnError.message);
   }
-  const error = exitToError(result.code, result.signal);
-  if (error) return commandFailure(error, report());
+  if (watchdog.fired) {
+    return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), 'timeout', 'delivery command timed out',
+      `no progress for ${command.timeoutMs} ms; killed`);
+  }
+  if (result.code !== 0) return exitFailure(report());
   if (stdinBroken) {
     // Success claimed for a mail it never read to the end: not a delivery (msmtpd also answers 554 here).
-    return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(),
-      'the command closed its input before the end of the mail, then exited 0');
+    return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(), 'command',
+      'delivery command did not read the whole mail', 'the command closed its input before the end of the mail, then exited 0');
   }
   return { status: 'delivered', report: report() };
 }
 
 function inputFailure(reply: SmtpError, report: DeliveryReport, detail: string): DeliveryFailure {
-  return { status: 'failed', reply, report, cause: 'input', detail };
+  return { status: 'failed', reply, report, cause: 'input', stage: 'unknown', reason: reply.message, detail };
 }
 
 /**

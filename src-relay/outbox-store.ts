@@ -147,7 +147,9 @@ export class OutboxStore {
     }
     const record = await this.readRecord(mine);
     if (!record) return null;
+    // The try the dead process had in flight counts: it may even have gone through.
     record.maySendTwice = true;
+    record.attempts += 1;
     record.nextAttemptAt = 0;
     await writeTextDurably(this.recordFile(dead.id), serialise(record));
     await unlink(mine);

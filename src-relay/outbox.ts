@@ -30,12 +30,6 @@ export const defaultOutboxTiming = Object.freeze({
 /** How the outbox sends a kept mail again: the engine's delivery command, fed the kept bytes. */
 export type KeptMailSender = (envelope: Envelope, body: Readable, header: string) => Promise<DeliveryOutcome>;
 
-/**
- * Says in a few words why a delivery failed and where (msmtp's stage). Whether it may still go out later is the
- * reply's class, which the delivery decided from the same words.
- */
-export type FailureJudge = (failure: DeliveryFailure) => { reason: string; stage: string };
-
 /** One kept mail as lists show it. */
 export interface OutboxEntry {
   id: string;
@@ -85,7 +79,6 @@ export class Outbox {
   private readonly recent: SentEntry[] = [];
   private readonly listeners = new Set<(event: RelayEvent) => void>();
   private sender: KeptMailSender | null = null;
-  private judge: FailureJudge = defaultJudge;
   private paused = false;
   private timer: NodeJS.Timeout | null = null;
   private lastScan = 0;
@@ -127,11 +120,6 @@ export class Outbox {
     return () => this.listeners.delete(listener);
   }
 
-  /** How failures are judged temporary or permanent (the engine passes msmtp's failure table). */
-  setJudge(judge: FailureJudge): void {
-    this.judge = judge;
-  }
-
   /**
    * From now on kept mails are sent with this sender, starting at once (the relay started). Returns the detach; only
    * the sender attached last is used, so an engine that is replaced cannot detach its successor.
@@ -168,12 +156,12 @@ export class Outbox {
       this.networkIsBack();
       return outcome;
     }
-    const judged = outcome.cause === 'command' && outcome.reply.temporary ? this.judge(outcome) : null;
-    if (!judged) {
+    // Kept only when the mail arrived whole and may still go out: the reply's class says so (msmtp's failure table).
+    if (outcome.cause !== 'command' || !outcome.reply.temporary) {
       await copy.discard();
       return outcome;
     }
-    const kept = await this.keep(envelope, copy, { reason: judged.reason, stage: judged.stage, attempts: 1, output: outcome.report.output });
+    const kept = await this.keep(envelope, copy, { reason: outcome.reason, stage: outcome.stage, attempts: 1, output: outcome.report.output });
     return kept.status === 'queued' ? { ...kept, report: outcome.report } : kept;
   }
 
@@ -283,6 +271,8 @@ export class Outbox {
         reply: new SmtpError(451, [4, 3, 0], `Could not send the mail now nor keep it for later (${code}); try again later`),
         report: { exitCode: null, signal: null, output: first.output },
         cause: 'command',
+        stage: 'command',
+        reason: `could not keep the mail (${code})`,
         detail: `${first.reason}; keeping it failed: ${code}`,
       };
     }
@@ -400,20 +390,19 @@ export class Outbox {
       this.networkIsBack();
       return 'sent';
     }
-    const judged = outcome.cause === 'command' ? this.judge(outcome) : { reason: outcome.reply.message, stage: 'unknown' };
     const temporary = outcome.reply.temporary;
-    record.lastError = judged.reason;
+    record.lastError = outcome.reason;
     record.lastOutput = outcome.report.output;
-    record.lastStage = judged.stage;
+    record.lastStage = outcome.stage;
     const expired = now - record.receivedAt >= this.timing.lifetimeMs;
     if (temporary && !expired) {
       record.nextAttemptAt = now + this.backoff(record.attempts);
       await this.store.release(claim, record);
-      this.emit({ type: 'outbox', action: 'waiting', ...this.summary(record), reason: judged.reason, nextAttemptAt: record.nextAttemptAt, ...output(outcome) });
+      this.emit({ type: 'outbox', action: 'waiting', ...this.summary(record), reason: outcome.reason, nextAttemptAt: record.nextAttemptAt, ...output(outcome) });
       return 'waiting';
     }
     record.state = 'failed';
-    if (expired && temporary) record.lastError = `not sent within ${Math.round(this.timing.lifetimeMs / 3_600_000)} hours; last error: ${judged.reason}`;
+    if (expired && temporary) record.lastError = `not sent within ${Math.round(this.timing.lifetimeMs / 3_600_000)} hours; last error: ${outcome.reason}`;
     await this.store.release(claim, record);
     this.emit({ type: 'outbox', action: 'gave-up', ...this.summary(record), reason: record.lastError, ...output(outcome) });
     return 'failed';
@@ -484,11 +473,6 @@ export class Outbox {
   }
 }
 
-/** Until msmtp's failure table is consulted: the reply's own class decides. */
-function defaultJudge(failure: DeliveryFailure): { reason: string; stage: string } {
-  return { reason: failure.reply.message, stage: 'unknown' };
-}
-
 function output(outcome: DeliveryOutcome) {
   return outcome.report.output ? { commandOutput: outcome.report.output } : {};
 }
@@ -503,7 +487,10 @@ async function readInto(copy: MailCopy, body: Readable, header: string): Promise
     return null;
   } catch (error) {
     const reply = error instanceof SmtpError ? error : new SmtpError(451, [4, 3, 0], 'Mail aborted');
-    return { status: 'failed', reply, report: { exitCode: null, signal: null, output: '' }, cause: 'input', detail: (error as Error).message };
+    return {
+      status: 'failed', reply, report: { exitCode: null, signal: null, output: '' }, cause: 'input', stage: 'unknown', reason: reply.message,
+      detail: (error as Error).message,
+    };
   }
 }
 

@@ -391,7 +391,8 @@ class Session {
     try {
       result = await this.context.handler.deliver(envelope, body);
     } catch (error) {
-      result = { status: 'failed', reply: Replies.internal(), cause: 'input', report: NO_REPORT, detail: describe(error) };
+      const reply = Replies.internal();
+      result = { status: 'failed', reply, cause: 'input', stage: 'unknown', reason: reply.message, report: NO_REPORT, detail: describe(error) };
     }
     const event = {
       type: 'mail' as const, session: this.context.id, from: envelope.from, to: envelope.to,

@@ -16,7 +16,7 @@ async function pngSize(file: string): Promise<{ width: number; height: number; c
 describe('icons', () => {
   it('has a tray icon (and its @2x) for every look on every platform', async () => {
     for (const look of ['running', 'stopped', 'error'] as TrayLook[]) {
-      for (const platform of ['linux', 'win32', 'darwin'] as NodeJS.Platform[]) {
+      for (const platform of ['linux', 'darwin'] as NodeJS.Platform[]) {
         const name = trayIconFile(look, platform);
         const base = await pngSize(join(root, 'assets', name));
         const double = await pngSize(join(root, 'assets', name.replace('.png', '@2x.png')));
@@ -24,6 +24,25 @@ describe('icons', () => {
         assert.equal(double.width, base.width * 2, `${name} @2x is twice the size`);
         assert.equal(base.colorType, 6, 'RGBA, so it has transparency');
       }
+    }
+  });
+
+  it('has a Windows tray .ico for every look, with PNG images of 16, 20, 24, 32 and 48 px', async () => {
+    for (const look of ['running', 'stopped', 'error'] as TrayLook[]) {
+      const name = trayIconFile(look, 'win32');
+      assert.equal(name, `tray-${look}.ico`);
+      const ico = await readFile(join(root, 'assets', name));
+      assert.deepEqual([ico.readUInt16LE(0), ico.readUInt16LE(2)], [0, 1], `${name} is an icon file`);
+      const sizes: number[] = [];
+      for (let index = 0; index < ico.readUInt16LE(4); index += 1) {
+        const entry = 6 + index * 16;
+        const offset = ico.readUInt32LE(entry + 12);
+        const image = ico.subarray(offset, offset + ico.readUInt32LE(entry + 8));
+        assert.equal(image.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', 'each image is a PNG');
+        assert.equal(image.readUInt32BE(16), ico[entry], 'the directory names the size of the image it points to');
+        sizes.push(image.readUInt32BE(16));
+      }
+      assert.deepEqual(sizes, [16, 20, 24, 32, 48]);
     }
   });
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RelayStatus } from '../electron/api';
 import { mailsLine, statusLine, trayIconFile, trayLook, trayModel } from '../electron/tray-model';
-import { STATUS_NOTIFIER_WATCHER, busNameHasOwner, linuxTrayVisible, trayVisible } from '../electron/tray-support';
 
 const running: RelayStatus = { state: 'running', host: '127.0.0.1', port: 2500, mailsToday: 3, notices: [] };
 
@@ -59,25 +58,9 @@ describe('tray model', () => {
     assert.ok(label.label.endsWith('…'));
   });
 
-  it('names icon files: coloured elsewhere, Template images on macOS', () => {
+  it('names icon files: coloured PNGs on Linux, .ico on Windows, Template images on macOS', () => {
     assert.equal(trayIconFile('running', 'linux'), 'tray-running.png');
-    assert.equal(trayIconFile('error', 'win32'), 'tray-error.png');
+    assert.equal(trayIconFile('error', 'win32'), 'tray-error.ico');
     assert.equal(trayIconFile('stopped', 'darwin'), 'tray-stoppedTemplate.png');
-  });
-
-  it('asks the session bus whether a tray host exists (the keyring owns its name, no indicator host here)', async () => {
-    assert.equal(await busNameHasOwner('org.freedesktop.secrets'), true);
-    assert.equal(await busNameHasOwner(STATUS_NOTIFIER_WATCHER), false);
-    assert.equal(await busNameHasOwner('org.freedesktop.secrets', { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' }), false);
-    assert.equal(await trayVisible('linux', { ...process.env, XDG_CURRENT_DESKTOP: 'ubuntu:GNOME' }), false);
-    assert.equal(await trayVisible('darwin', {}), true);
-  });
-
-  it('expects an invisible tray only on GNOME without an indicator host', () => {
-    assert.equal(linuxTrayVisible({ XDG_CURRENT_DESKTOP: 'GNOME' }, false), false);
-    assert.equal(linuxTrayVisible({ XDG_CURRENT_DESKTOP: 'ubuntu:GNOME' }, false), false);
-    assert.equal(linuxTrayVisible({ XDG_CURRENT_DESKTOP: 'GNOME' }, true), true);
-    assert.equal(linuxTrayVisible({ XDG_CURRENT_DESKTOP: 'KDE' }, false), true);
-    assert.equal(linuxTrayVisible({}, false), true);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  CrlfToLf, NULL_SENDER, buildArgv, deliverViaCommand, exitToError, receivedHeader,
+  CrlfToLf, NULL_SENDER, buildArgv, deliverViaCommand, exitFailure, receivedHeader,
   sanitizeHelo, spawnDetached, type Envelope,
 } from '../src-relay/deliver';
 import { addressProblem } from '../src-relay/address';
@@ -83,27 +83,38 @@ describe('CrlfToLf', () => {
   });
 });
 
-describe('exitToError', () => {
-  it('maps exit statuses like msmtpd: 0 ok, sysexits temporary codes 451, the rest 554', () => {
-    assert.equal(exitToError(0, null), null);
-    for (const code of [68, 69, 71, 75]) {
-      const error = exitToError(code, null);
-      assert.equal(error?.code, 451, `exit ${code}`);
-      assert.match(error.message, new RegExp(`error ${code}\\b`));
+describe('exitFailure', () => {
+  const failed = (exitCode: number | null, signal: NodeJS.Signals | null, output = '') => exitFailure({ exitCode, signal, output });
+
+  it('answers 451 for the exit statuses msmtp uses for passing trouble, 554 for the rest, with msmtpd\'s words', () => {
+    for (const code of [68, 69, 71, 73, 74, 75]) {
+      const failure = failed(code, null);
+      assert.equal(failure.reply.code, 451, `exit ${code}`);
+      assert.match(failure.reply.message, new RegExp(`^Pipe command reported error ${code}\\b`));
     }
-    for (const code of [1, 64, 65, 67, 70, 78, 127]) {
-      const error = exitToError(code, null);
-      assert.equal(error?.code, 554, `exit ${code}`);
-      assert.match(error.message, new RegExp(`error ${code}\\b`));
+    for (const code of [1, 64, 65, 67, 70, 78]) {
+      const failure = failed(code, null);
+      assert.equal(failure.reply.code, 554, `exit ${code}`);
+      assert.match(failure.reply.message, new RegExp(`^Pipe command reported error ${code}\\b`));
     }
   });
 
-  it('reports a signal as 554 with 128+n, like a shell would', () => {
-    const killed = exitToError(null, 'SIGKILL');
-    assert.equal(killed?.code, 554);
-    assert.match(killed.message, /\b137\b/);
-    assert.match(killed.message, /SIGKILL/);
-    assert.match(exitToError(null, 'SIGSEGV')!.message, /\b139\b/);
+  it('lets a reply code that msmtp quotes decide over the exit status, and names the stage and reason', () => {
+    const deferred = failed(69, null, 'msmtp: recipient address a@b not accepted by the server\nmsmtp: server message: 451 4.7.1 try later');
+    assert.equal(deferred.reply.code, 451);
+    assert.equal(deferred.stage, 'rcpt-to');
+    assert.equal(deferred.cause, 'command');
+    const refused = failed(69, null, 'msmtp: the server did not accept the mail\nmsmtp: server message: 554 5.7.1 spam');
+    assert.equal(refused.reply.code, 554, 'a 554 after the final dot exits 69 like a 451: the quoted code decides');
+    assert.match(refused.reply.message, /error 69: mail refused/);
+  });
+
+  it('reports a signal with 128+n, like a shell would, as temporary: nobody knows whether the mail went', () => {
+    const killed = failed(null, 'SIGKILL');
+    assert.equal(killed.reply.code, 451);
+    assert.match(killed.reply.message, /\b137\b/);
+    assert.match(killed.reply.message, /SIGKILL/);
+    assert.match(failed(null, 'SIGSEGV').reply.message, /\b139\b/);
   });
 });
 
@@ -140,7 +151,7 @@ describe('receivedHeader', () => {
 describe('deliverViaCommand with real processes', () => {
   registerSpawnerCases(spawnDetached);
 
-  it('reports a command killed by a signal as 554 with status 137', async () => {
+  it('reports a command killed by a signal as 451 with status 137 (the mail may not have gone: try again)', async () => {
     const dir = tempDir('signal');
     const error = await deliveryError(
       deliverViaCommand(
@@ -150,7 +161,7 @@ describe('deliverViaCommand with real processes', () => {
         header,
       ),
     );
-    assert.equal(error.code, 554);
+    assert.equal(error.code, 451);
     assert.match(error.message, /137/);
     assert.match(error.report.output, /killing myself/);
   });

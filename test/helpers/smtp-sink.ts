@@ -25,7 +25,9 @@ export interface SinkOptions {
    * has then read the whole mail, so what it says about the refusal always reaches the relay).
    */
   dataReply?: (to: readonly string[]) => { code: number; message: string } | null;
-  /** Listen on this port (a provider that comes back where msmtp expects it); default: one the kernel picks. */
+  /** A reply code (4xx or 5xx) the sink gives RCPT for this recipient, or null to accept it. */
+  recipientReply?: (address: string) => number | null;
+  /** Listen on this port (a provider that comes back where msmtp expects it); default: any free port. */
   port?: number;
 }
 
@@ -49,8 +51,9 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
     logger: false,
     closeTimeout: 1000,
     onRcptTo(address, _session, callback) {
-      if (options.rejectRecipient?.(address.address)) {
-        const error = Object.assign(new Error(`sink refuses <${address.address}>`), { responseCode: 550 });
+      const code = options.rejectRecipient?.(address.address) ? 550 : options.recipientReply?.(address.address) ?? null;
+      if (code !== null) {
+        const error = Object.assign(new Error(`sink refuses <${address.address}>`), { responseCode: code });
         callback(error);
         return;
       }

@@ -59,11 +59,11 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
     assert.equal(recording!.stdin.toString('latin1'), 'Received: test\nSubject: s\n\nline\nlone\rcr\n');
   });
 
-  it('answers 451 when the command does not exist or is not executable, and reads the whole body anyway', async () => {
+  it('answers 554 when the command does not exist or is not executable (a setting to fix), and reads the whole body anyway', async () => {
     const missing = await deliveryError(
       deliverViaCommand({ argv: [join(temp, 'no-such-command')], timeoutMs: 5000 }, envelope, bodyOf('a\r\n'.repeat(10_000)), header, spawner),
     );
-    assert.equal(missing.code, 451);
+    assert.equal(missing.code, 554);
     assert.match(missing.message, /ENOENT/);
 
     const script = join(tempDir('noexec'), 'not-executable.sh');
@@ -71,7 +71,7 @@ export function registerSpawnerCases(spawner: CommandSpawner): void {
     chmodSync(script, 0o644);
     const body = bodyOf('a\r\n'.repeat(10_000));
     const denied = await deliveryError(deliverViaCommand({ argv: [script], timeoutMs: 5000 }, envelope, body, header, spawner));
-    assert.equal(denied.code, 451);
+    assert.equal(denied.code, 554);
     assert.match(denied.message, /EACCES/);
     assert.equal(body.readableEnded, true, 'the body was read to its end, so the dialogue stays in step');
   });

@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { runCrashTest } from '../helpers/outbox-crash';
 import { fuzzAll } from './fuzz-all';
 import { loadRounds } from './load-rounds';
 import { soak } from './soak';
@@ -6,7 +7,7 @@ import { soak } from './soak';
 /**
  * `npm run stress`: the long hardening runs (soak, connection storms, big fuzz runs) and one table of figures.
  * Environment: STRESS_MAILS (10000), STRESS_CONNECTIONS (200), STRESS_ROUNDS (10), STRESS_FUZZ_SCALE (1),
- * STRESS_SEED (random). Exit status 0 only when every check holds.
+ * STRESS_SEED (random), STRESS_CRASH_MAILS (1000, the outbox crash run). Exit status 0 only when every check holds.
  */
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -26,6 +27,10 @@ async function main(): Promise<number> {
   const soaked = await soak({ mails, concurrency: 8, mailsPerSession: 10 });
   log(`stress: fuzz, scale ${scale}, seed ${seed}`);
   const fuzz = await fuzzAll(scale, seed);
+  const crashMails = env('STRESS_CRASH_MAILS', 1000);
+  const crashClients = 8;
+  log(`stress: outbox crash run, ${crashMails} mails, ${crashClients} clients, SIGKILL about every 3 s, provider flapping`);
+  const crash = await runCrashTest({ mails: crashMails, clients: crashClients, killEveryMs: 3000, flapEveryMs: 1000, timeoutMs: 600_000, log });
 
   const kb = (value: number) => `${(value / 1024).toFixed(1)} MiB`;
   const fuzzCases = fuzz.parts.reduce((sum, part) => sum + part.cases, 0);
@@ -48,6 +53,10 @@ async function main(): Promise<number> {
     ['no fuzz failure', fuzzFailures.length === 0],
     ['no engine error event while fuzzing', fuzz.engineErrors === 0],
     ['no crash', crashes === 0],
+    ['outbox crash run: every mail got a 250', crash.acked === crashMails],
+    ['outbox crash run: every mail that got a 250 reached the provider', crash.lost.length === 0],
+    // Per kill: the first tries in flight (one per client) and the outbox's retries in flight (2) may go twice.
+    ['outbox crash run: duplicates within kills x (clients + 2)', crash.duplicates <= crash.kills * (crashClients + 2)],
   ];
 
   const rows: Array<[string, string]> = [
@@ -65,6 +74,8 @@ async function main(): Promise<number> {
     ['socket fuzz', `${fuzz.socket.sessions} sessions (${fuzz.socket.aborted} cut off by the client), ${fuzz.socket.deliveredReplies} mails acknowledged, ${fuzz.socket.recordings} recorded`],
     ['fuzz failures', fuzzFailures.length === 0 ? '0' : fuzzFailures.map((p) => `${p.name}: ${p.failure}`).join(' | ')],
     ['crashes', String(crashes)],
+    ['outbox crash run: mails / acked (kept) / lost / duplicates', `${crashMails} / ${crash.acked} (${crash.queuedReplies} kept) / ${crash.lost.length} / ${crash.duplicates}`],
+    ['outbox crash run: SIGKILLs / provider flaps / found in flight / seconds', `${crash.kills} / ${crash.flaps} / ${crash.recovered} / ${crash.seconds.toFixed(0)}`],
   ];
 
   const out: string[] = [];
