@@ -21,6 +21,8 @@ import { AppTray } from './tray';
 import { TrayWatch, createBusProbe, linuxSession } from './tray-support';
 import { UI_HOST, UI_PAGE, UI_SCHEME, readUiFile } from './ui-files';
 import { createSettingsWindow, installAppMenu, lockDown, watchSessionEnd } from './window';
+import { net } from 'electron';
+import { watchNetwork } from './network-watch';
 
 const appRoot = join(__dirname, '..', '..');
 const uiRoot = join(appRoot, 'out', 'ui', 'renderer');
@@ -98,7 +100,10 @@ async function boot(): Promise<void> {
   const store = createSettingsStore(app.getPath('userData'));
   const loaded = await store.load();
   const secrets = createKeyringStore();
-  host = new RelayHost({ secrets });
+  host = new RelayHost({ secrets, outboxDir: join(app.getPath('userData'), 'outbox') });
+  // Kept mail goes out at once when the network returns or the computer wakes (the decisions: network-watch.ts).
+  watchNetwork({ isOnline: () => net.isOnline(), onResume: (listener) => powerMonitor.on('resume', listener), onBack: (why) => host?.networkBack(why) });
+  host.onOutbox((view) => push(window, 'outbox', view));
   host.onLog((entry) => {
     if (entry.level === 'error') log.error(`[${entry.kind}] ${entry.message}`);
     else log.info(`[${entry.kind}] ${entry.message}`);

@@ -33,6 +33,11 @@ const api: RendererApi = {
   checkCommand: invoke('checkCommand'),
   chooseCommandFile: invoke('chooseCommandFile'),
   clientSetup: invoke('clientSetup'),
+  listOutbox: invoke('listOutbox'),
+  retryOutbox: invoke('retryOutbox'),
+  deleteFromOutbox: invoke('deleteFromOutbox'),
+  setSendingPaused: invoke('setSendingPaused'),
+  onOutbox: (listener) => subscribe('outbox', listener),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

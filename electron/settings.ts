@@ -13,6 +13,7 @@ export const defaultSettings: Readonly<AppSettings> = Object.freeze({
   port: 2500,
   user: 'msmtpd-user',
   launchAtLogin: false,
+  keepUnsent: true,
 });
 
 export type Validation =
@@ -62,6 +63,10 @@ export function validateSettings(input: unknown): Validation {
     errors.launchAtLogin = 'launchAtLogin must be true or false';
   }
 
+  if (typeof value.keepUnsent !== 'boolean') {
+    errors.keepUnsent = 'keepUnsent must be true or false';
+  }
+
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -71,6 +76,7 @@ export function validateSettings(input: unknown): Validation {
       port: port as number,
       user: user as string,
       launchAtLogin: value.launchAtLogin as boolean,
+      keepUnsent: value.keepUnsent as boolean,
     },
   };
 }

@@ -12,6 +12,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
   const port = byId<HTMLInputElement>('f-port');
   const user = byId<HTMLInputElement>('f-user');
   const launch = byId<HTMLInputElement>('f-launch');
+  const keep = byId<HTMLInputElement>('f-keep');
   const password = byId<HTMLInputElement>('f-password');
   const saveState = byId('save-state');
   const saveButton = byId<HTMLButtonElement>('btn-save');
@@ -23,6 +24,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
     port.value = String(settings.port);
     user.value = settings.user;
     launch.checked = settings.launchAtLogin;
+    keep.checked = settings.keepUnsent;
     refreshDirty();
   };
 
@@ -35,6 +37,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
       port: Number(text),
       user: user.value.trim(),
       launchAtLogin: launch.checked,
+      keepUnsent: keep.checked,
     };
   };
 

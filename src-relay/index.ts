@@ -26,3 +26,5 @@ export type { OutboxAction } from './events';
 export { classifyCommandFailure, describeFailure, STAGE_LABELS } from './failure-class';
 export type { FailureClass, FailureStage } from './failure-class';
 export { writeTextDurably } from './durable-file';
+export { decodeEncodedWords } from './encoded-words';
+export { headerField } from './mail-copy';

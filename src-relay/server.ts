@@ -42,6 +42,11 @@ export interface EngineSeams {
   spawner?: CommandSpawner;
   /** Where mail that cannot go out now is kept; without one, such mail is refused with 451 as msmtpd does. */
   outbox?: Outbox;
+  /**
+   * With an outbox, false sends new mail as if there were none (a temporary failure gets 451) while the outbox still
+   * sends what it kept before; while sending is paused, new mail is kept all the same (the user asked for that).
+   */
+  keepNewMail?: boolean;
 }
 
 /** How long a closed session's socket may linger half-open before it is destroyed. */
@@ -105,7 +110,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
     deliver: (envelope, body) => {
       const header = receivedHeader(envelope, options.hostname);
-      if (!outbox) return deliverViaCommand(command, envelope, body, header, spawner);
+      if (!outbox || (seams.keepNewMail === false && !outbox.isPaused)) return deliverViaCommand(command, envelope, body, header, spawner);
       return outbox.acceptMail(envelope, body, header, (copy) => deliverViaCommand(command, envelope, body, header, spawner, copy));
     },
   };

@@ -26,6 +26,7 @@ describe('IPC gate', () => {
     const expected: Invokable[] = [
       'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
+      'listOutbox', 'retryOutbox', 'deleteFromOutbox', 'setSendingPaused',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -54,6 +55,10 @@ describe('IPC gate', () => {
     await invoke(top, 'copy', ['password']);
     await invoke(top, 'checkCommand', ['msmtp -f %F --']);
     await invoke(top, 'setPassword', ['a new password']);
+    await invoke(top, 'retryOutbox', [null]);
+    await invoke(top, 'retryOutbox', ['7F3A00C0FFEE']);
+    await invoke(top, 'deleteFromOutbox', ['0123456789AB']);
+    await invoke(top, 'setSendingPaused', [true]);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -61,6 +66,10 @@ describe('IPC gate', () => {
       ['copy', ['password']],
       ['checkCommand', ['msmtp -f %F --']],
       ['setPassword', ['a new password']],
+      ['retryOutbox', [null]],
+      ['retryOutbox', ['7F3A00C0FFEE']],
+      ['deleteFromOutbox', ['0123456789AB']],
+      ['setSendingPaused', [true]],
     ]);
   });
 
@@ -96,6 +105,17 @@ describe('IPC gate', () => {
       ['saveSettings', [{ command: 'msmtp' }], /settings\.host must be a string/],
       ['saveSettings', [{ ...defaultSettings, command: 'm'.repeat(5000) }], /too long/],
       ['saveSettings', [Object.create({ command: 'msmtp' })], /plain object/],
+      ['saveSettings', [{ ...defaultSettings, keepUnsent: 'no' }], /keepUnsent must be a boolean/],
+      ['retryOutbox', [], /expected 1 argument/],
+      ['retryOutbox', ['7f3a00c0ffee'], /12 hex digits/],
+      ['retryOutbox', ['7F3A00C0FFEE0'], /12 hex digits/],
+      ['retryOutbox', ['../../etc/pw'], /12 hex digits/],
+      ['retryOutbox', [undefined], /12 hex digits/],
+      ['deleteFromOutbox', [null], /12 hex digits/],
+      ['deleteFromOutbox', [['7F3A00C0FFEE']], /12 hex digits/],
+      ['deleteFromOutbox', ['7F3A00C0FFEE\n'], /12 hex digits/],
+      ['setSendingPaused', ['true'], /true or false/],
+      ['listOutbox', [true], /expected no arguments/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);
