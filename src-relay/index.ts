@@ -17,7 +17,6 @@ export type { EngineSeams } from './server';
 export { deliverViaCommand, spawnDetached } from './deliver';
 export type { CommandSpawner, SpawnedCommand, DeliveryOutcome, DeliveryReport, DeliveryFailure, Envelope } from './deliver';
 export { createLauncherSpawner } from './spawner-launcher';
-export { shareAuthFailures } from './auth';
 export type { ThrottleStore } from './auth';
 export { authStateDir, openAuthFailureFile } from './auth-failure-file';
 export { Outbox, defaultOutboxTiming } from './outbox';
