@@ -28,16 +28,6 @@ export default tseslint.config(
     },
   },
   {
-    // Temporary, until the coordinator's outbox rewrite of these files lands (issue #11 leaves them to it):
-    // session.ts has two needless assertions and reads `.message` of an `any` error.
-    files: ['src-relay/session.ts'],
-    rules: {
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-    },
-  },
-  {
     // Plain JavaScript (build scripts, fixtures run as child processes): no types to check against.
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -2,7 +2,7 @@
  * The IPC contract between the settings window and the main process, as types only. main (ipc.ts), the preload
  * and the renderer all compile against this one file; the renderer imports it with `import type`, so it must stay
  * free of runtime code and of imports (the renderer's build sees nothing else of the Node side).
- * Channel name == method name; the two push channels are 'log' and 'status'.
+ * Channel name == method name; the push channels are 'log', 'status' and 'outbox'.
  */
 
 /** What the user edits in the Relay pane; stored as JSON in the app's data folder. */
@@ -19,6 +19,8 @@ export interface AppSettings {
   tls: boolean;
   /** Desktop notifications when the relay stops with an error or a mail fails for good. */
   notifications: boolean;
+  /** "Keep mail that can't be sent yet and retry it": a temporary failure is kept in the outbox instead of refused. */
+  keepUnsent: boolean;
 }
 
 export type SettingsField = keyof AppSettings;
@@ -54,6 +56,57 @@ export interface RelayStatus {
   notices: string[];
   /** Problems on this machine, each with its cause and fix (empty when all is well); the tray shows error for them. */
   problems?: HealthProblem[];
+  /** The outbox, once it is open: mails not sent yet (waiting or being sent), given up, and whether sending is paused. */
+  outbox?: OutboxCounts;
+}
+
+export interface OutboxCounts {
+  waiting: number;
+  failed: number;
+  paused: boolean;
+}
+
+/** One kept mail in the Outbox pane. Subject and addresses come from the mail: show them as text, never as markup. */
+export interface OutboxMail {
+  /** 12 uppercase hex digits. */
+  id: string;
+  state: 'waiting' | 'sending' | 'failed';
+  from: string;
+  to: readonly string[];
+  subject: string;
+  receivedAt: number;
+  attempts: number;
+  /** When the next try is due (epoch ms); null while it is being sent or once it failed. */
+  nextAttemptAt: number | null;
+  /** Why the last try failed, in a few words. */
+  lastError: string;
+  /** msmtp's last words on that try. */
+  lastOutput: string;
+  /** It was in flight when a relay stopped dead: the provider may have it already. */
+  maySendTwice: boolean;
+}
+
+export interface SentMail {
+  id: string;
+  time: number;
+  from: string;
+  to: readonly string[];
+  subject: string;
+  attempts: number;
+  maySendTwice: boolean;
+}
+
+export interface OutboxView {
+  /** False when the outbox folder could not be opened; `error` says why. */
+  available: boolean;
+  error?: string;
+  paused: boolean;
+  /** The keepUnsent setting: when off, new mail that cannot go out is refused, but what was kept is still sent. */
+  keepUnsent: boolean;
+  /** Waiting, being sent and failed mails, oldest first. */
+  mails: OutboxMail[];
+  /** Sent recently (directly or from the outbox), newest first. */
+  sent: SentMail[];
 }
 
 export type LogLevel = 'info' | 'error';
@@ -118,18 +171,27 @@ export interface RendererApi {
   applyFix(fix: HealthFix): Promise<ActionResult>;
   /** Saves the relay's certificate (PEM) where the user picks, for clients that verify it. */
   exportCertificate(): Promise<ActionResult>;
+  listOutbox(): Promise<OutboxView>;
+  /** Every waiting mail (id null), or this one mail (waiting or failed), is tried now. */
+  retryOutbox(id: string | null): Promise<ActionResult>;
+  /** Deletes one kept mail for good; the window asks the user first. */
+  deleteFromOutbox(id: string): Promise<ActionResult>;
+  /** While paused, nothing is sent: every new mail is kept. */
+  setSendingPaused(paused: boolean): Promise<OutboxView>;
+  onOutbox(listener: (view: OutboxView) => void): () => void;
   onLog(listener: (entry: LogEntry) => void): () => void;
   onStatus(listener: (status: RelayStatus) => void): () => void;
 }
 
 /** The methods that travel over ipcRenderer.invoke; ipc.ts must handle each one. */
-export type Invokable = Exclude<keyof RendererApi, 'onLog' | 'onStatus'>;
+export type Invokable = Exclude<keyof RendererApi, 'onLog' | 'onStatus' | 'onOutbox'>;
 
-export type PushChannel = 'log' | 'status';
+export type PushChannel = 'log' | 'status' | 'outbox';
 
 export interface PushPayloads {
   log: LogEntry;
   status: RelayStatus;
+  outbox: OutboxView;
 }
 
 /** The main process's side of the contract: every invokable method, same signatures. */

@@ -7,6 +7,7 @@ import { isMsmtp, probeMsmtp } from './msmtp-probe';
 import { classifyCommandFailure, parseCommand } from '../src-relay/index';
 import { defaultTestAddress, sendTestMail } from './test-mail';
 import { exportCertificate, type LocalCertificate } from './tls-cert';
+import type { OutboxView } from './api';
 import type { Autostart } from './autostart';
 import { clientSetupText, clientSetupView } from './client-setup';
 import type { SecretStore } from '../src-relay/index';
@@ -203,6 +204,27 @@ export class Controller implements MainApi {
     if (!target) return { ok: false, error: 'Not exported' };
     await exportCertificate(certificate.cert, target);
     return { ok: true, message: `Certificate saved to ${target}` };
+  }
+
+  async listOutbox(): Promise<OutboxView> {
+    return this.deps.host.outboxView();
+  }
+
+  async retryOutbox(id: string | null): Promise<ActionResult> {
+    const count = await this.deps.host.retryOutbox(id);
+    if (count === 0) return { ok: false, error: id === null ? 'No mail is waiting' : `Mail ${id} is not in the outbox (or it is being sent right now)` };
+    const what = id === null ? (count === 1 ? 'the waiting mail' : `the ${count} waiting mails`) : 'the mail';
+    if (this.deps.host.status().state !== 'running') return { ok: true, message: `The relay is stopped: ${what} will be sent once it runs` };
+    return { ok: true, message: `Trying ${what} now` };
+  }
+
+  async deleteFromOutbox(id: string): Promise<ActionResult> {
+    const removed = await this.deps.host.removeFromOutbox(id);
+    return removed ? { ok: true, message: 'Deleted from the outbox' } : { ok: false, error: `Mail ${id} is not in the outbox (or it is being sent right now)` };
+  }
+
+  async setSendingPaused(paused: boolean): Promise<OutboxView> {
+    return this.deps.host.setSendingPaused(paused);
   }
 
   private async storePassword(password: string, message: string): Promise<ActionResult> {

@@ -6,6 +6,8 @@ export class IpcRejected extends Error {
 }
 
 const MAX_TEXT = 4096;
+/** A kept mail's id, as the outbox makes them. */
+const OUTBOX_ID = /^[0-9A-F]{12}$/;
 const COPY_ITEMS: readonly CopyItem[] = ['host', 'port', 'user', 'password', 'all'];
 const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'> = {
   command: 'string',
@@ -15,7 +17,13 @@ const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'>
   launchAtLogin: 'boolean',
   tls: 'boolean',
   notifications: 'boolean',
+  keepUnsent: 'boolean',
 };
+
+function outboxId(value: unknown): string {
+  if (typeof value !== 'string' || !OUTBOX_ID.test(value)) throw new IpcRejected('a mail id is 12 hex digits (0-9, A-F)');
+  return value;
+}
 
 type ArgsOf<K extends Invokable> = Parameters<MainApi[K]>;
 type Validators = { [K in Invokable]: (args: readonly unknown[]) => ArgsOf<K> };
@@ -61,6 +69,7 @@ function settingsShape(value: unknown): AppSettings {
     launchAtLogin: record.launchAtLogin as boolean,
     tls: record.tls as boolean,
     notifications: record.notifications as boolean,
+    keepUnsent: record.keepUnsent as boolean,
   };
 }
 
@@ -94,6 +103,17 @@ export const validators: Validators = {
   },
   applyFix: (args) => [healthFix(one(args))],
   exportCertificate: none,
+  listOutbox: none,
+  retryOutbox: (args) => {
+    const id = one(args);
+    return [id === null ? null : outboxId(id)];
+  },
+  deleteFromOutbox: (args) => [outboxId(one(args))],
+  setSendingPaused: (args) => {
+    const paused = one(args);
+    if (typeof paused !== 'boolean') throw new IpcRejected('setSendingPaused takes true or false');
+    return [paused];
+  },
 };
 
 /** Exactly one of the fixes in api.ts's HealthFix, with nothing else in it. */

@@ -27,6 +27,8 @@ import { readOsRelease } from './health';
 import { HealthMonitor } from './health-monitor';
 import { NotifyPolicy, type Notice } from './notify-policy';
 import { ensureCertificate, tlsDir } from './tls-cert';
+import { net } from 'electron';
+import { watchNetwork } from './network-watch';
 
 const appRoot = join(__dirname, '..', '..');
 const uiRoot = join(appRoot, 'out', 'ui', 'renderer');
@@ -106,7 +108,10 @@ async function boot(): Promise<void> {
   const loaded = await store.load();
   const secrets = createKeyringStore();
   const certificate = () => ensureCertificate({ dir: tlsDir(app.getPath('userData')) });
-  host = new RelayHost({ secrets, tlsCertificate: () => certificate() });
+  host = new RelayHost({ secrets, outboxDir: join(app.getPath('userData'), 'outbox'), tlsCertificate: () => certificate() });
+  // Kept mail goes out at once when the network returns or the computer wakes (the decisions: network-watch.ts).
+  watchNetwork({ isOnline: () => net.isOnline(), onResume: (listener) => powerMonitor.on('resume', listener), onBack: (why) => host?.networkBack(why) });
+  host.onOutbox((view) => push(window, 'outbox', view));
   host.onLog((entry) => {
     if (entry.level === 'error') log.error(`[${entry.kind}] ${entry.message}`);
     else log.info(`[${entry.kind}] ${entry.message}`);
@@ -291,4 +296,5 @@ function watchNotifications(relay: RelayHost): void {
   relay.onEvent((event) => {
     if (event.type === 'mail') show(policy.onMail(event));
   });
+  relay.onMailGaveUp((mail) => show(policy.onGaveUp(mail)));
 }

@@ -60,6 +60,12 @@ export class NotifyPolicy {
     };
   }
 
+  /** The outbox gave up on a kept mail (it expired or the provider refused it for good): also a permanent failure. */
+  onGaveUp(mail: { to: readonly string[]; attempts: number; reason: string }): Notice | null {
+    const tries = mail.attempts === 1 ? '1 try' : `${mail.attempts} tries`;
+    return this.onMail({ outcome: 'failed', to: mail.to, reply: `Given up after ${tries}: ${mail.reason}` });
+  }
+
   private wanted(): boolean {
     return this.options.enabled() && !(this.options.windowFocused?.() ?? false);
   }

@@ -37,6 +37,11 @@ const api: RendererApi = {
   sendTestMail: invoke('sendTestMail'),
   applyFix: invoke('applyFix'),
   exportCertificate: invoke('exportCertificate'),
+  listOutbox: invoke('listOutbox'),
+  retryOutbox: invoke('retryOutbox'),
+  deleteFromOutbox: invoke('deleteFromOutbox'),
+  setSendingPaused: invoke('setSendingPaused'),
+  onOutbox: (listener) => subscribe('outbox', listener),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

@@ -7,6 +7,8 @@ import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind
 import { notFoundMessage } from './msmtp-check';
 import { generatePassword } from './password';
 import { RingBuffer } from './ring-buffer';
+import { AppOutbox, type AppOutboxOptions, type GaveUpMail } from './app-outbox';
+import type { OutboxView } from './api';
 
 export interface RelayHostOptions {
   secrets: SecretStore;
@@ -16,6 +18,10 @@ export interface RelayHostOptions {
   now?: () => number;
   /** The key and certificate for STARTTLS when the settings turn TLS on (tls-cert.ts makes and renews them). */
   tlsCertificate?: () => Promise<TlsOptions>;
+  /** The outbox folder (in the app's data folder); without one, mail that cannot go out now is refused with 451. */
+  outboxDir?: string;
+  /** The outbox's retry timing; tests lengthen or shorten it. */
+  outboxTiming?: AppOutboxOptions['timing'];
 }
 
 interface Failure {
@@ -47,10 +53,18 @@ export class RelayHost {
   private readonly now: () => number;
   private readonly problems = new Map<string, HealthProblem[]>();
   private readonly eventListeners = new Set<(event: RelayEvent) => void>();
+  private readonly outbox: AppOutbox | null;
 
   constructor(private readonly options: RelayHostOptions) {
     this.log = new RingBuffer(options.logCapacity ?? 1000);
     this.now = options.now ?? Date.now;
+    this.outbox = options.outboxDir ? new AppOutbox({
+      dir: options.outboxDir,
+      timing: options.outboxTiming,
+      onEvent: (event) => this.onOutboxEvent(event),
+      onCounts: () => this.emitStatus(),
+      onUnavailable: (message) => this.addNotice(message),
+    }) : null;
   }
 
   status(): RelayStatus {
@@ -66,6 +80,7 @@ export class RelayHost {
       ...(this.lastMail ? { lastMail: { ...this.lastMail } } : {}),
       notices: [...this.notices],
       ...(this.problems.size > 0 ? { problems: [...this.problems.values()].flat().map((problem) => ({ ...problem })) } : {}),
+      ...(this.outbox?.counts ? { outbox: this.outbox.counts } : {}),
     };
   }
 
@@ -82,6 +97,52 @@ export class RelayHost {
   onEvent(listener: (event: RelayEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** The Outbox pane's content; without an outbox folder, an unavailable view. */
+  outboxView(): Promise<OutboxView> {
+    if (!this.outbox) {
+      return Promise.resolve({ available: false, error: 'this app runs without an outbox', paused: false, keepUnsent: false, mails: [], sent: [] });
+    }
+    return this.outbox.view();
+  }
+
+  /** Tries every waiting mail now (id null) or the one named; how many were due. Sent only while the relay runs. */
+  retryOutbox(id: string | null): Promise<number> {
+    return this.outbox ? this.outbox.retry(id) : Promise.resolve(0);
+  }
+
+  removeFromOutbox(id: string): Promise<boolean> {
+    return this.outbox ? this.outbox.remove(id) : Promise.resolve(false);
+  }
+
+  async setSendingPaused(paused: boolean): Promise<OutboxView> {
+    if (!this.outbox) throw new Error('this app runs without an outbox');
+    await this.outbox.setPaused(paused);
+    return this.outbox.view();
+  }
+
+  /** The network came back or the computer woke: kept mail is tried now rather than at its next turn. */
+  networkBack(why: 'online' | 'resume'): void {
+    const waiting = this.outbox?.counts?.waiting ?? 0;
+    if (!this.engine || waiting === 0 || this.outbox?.counts?.paused) return;
+    this.appLog('info', `${why === 'resume' ? 'the computer woke up' : 'the network is back'}: trying the waiting mail now`);
+    void this.outbox!.retry(null);
+  }
+
+  /** The Outbox pane's content after every change (a mail kept, sent, given up, removed; sending paused). */
+  onOutbox(listener: (view: OutboxView) => void): () => void {
+    return this.outbox ? this.outbox.onView(listener) : () => false;
+  }
+
+  /** A kept mail was given up (it moved to the failed list): the hook for the notification. */
+  onMailGaveUp(listener: (mail: GaveUpMail) => void): () => void {
+    return this.outbox ? this.outbox.onGaveUp(listener) : () => false;
+  }
+
+  /** Resolves once the outbox's latest change reached the listeners (tests wait on it). */
+  async outboxSettled(): Promise<void> {
+    await this.outbox?.settled();
   }
 
   recentLog(): LogEntry[] {
@@ -126,6 +187,7 @@ export class RelayHost {
   start(settings?: AppSettings): Promise<RelayStatus> {
     return this.serially(async () => {
       if (settings) this.settings = { ...settings };
+      if (settings) this.outbox?.setKeepUnsent(settings.keepUnsent);
       this.wanted = true;
       await this.replaceEngine();
       return this.status();
@@ -148,8 +210,10 @@ export class RelayHost {
     return this.serially(async () => {
       const before = this.settings;
       this.settings = { ...settings };
+      this.outbox?.setKeepUnsent(settings.keepUnsent);
       const changed = !before || before.command !== settings.command || before.host !== settings.host
-        || before.port !== settings.port || before.user !== settings.user || before.tls !== settings.tls;
+        || before.port !== settings.port || before.user !== settings.user || before.tls !== settings.tls
+        || before.keepUnsent !== settings.keepUnsent;
       if (this.wanted && (changed || this.failure)) await this.replaceEngine();
       return this.status();
     });
@@ -167,6 +231,7 @@ export class RelayHost {
   async shutdown(): Promise<void> {
     await this.stop();
     await Promise.allSettled([...this.draining]);
+    await this.outbox?.close();
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -232,6 +297,7 @@ export class RelayHost {
         return { kind: 'start-failed', message: `Could not make the certificate for encrypted connections: ${(error as Error).message}` };
       }
     }
+    const outbox = await this.outbox?.open() ?? null;
     let engine: RelayEngine;
     try {
       engine = createRelay({
@@ -241,7 +307,7 @@ export class RelayHost {
         command: argv,
         auth: { user: settings.user, password },
         ...(tls ? { tls } : {}),
-      });
+      }, outbox ? { outbox, keepNewMail: settings.keepUnsent } : {});
     } catch (error) {
       return { kind: 'settings', message: (error as Error).message };
     }
@@ -311,10 +377,26 @@ export class RelayHost {
       this.lastMail = {
         time: this.now(),
         outcome: event.outcome,
-        summary: event.outcome === 'delivered' ? `to ${to}: delivered` : `to ${to}: ${event.reply}${said}`,
+        summary: event.outcome === 'delivered' ? `to ${to}: delivered`
+          : event.outcome === 'queued' ? `to ${to}: kept in the outbox, will retry` : `to ${to}: ${event.reply}${said}`,
       };
       this.emitStatus();
+      this.outbox?.refresh();
     }
+  }
+
+  /** The outbox's own events (retries, give-ups) go into the same log; a later send counts as a mail sent today. */
+  private onOutboxEvent(event: RelayEvent): void {
+    const { level, message } = describeEvent(event);
+    this.record(level, 'mail', message);
+    if (event.type !== 'outbox' || (event.action !== 'sent' && event.action !== 'gave-up')) return;
+    this.rollDay();
+    const to = event.to.join(', ');
+    if (event.action === 'sent') this.mailsToday += 1;
+    this.lastMail = event.action === 'sent'
+      ? { time: this.now(), outcome: 'delivered', summary: `to ${to}: delivered from the outbox` }
+      : { time: this.now(), outcome: 'failed', summary: `to ${to}: given up: ${event.reason ?? 'unknown'}` };
+    this.emitStatus();
   }
 
   private record(level: LogLevel, kind: LogKind, message: string): void {

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_COMMAND, parseCommand } from '../src-relay/index';
+import { DEFAULT_COMMAND, parseCommand, writeTextDurably } from '../src-relay/index';
 import type { AppSettings, SettingsField } from './api';
 
 export const SETTINGS_FILE = 'settings.json';
@@ -15,6 +14,7 @@ export const defaultSettings: Readonly<AppSettings> = Object.freeze({
   launchAtLogin: false,
   tls: false,
   notifications: true,
+  keepUnsent: true,
 });
 
 export type Validation =
@@ -67,6 +67,9 @@ export function validateSettings(input: unknown): Validation {
   for (const flag of ['tls', 'notifications'] as const) {
     if (typeof value[flag] !== 'boolean') errors[flag] = `${flag} must be true or false`;
   }
+  if (typeof value.keepUnsent !== 'boolean') {
+    errors.keepUnsent = 'keepUnsent must be true or false';
+  }
 
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
@@ -79,6 +82,7 @@ export function validateSettings(input: unknown): Validation {
       launchAtLogin: value.launchAtLogin as boolean,
       tls: value.tls as boolean,
       notifications: value.notifications as boolean,
+      keepUnsent: value.keepUnsent as boolean,
     },
   };
 }
@@ -139,25 +143,10 @@ export function createSettingsStore(dir: string): SettingsStore {
   return { file, load, save };
 }
 
-/** Write to a private temporary file in the same folder, flush it, then rename it over the target. */
-export async function writeAtomically(file: string, text: string): Promise<void> {
-  const dir = join(file, '..');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await unlink(temporary).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  try {
-    await rename(temporary, file);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw error;
-  }
+/**
+ * A private file (0600 in a 0700 folder) replaced atomically: a temporary file beside it, flushed, renamed over it.
+ * The engine's durable writer, without flushing the folder: settings and autostart entries can be written again.
+ */
+export function writeAtomically(file: string, text: string): Promise<void> {
+  return writeTextDurably(file, text, { durable: false });
 }

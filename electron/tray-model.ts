@@ -17,7 +17,10 @@ export interface TrayModel {
   items: TrayItem[];
 }
 
-/** The relay is running but the last mail did not go out: the user should look, so the tray says error. */
+/**
+ * The relay is running but the last mail did not go out, or the outbox gave one up: the user should look, so the
+ * tray says error. A mail kept in the outbox is safe and goes out by itself: the count of waiting mails says enough.
+ */
 export function trayLook(status: RelayStatus): TrayLook {
   if (status.state === 'error' || trayProblems(status).length > 0) return 'error';
   if (status.state === 'stopped') return 'stopped';
@@ -42,11 +45,24 @@ export function mailsLine(status: RelayStatus): string {
   return `${count} (${result})`;
 }
 
+/** How many mails the outbox holds, when it holds any or sending is paused; else null. */
+export function outboxLine(status: RelayStatus): string | null {
+  const counts = status.outbox;
+  if (!counts || (counts.waiting === 0 && counts.failed === 0 && !counts.paused)) return null;
+  const parts = [
+    ...(counts.waiting > 0 || counts.failed === 0 ? [`${counts.waiting} ${counts.waiting === 1 ? 'mail' : 'mails'} waiting to be sent`] : []),
+    ...(counts.failed > 0 ? [`${counts.failed} failed`] : []),
+  ];
+  return `${parts.join(', ')}${counts.paused ? ' (sending paused)' : ''}`;
+}
+
 export function trayModel(status: RelayStatus): TrayModel {
   const items: TrayItem[] = [
     { kind: 'label', label: truncate(statusLine(status), 80) },
     { kind: 'label', label: mailsLine(status) },
   ];
+  const kept = outboxLine(status);
+  if (kept) items.push({ kind: 'label', label: kept });
   if (status.lastMail && status.lastMail.outcome !== 'delivered') {
     items.push({ kind: 'label', label: truncate(`Last mail: ${status.lastMail.summary}`, 80) });
   }

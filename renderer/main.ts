@@ -3,11 +3,12 @@ import { busy, byId, toast } from './dom.js';
 import { mountLogsPane } from './logs-pane.js';
 import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
+import { mountOutboxPane } from './outbox-pane.js';
 import { lastMailFailed, mailsSentToday, runningLine } from './status-text.js';
 import { renderProblems } from './health-view.js';
 import { mountTestMail } from './test-mail-view.js';
 
-type PaneName = 'relay' | 'logs' | 'setup';
+type PaneName = 'relay' | 'logs' | 'setup' | 'outbox';
 
 /** Boot: take the bridge the preload installed, mount the three panes, follow status and log pushes. */
 async function boot(): Promise<void> {
@@ -24,6 +25,8 @@ async function boot(): Promise<void> {
     void setup.refresh();
     void api.getSettings().then((fixed) => relayPane?.show(fixed));
   });
+  const outbox = mountOutboxPane(api);
+  api.onOutbox((view) => outbox.show(view));
   // Subscribe before seeding: a line logged in between arrives twice and the pane drops the repeat by seq.
   api.onLog((entry) => logs.add(entry));
   // Status pushes come with every mail; the client setup changes only with where the relay listens (or a save).
@@ -44,11 +47,13 @@ async function boot(): Promise<void> {
   logs.seed(recent);
   showStatus(status);
   await setup.refresh();
+  await outbox.refresh();
 
   for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
     tab.addEventListener('click', () => {
       selectPane(tab.dataset.pane as PaneName);
       if (tab.dataset.pane === 'logs') logs.shown();
+      if (tab.dataset.pane === 'outbox') void outbox.refresh();
     });
   }
   const toggle = byId<HTMLButtonElement>('btn-toggle');

@@ -14,6 +14,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
   const launch = byId<HTMLInputElement>('f-launch');
   const tls = byId<HTMLInputElement>('f-tls');
   const notifications = byId<HTMLInputElement>('f-notifications');
+  const keep = byId<HTMLInputElement>('f-keep');
   const password = byId<HTMLInputElement>('f-password');
   const saveState = byId('save-state');
   const saveButton = byId<HTMLButtonElement>('btn-save');
@@ -27,6 +28,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
     launch.checked = settings.launchAtLogin;
     tls.checked = settings.tls;
     notifications.checked = settings.notifications;
+    keep.checked = settings.keepUnsent;
     refreshDirty();
   };
 
@@ -41,6 +43,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
       launchAtLogin: launch.checked,
       tls: tls.checked,
       notifications: notifications.checked,
+      keepUnsent: keep.checked,
     };
   };
 

@@ -22,7 +22,12 @@ export function mailsSentToday(count: number): string {
   return count === 1 ? '1 mail sent today' : `${count} mails sent today`;
 }
 
-/** The relay runs but its last mail did not go out: the user should look (the tray shows error, the window warning). */
-export function lastMailFailed(status: { state: string; lastMail?: { outcome: string } }): boolean {
-  return status.state === 'running' && status.lastMail !== undefined && status.lastMail.outcome !== 'delivered';
+/**
+ * The relay runs but a mail did not go out and will not by itself: the last one failed (a kept one will still go),
+ * or the outbox holds mail it gave up. The user should look (the tray shows error, the window warning).
+ */
+export function lastMailFailed(status: { state: string; lastMail?: { outcome: string }; outbox?: { failed: number } }): boolean {
+  if (status.state !== 'running') return false;
+  if ((status.outbox?.failed ?? 0) > 0) return true;
+  return status.lastMail !== undefined && status.lastMail.outcome !== 'delivered' && status.lastMail.outcome !== 'queued';
 }

@@ -58,17 +58,6 @@ export function memoryStore(): ThrottleStore {
   };
 }
 
-/** The store of throttles created from now on in this process; see shareAuthFailures. */
-let processStore: (() => ThrottleStore) | null = null;
-
-/**
- * From now on, this process's throttles keep their state in `store` (the CLI's inetd mode: one process per
- * connection, so the spacing must outlive each one). Throttles created before keep theirs.
- */
-export function shareAuthFailures(store: ThrottleStore): void {
-  processStore = () => store;
-}
-
 /**
  * After a failed AUTH, every further attempt from any session waits for its own turn, one turn per delay. Parallel
  * guessing therefore gains nothing: N guesses take N delays, where msmtpd's flat per-session sleep let them through
@@ -83,7 +72,7 @@ export class AuthThrottle {
     private readonly now = Date.now,
     store?: ThrottleStore,
   ) {
-    this.store = store ?? processStore?.() ?? memoryStore();
+    this.store = store ?? memoryStore();
   }
 
   /** Waits for this attempt's turn; resolves with the time waited. */

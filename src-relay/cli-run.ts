@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { fstatSync } from 'node:fs';
 import { StartupError, type Startup } from './cli-startup';
 import {
-  createRelay, formatHostPort, openAuthFailureFile, shareAuthFailures, type PasswordSource, type RelayEngine,
+  createRelay, formatHostPort, openAuthFailureFile, type PasswordSource, type RelayEngine, type ThrottleStore,
 } from './index';
 import { attachEngineLog } from './log';
 import { openSpool } from './cli-queue';
@@ -43,8 +43,8 @@ export async function runDaemon(startup: Startup): Promise<number> {
 export async function runInetd(startup: Startup): Promise<number> {
   const { options, sink } = startup;
   // Every connection is a process of its own: the spacing after a failed login must outlive each of them.
-  if (options.auth) shareLoginSpacing(startup);
-  const { engine, outbox } = await loggedRelay(startup);
+  const authFailures = options.auth ? loginSpacingFile(startup) : undefined;
+  const { engine, outbox } = await loggedRelay(startup, authFailures);
   const input = new PassThrough();
   process.stdin.pipe(input);
   process.stdout.on('error', () => {
@@ -75,18 +75,19 @@ export async function runInetd(startup: Startup): Promise<number> {
   return reason === 'quit' || reason === 'eof' ? 0 : 1;
 }
 
-function shareLoginSpacing({ sink }: Startup): void {
+function loginSpacingFile({ sink }: Startup): ThrottleStore | undefined {
   const report = (message: string) => sink.write('error', message);
   try {
-    shareAuthFailures(openAuthFailureFile(undefined, report));
+    return openAuthFailureFile(undefined, report);
   } catch (error) {
     report(`failed logins are spaced within this connection only: ${(error as Error).message}`);
+    return undefined;
   }
 }
 
-async function loggedRelay(startup: Startup): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
+async function loggedRelay(startup: Startup, authFailures?: ThrottleStore): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
   const outbox = startup.config.queueDir !== undefined ? await openSpool(startup.config) : null;
-  const engine = createRelay(startup.options, outbox ? { outbox } : {});
+  const engine = createRelay(startup.options, { ...(outbox ? { outbox } : {}), ...(authFailures ? { authFailures } : {}) });
   // With --log=none no event is worded at all: the words would go nowhere, several times for every mail.
   if (startup.config.log.kind !== 'none') {
     attachEngineLog(engine, startup.sink);

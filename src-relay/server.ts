@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import { AuthThrottle } from './auth';
+import { AuthThrottle, type ThrottleStore } from './auth';
 import { deliverViaCommand, receivedHeader, type CommandSpawner, type Envelope } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
 import { resolveOptions, type RelayOptions } from './options';
 import type { Outbox } from './outbox';
-import { Replies } from './reply';
+import { Replies, type SmtpError } from './reply';
 import { SessionControl, runSession, type SessionHandler } from './session';
 import { createLauncherSpawner } from './spawner-launcher';
 
@@ -42,6 +42,16 @@ export interface EngineSeams {
   spawner?: CommandSpawner;
   /** Where mail that cannot go out now is kept; without one, such mail is refused with 451 as msmtpd does. */
   outbox?: Outbox;
+  /**
+   * Where the spacing after a failed login is kept; by default in memory. The CLI's inetd mode passes a file, since
+   * each of its connections is a process of its own.
+   */
+  authFailures?: ThrottleStore;
+  /**
+   * With an outbox, false sends new mail as if there were none (a temporary failure gets 451) while the outbox still
+   * sends what it kept before; while sending is paused, new mail is kept all the same (the user asked for that).
+   */
+  keepNewMail?: boolean;
 }
 
 /** How long a closed session's socket may linger half-open before it is destroyed. */
@@ -60,7 +70,7 @@ function shutdownController(): AbortController {
 export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams = {}): RelayEngine {
   const options = resolveOptions(partial);
   const listeners = new Set<(event: RelayEvent) => void>();
-  const throttle = new AuthThrottle(options.authFailureDelayMs, options.authFailureWindowMs);
+  const throttle = new AuthThrottle(options.authFailureDelayMs, options.authFailureWindowMs, Date.now, seams.authFailures);
   // By default commands start through a small python3 launcher (Node's spawn forks this whole process per mail);
   // without python3 that is Node's spawn.
   const launcher = seams.spawner ? null : createLauncherSpawner();
@@ -105,7 +115,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
     deliver: (envelope, body) => {
       const header = receivedHeader(envelope, options.hostname);
-      if (!outbox) return deliverViaCommand(command, envelope, body, header, spawner);
+      if (!outbox || (seams.keepNewMail === false && !outbox.isPaused)) return deliverViaCommand(command, envelope, body, header, spawner);
       return outbox.acceptMail(envelope, body, header, (copy) => deliverViaCommand(command, envelope, body, header, spawner, copy));
     },
   };
@@ -147,14 +157,17 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       // A reset by the client surfaces in the session as end of input; nothing else to do here.
     });
     const remote = socket.remoteAddress ?? 'unknown';
-    const full = stats.activeSessions >= options.maxSessions && stats.activeSessions - evicting() >= options.maxSessions && !evictIdlest();
-    if (full || shutdown.signal.aborted) {
+    const refuse = (reply: SmtpError) => {
       stats.refusedSessions += 1;
       emit({ type: 'session-refused', remote, active: stats.activeSessions, max: options.maxSessions });
-      const reply = shutdown.signal.aborted ? Replies.shuttingDown() : Replies.tooManySessions(options.maxSessions);
       socket.end(reply.toReply(false));
       setTimeout(() => socket.destroy(), LINGER_MS).unref();
-      return;
+    };
+    if (shutdown.signal.aborted) return refuse(Replies.shuttingDown());
+    if (atCapacity()) {
+      // Every slot is taken: the session idle longest (if long enough) is closed to give its slot to this client.
+      const madeRoom = evictIdlest();
+      if (!madeRoom) return refuse(Replies.tooManySessions(options.maxSessions));
     }
     sockets.add(socket);
     void handleConnection(socket, remote)
@@ -171,6 +184,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
 
   /** Sessions told to make room that have not ended yet: their slots are already promised to newcomers. */
   const evicting = () => [...sessions.values()].filter((control) => control.closedAs === 'evicted').length;
+  /** Every slot is taken, counting those already promised to newcomers as free. */
+  const atCapacity = () => stats.activeSessions >= options.maxSessions && stats.activeSessions - evicting() >= options.maxSessions;
 
   return {
     options,
@@ -187,9 +202,9 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       listening.maxConnections = options.maxSessions * 64; // far above the session cap, only a bound on refusal work
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
-        // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's 1 s retry
-        // instead of getting their 421 at once (measured: 200 at once against a backlog of 128). The kernel caps it
-        // at net.core.somaxconn.
+        // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's retry instead
+        // of getting their 421 at once (docs/benchmark.md has the measurement). The kernel caps it at
+        // net.core.somaxconn.
         listening.listen({ host: options.host, port: options.port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
           listening.off('error', reject);
           resolve();
@@ -199,7 +214,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       const bound = listening.address();
       address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : null;
       server = listening;
-      void launcher?.prepare(); // now: until it is ready (some 20 ms), commands start with Node's spawn
+      void launcher?.prepare(); // now: until it is ready, commands start with Node's spawn
       emit({ type: 'listening', host: address!.host, port: address!.port });
       detachOutbox = outbox?.attach(sendKept) ?? null;
       return address!;

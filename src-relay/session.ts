@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
-import type { Socket } from 'node:net';
 import { AuthThrottle, credentialsMatch, decodeLoginField, decodePlain, type Credentials } from './auth';
 import { addressProblem, stripSourceRoute } from './address';
 import type { Envelope, MailResult } from './deliver';
@@ -240,7 +239,7 @@ class Session {
     if (this.tlsActive) return this.fail('STARTTLS', Replies.badSequence('Already in TLS'));
     this.reply(220, [2, 0, 0], 'Ready to start TLS');
     this.flush();
-    const secure = new TLSSocket(this.output as Socket, { isServer: true, secureContext: tlsContext(this.options.tls) });
+    const secure = new TLSSocket(this.output, { isServer: true, secureContext: tlsContext(this.options.tls) });
     // Bytes pipelined after STARTTLS in plaintext are dropped (the STARTTLS command-injection attack).
     this.reader.replaceInput(secure);
     this.output = secure;
@@ -250,7 +249,7 @@ class Session {
         clearTimeout(timer);
         resolve();
       });
-      secure.once('error', (error) => {
+      secure.once('error', (error: Error) => {
         clearTimeout(timer);
         reject(new SessionEnd('error', undefined));
         this.context.emit({ type: 'client-error', session: this.context.id, command: 'STARTTLS', reply: error.message });

@@ -174,7 +174,7 @@ describe('health checks', { timeout: 60_000 }, () => {
       const { createKeyringStore } = require(${JSON.stringify(join(OUT, 'src-relay', 'secrets.js'))});
       (async () => {
         const host = new RelayHost({ secrets: createKeyringStore() });
-        const settings = { command: ${JSON.stringify(process.execPath)} + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, tls: false, notifications: false };
+        const settings = { command: ${JSON.stringify(process.execPath)} + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, keepUnsent: false, tls: false, notifications: false };
         const monitor = new HealthMonitor({ host, settings: () => settings, os: await readOsRelease(), secretServiceRunning: async () => false });
         monitor.watch();
         await host.start(settings);

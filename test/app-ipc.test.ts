@@ -27,6 +27,7 @@ describe('IPC gate', () => {
       'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
       'testMailDefaults', 'sendTestMail', 'applyFix', 'exportCertificate',
+      'listOutbox', 'retryOutbox', 'deleteFromOutbox', 'setSendingPaused',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -59,6 +60,10 @@ describe('IPC gate', () => {
     await invoke(top, 'sendTestMail', [' ann@example.org ']);
     assert.deepEqual(calls.slice(-2), [['applyFix', [{ action: 'use-port', port: 2501 }]], ['sendTestMail', ['ann@example.org']]]);
     calls.splice(-2);
+    await invoke(top, 'retryOutbox', [null]);
+    await invoke(top, 'retryOutbox', ['7F3A00C0FFEE']);
+    await invoke(top, 'deleteFromOutbox', ['0123456789AB']);
+    await invoke(top, 'setSendingPaused', [true]);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -66,6 +71,10 @@ describe('IPC gate', () => {
       ['copy', ['password']],
       ['checkCommand', ['msmtp -f %F --']],
       ['setPassword', ['a new password']],
+      ['retryOutbox', [null]],
+      ['retryOutbox', ['7F3A00C0FFEE']],
+      ['deleteFromOutbox', ['0123456789AB']],
+      ['setSendingPaused', [true]],
     ]);
   });
 
@@ -111,6 +120,17 @@ describe('IPC gate', () => {
       ['applyFix', [{ action: 'rm -rf' }], /unknown fix/],
       ['applyFix', ['retry'], /must be an object/],
       ['exportCertificate', ['/tmp/x.pem'], /expected no arguments/],
+      ['saveSettings', [{ ...defaultSettings, keepUnsent: 'no' }], /keepUnsent must be a boolean/],
+      ['retryOutbox', [], /expected 1 argument/],
+      ['retryOutbox', ['7f3a00c0ffee'], /12 hex digits/],
+      ['retryOutbox', ['7F3A00C0FFEE0'], /12 hex digits/],
+      ['retryOutbox', ['../../etc/pw'], /12 hex digits/],
+      ['retryOutbox', [undefined], /12 hex digits/],
+      ['deleteFromOutbox', [null], /12 hex digits/],
+      ['deleteFromOutbox', [['7F3A00C0FFEE']], /12 hex digits/],
+      ['deleteFromOutbox', ['7F3A00C0FFEE\n'], /12 hex digits/],
+      ['setSendingPaused', ['true'], /true or false/],
+      ['listOutbox', [true], /expected no arguments/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);

@@ -100,5 +100,9 @@ describe('notifications', { timeout: 60_000 }, () => {
     focused = false;
     assert.equal(policy.onMail({ outcome: 'temp-failed', to: ['a@b.c'], reply: '451 4.0.0 later' }), null);
     assert.deepEqual(policy.onMail({ outcome: 'failed', to: ['a@b.c'], reply: '554 5.0.0 no' }), { title: 'A mail to a@b.c could not be sent', body: '554 5.0.0 no' });
+    const later = new NotifyPolicy({ enabled: () => true });
+    assert.deepEqual(later.onGaveUp({ to: ['b@c.d'], attempts: 7, reason: 'mail server unreachable' }), {
+      title: 'A mail to b@c.d could not be sent', body: 'Given up after 7 tries: mail server unreachable',
+    });
   });
 });

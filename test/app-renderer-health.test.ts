@@ -61,7 +61,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     ].join('\n'), { mode: 0o600 });
     tlsDir = join(dir.path, 'data', 'tls');
     exportPath = join(dir.path, 'exported', 'msmtp-relay-localhost.pem');
-    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: forDocs ? 2500 : await freePort(), user, launchAtLogin: false, tls: false, notifications: true };
+    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: forDocs ? 2500 : await freePort(), user, launchAtLogin: false, keepUnsent: false, tls: false, notifications: true };
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save(settings);
     const certificate = () => ensureCertificate({ dir: tlsDir });

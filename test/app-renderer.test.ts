@@ -72,7 +72,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     firstPort = forDocs ? 2525 : await freePort();
     secondPort = forDocs ? 2500 : await freePort();
     const store = createSettingsStore(dataDir);
-    await store.save({ command: 'msmtp -f %F --', host: '127.0.0.1', port: firstPort, user, launchAtLogin: false, tls: false, notifications: true });
+    await store.save({ command: 'msmtp -f %F --', host: '127.0.0.1', port: firstPort, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: true });
     const loaded = await store.load();
     host = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 } });
     const controller = new Controller({

@@ -22,7 +22,7 @@ describe('settings store', { timeout: 20_000 }, () => {
     const loaded = await store.load();
     assert.deepEqual(loaded, { settings: defaultSettings });
     assert.deepEqual(defaultSettings, {
-      command: 'msmtp -f %F --', host: '127.0.0.1', port: 2500, user: 'msmtpd-user', launchAtLogin: false,
+      command: 'msmtp -f %F --', host: '127.0.0.1', port: 2500, user: 'msmtpd-user', launchAtLogin: false, keepUnsent: true,
       tls: false, notifications: true,
     });
   });
@@ -66,10 +66,10 @@ describe('settings store', { timeout: 20_000 }, () => {
   it('refuses invalid settings with a message per field and leaves the file alone', async () => {
     const { store } = await fresh('invalid');
     await store.save(defaultSettings);
-    const result = await store.save({ command: 'msmtp | tee log', host: 'localhost', port: 70000, user: 'a b', launchAtLogin: 'yes', tls: 'on', notifications: 1 });
+    const result = await store.save({ command: 'msmtp | tee log', host: 'localhost', port: 70000, user: 'a b', launchAtLogin: 'yes', keepUnsent: 1, tls: 'on', notifications: 1 });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    assert.deepEqual(Object.keys(result.errors).sort(), ['command', 'host', 'launchAtLogin', 'notifications', 'port', 'tls', 'user']);
+    assert.deepEqual(Object.keys(result.errors).sort(), ['command', 'host', 'keepUnsent', 'launchAtLogin', 'notifications', 'port', 'tls', 'user']);
     assert.match(result.errors.command!, /shell operator '\|'/);
     assert.match(result.errors.host!, /numeric IP address/);
     assert.match(result.errors.port!, /1 to 65535/);
@@ -95,6 +95,11 @@ describe('settings store', { timeout: 20_000 }, () => {
     await store.save(defaultSettings);
     await writeFile(store.file, JSON.stringify({ port: 2600 }));
     assert.deepEqual(await store.load(), { settings: { ...defaultSettings, port: 2600 } });
+    // A file from before the outbox: keeping mail is on, as for a new install.
+    const older: Record<string, unknown> = { ...defaultSettings, keepUnsent: false };
+    delete older.keepUnsent;
+    await writeFile(store.file, JSON.stringify(older));
+    assert.equal((await store.load()).settings.keepUnsent, true);
     await writeFile(store.file, JSON.stringify({ ...defaultSettings, port: '2600' }));
     const loaded = await store.load();
     assert.deepEqual(loaded.settings, defaultSettings);

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../bench/ports';
@@ -55,7 +54,7 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
     process.env.HOME = home;
     sink = await startScriptedSink();
     await writeConfig({});
-    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: await freePort(), user, launchAtLogin: false, tls: false, notifications: false };
+    const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: await freePort(), user, launchAtLogin: false, keepUnsent: false, tls: false, notifications: false };
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save(settings);
     host = new RelayHost({
@@ -179,47 +178,37 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
     }
   });
 
-  describe('with the outbox on (a relay that keeps the mail)', () => {
-    let relay: Server;
-    let port: number;
-    before(async () => {
-      // The engine's reply for a kept mail, per the outbox contract: "250 2.0.0 Queued as <ID>: <reason>; will retry".
-      relay = createServer((socket) => {
-        socket.write('220 localhost ESMTP\r\n');
-        let inData = false;
-        socket.on('data', (chunk: Buffer) => {
-          for (const line of chunk.toString().split('\r\n').filter(Boolean)) {
-            if (inData) {
-              if (line === '.') {
-                inData = false;
-                socket.write('250 2.0.0 Queued as 7F3A: mail server unreachable; will retry\r\n');
-              }
-              continue;
-            }
-            const verb = line.slice(0, 4).toUpperCase();
-            if (verb === 'EHLO') socket.write('250-localhost\r\n250 AUTH PLAIN\r\n');
-            else if (verb === 'AUTH') socket.write('235 2.7.0 Authentication successful\r\n');
-            else if (verb === 'DATA') {
-              inData = true;
-              socket.write('354 End data with <CR><LF>.<CR><LF>\r\n');
-            } else if (verb === 'QUIT') socket.end('221 2.0.0 Bye\r\n');
-            else socket.write('250 2.0.0 Ok\r\n');
-          }
-        });
+  describe('with the outbox on (the real engine keeps the mail)', () => {
+    it('the provider is down: "Not sent yet: kept in the outbox because …", with the stage and msmtp\'s words', async () => {
+      const closedPort = await freePort();
+      await writeConfig({ port: String(closedPort) });
+      const keepingUser = uniqueUser('test-mail-outbox');
+      const keeping = new RelayHost({
+        secrets, outboxDir: join(dir.path, 'outbox'), engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 },
+        // Long enough that no retry runs during the test.
+        outboxTiming: { retryInitialMs: 600_000 },
       });
-      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-      port = (relay.address() as { port: number }).port;
-    });
-    after(() => relay?.close());
-
-    it('a temporary failure reads "not sent yet: kept in the outbox because …"', async () => {
-      const result = await sendTestMail({
-        address: { host: '127.0.0.1', port }, user: 'u', password: async () => 'p', from: 'ann@example.org', to: 'bob@example.net',
-        subscribe: () => () => undefined, probe: async () => null, classify: classifyCommandFailure,
-      });
-      assert.equal(result.outcome, 'queued');
-      assert.equal(result.queueId, '7F3A');
-      assert.equal(result.headline, 'Not sent yet: kept in the outbox because mail server unreachable; it will be retried');
+      const settings: AppSettings = { ...controller.current(), user: keepingUser, port: await freePort(), keepUnsent: true };
+      const keptController = new Controller({
+        host: keeping, store: createSettingsStore(join(dir.path, 'data-outbox')), secrets,
+        autostart: createXdgAutostart(join(dir.path, 'autostart-outbox'), ['/bin/true']),
+        writeClipboard: () => undefined, openLogFile: async () => '', chooseFile: async () => null,
+        checkOptions: { home, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') } },
+      }, settings);
+      try {
+        assert.equal((await keeping.start(settings)).state, 'running');
+        const result = await keptController.sendTestMail('gina@example.net');
+        assert.equal(result.outcome, 'queued', JSON.stringify(result));
+        assert.match(result.queueId ?? '', /^[0-9A-F]{12}$/);
+        assert.match(result.headline, /^Not sent yet: kept in the outbox because .+; it will be retried$/);
+        assert.equal(result.stage, 'Connect');
+        assert.match(result.said ?? '', new RegExp(`msmtp: cannot connect to 127\\.0\\.0\\.1, port ${closedPort}: Connection refused`));
+        assert.equal(result.account, 'personal');
+      } finally {
+        await keeping.shutdown();
+        await secrets.delete(keepingUser).catch(() => false);
+        await writeConfig({});
+      }
     });
   });
 });

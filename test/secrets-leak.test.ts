@@ -231,7 +231,7 @@ describe('the password never leaks', () => {
     try {
       await secrets.set(user, PASSWORD);
       host = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0 } });
-      const status = await host.start({ command: quote(recordCommand(records)), host: '127.0.0.1', port: 0, user, launchAtLogin: false, tls: false, notifications: false });
+      const status = await host.start({ command: quote(recordCommand(records)), host: '127.0.0.1', port: 0, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: false });
       assert.equal(status.state, 'running', status.error);
       const client = await connectSmtp(status.port);
       try {

@@ -29,14 +29,20 @@ export function uniqueUser(tag: string): string {
   return `app-test-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
 /** Shell words for the sink command; the node path and the sink path are quoted for the command parser. */
 export function sinkCommand(mailDir: string): string {
-  const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
   return `${quote(process.execPath)} ${quote(SINK)} ${quote(mailDir)} -f %F --`;
 }
 
+/** Settings whose command is the real msmtp with a test msmtprc (its provider: a loopback SMTP sink, or nothing). */
+export function msmtpSettingsFor(msmtprc: string, port: number, user: string): AppSettings {
+  return { ...settingsFor('', port, user), command: `msmtp -C ${quote(msmtprc)} -f %F --` };
+}
+
 export function settingsFor(mailDir: string, port: number, user: string): AppSettings {
-  return { command: sinkCommand(mailDir), host: '127.0.0.1', port, user, launchAtLogin: false, tls: false, notifications: true };
+  return { command: sinkCommand(mailDir), host: '127.0.0.1', port, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: true };
 }
 
 export interface SunkMail {

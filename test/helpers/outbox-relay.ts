@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { freePort } from '../../bench/ports';
 import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { writeMsmtprc, type TestMsmtprc } from './msmtprc';
+import { EventLog } from './event-log';
 import { connectSmtp, type SmtpReply } from './smtp-client';
 
 /**
@@ -45,33 +46,12 @@ export async function startOutboxRelay(options: OutboxRelayOptions = {}): Promis
     command: [...(options.commandPrefix ?? []), ...msmtprc.command],
     ...options.engine,
   }, { outbox });
-  const events: RelayEvent[] = [];
-  const waiters = new Set<(event: RelayEvent) => void>();
-  const record = (event: RelayEvent) => {
-    events.push(event);
-    for (const waiter of waiters) waiter(event);
-  };
-  const unsubscribe = [engine.subscribe(record), outbox.subscribe(record)];
+  const log = new EventLog();
+  const unsubscribe = [engine.subscribe(log.record), outbox.subscribe(log.record)];
   const { port } = await engine.start();
   return {
-    engine, outbox, port, providerPort, spool, msmtprc, events,
-    waitForEvent(match, timeoutMs = 10_000) {
-      const seen = events.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = (event: RelayEvent) => {
-          if (!match(event)) return;
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          resolve(event);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching event within ${timeoutMs} ms; events: ${JSON.stringify(events.slice(-10))}`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    engine, outbox, port, providerPort, spool, msmtprc, events: log.events,
+    waitForEvent: (match, timeoutMs = 10_000) => log.waitFor(match, timeoutMs),
     async close() {
       await engine.stop(1000);
       await outbox.close();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 
 import { fixture } from './paths';
+import { EventLog } from './event-log';
 import { connectSmtp, type SmtpTestClient } from './smtp-client';
 
 const recordCommandPath = fixture('record-command.mjs');
@@ -86,18 +87,14 @@ export interface RelayHarness {
 /** Starts a relay engine in this process on 127.0.0.1:<ephemeral>, recording its events. */
 export async function startRelayHarness(harness: HarnessOptions = {}): Promise<RelayHarness> {
   const recordDir = mkdtempSync(join(tmpdir(), 'relay-records-'));
-  const events: RelayEvent[] = [];
-  const waiters = new Set<(event: RelayEvent) => void>();
+  const log = new EventLog();
   const relay = createRelay({
     host: '127.0.0.1',
     port: 0,
     command: recordCommand(recordDir, harness.record),
     ...harness.options,
   });
-  const unsubscribe = relay.subscribe((event) => {
-    events.push(event);
-    for (const waiter of waiters) waiter(event);
-  });
+  const unsubscribe = relay.subscribe(log.record);
   let address: { host: string; port: number };
   try {
     address = await relay.start();
@@ -111,26 +108,12 @@ export async function startRelayHarness(harness: HarnessOptions = {}): Promise<R
   return {
     relay,
     port: address.port,
-    events,
+    events: log.events,
     recordDir,
     recordings: () => readRecordings(recordDir),
     partials: () => readPartials(recordDir),
     waitForEvent(match: (event: RelayEvent) => boolean, timeoutMs = 5000): Promise<RelayEvent> {
-      const seen = events.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolvePromise, reject) => {
-        const waiter = (event: RelayEvent) => {
-          if (!match(event)) return;
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          resolvePromise(event);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`no matching relay event within ${timeoutMs} ms; events: ${JSON.stringify(events)}`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
+      return log.waitFor(match, timeoutMs);
     },
     async close() {
       if (closed) return;

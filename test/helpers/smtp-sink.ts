@@ -20,6 +20,11 @@ export interface SmtpSink {
 export interface SinkOptions {
   /** Recipients for which the sink answers RCPT with 550, so a test can watch the failure travel back. */
   rejectRecipient?: (address: string) => boolean;
+  /**
+   * The sink's answer at the end of DATA for a mail to these recipients: null takes it, a reply refuses it (msmtp
+   * has then read the whole mail, so what it says about the refusal always reaches the relay).
+   */
+  dataReply?: (to: readonly string[]) => { code: number; message: string } | null;
   /** A reply code (4xx or 5xx) the sink gives RCPT for this recipient, or null to accept it. */
   recipientReply?: (address: string) => number | null;
   /** Listen on this port (a provider that comes back where msmtp expects it); default: any free port. */
@@ -60,6 +65,11 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
       stream.on('error', callback);
       stream.on('end', () => {
         const envelope = session.envelope;
+        const refusal = options.dataReply?.(envelope.rcptTo.map((rcpt) => rcpt.address));
+        if (refusal) {
+          callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
+          return;
+        }
         mails.push({
           from: envelope.mailFrom ? envelope.mailFrom.address : '',
           to: envelope.rcptTo.map((rcpt) => rcpt.address),
