@@ -9,7 +9,7 @@
 export interface AppSettings {
   /** The delivery command as shell words ("msmtp -f %F --"); split into argv without ever running a shell. */
   command: string;
-  /** Interface to listen on: a numeric IPv4 or IPv6 address. */
+  /** Interface to listen on: 'localhost' (127.0.0.1 and ::1, the default) or a numeric IPv4 or IPv6 address. */
   host: string;
   port: number;
   /** The user name mail clients authenticate with; its password lives in the OS keyring only. */

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_COMMAND, parseCommand } from '../src-relay/options';
+import { DEFAULT_COMMAND, isListenHost, parseCommand } from '../src-relay/options';
 import type { AppSettings, SettingsField } from './api';
 
 export const SETTINGS_FILE = 'settings.json';
 
 export const defaultSettings: Readonly<AppSettings> = Object.freeze({
   command: DEFAULT_COMMAND,
-  host: '127.0.0.1',
+  // Both loopbacks: clients are told "localhost", and some resolve it to ::1 first.
+  host: 'localhost',
   port: 2500,
   user: 'msmtpd-user',
   launchAtLogin: false,
@@ -44,8 +44,8 @@ export function validateSettings(input: unknown): Validation {
   }
 
   const host = value.host;
-  if (typeof host !== 'string' || isIP(host) === 0) {
-    errors.host = 'Enter a numeric IP address, e.g. 127.0.0.1 or ::1';
+  if (typeof host !== 'string' || !isListenHost(host)) {
+    errors.host = 'Enter localhost (127.0.0.1 and ::1) or a numeric IP address, e.g. 127.0.0.1 or ::1';
   }
 
   const port = value.port;

@@ -28,7 +28,9 @@ export type RelayEvent =
       /** Why a mail was aborted or failed, in words (client disconnected mid-DATA, command timed out...). */
       detail?: string;
     }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Worth a line in the log, not a failure (e.g. 'localhost' on a machine without ::1). */
+  | { type: 'notice'; message: string };
 
 export type SessionEndReason =
   | 'quit'
@@ -73,6 +75,8 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
     }
     case 'error':
       return error(event.message);
+    case 'notice':
+      return info(event.message);
   }
 }
 

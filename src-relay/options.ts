@@ -13,7 +13,10 @@ export interface AuthOptions {
 }
 
 export interface RelayOptions {
-  /** Address to listen on: a numeric IPv4 or IPv6 address (msmtpd's --interface). */
+  /**
+   * Address to listen on: a numeric IPv4 or IPv6 address (msmtpd's --interface), or 'localhost' for both loopbacks
+   * (127.0.0.1 and ::1, whichever the machine has).
+   */
   host: string;
   port: number;
   /** argv template of the delivery command; the first '%F' becomes the envelope sender, recipients are appended. */
@@ -106,10 +109,15 @@ export function parseCommand(command: string): string[] {
   return argv;
 }
 
+/** 'localhost' (both loopbacks) or a numeric address; other names are refused, like msmtpd does. */
+export function isListenHost(host: string): boolean {
+  return host === 'localhost' || isIP(host) !== 0;
+}
+
 /** Defaults merged in and every field checked; throws OptionError with a one-line message. */
 export function resolveOptions(partial: Partial<RelayOptions> = {}): RelayOptions {
   const options: RelayOptions = { ...defaultOptions, ...stripUndefined(partial) };
-  if (isIP(options.host) === 0) throw new OptionError(`invalid interface '${options.host}' (a numeric IPv4 or IPv6 address is required)`);
+  if (!isListenHost(options.host)) throw new OptionError(`invalid interface '${options.host}' (localhost, or a numeric IPv4 or IPv6 address)`);
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new OptionError(`invalid port '${options.port}' (0-65535)`);
   }

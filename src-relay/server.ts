@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AuthThrottle } from './auth';
 import { deliverViaCommand, receivedHeader, type CommandSpawner } from './deliver';
-import type { RelayEvent, SessionEndReason } from './events';
+import { formatHostPort, type RelayEvent, type SessionEndReason } from './events';
 import { resolveOptions, type RelayOptions } from './options';
 import { Replies } from './reply';
 import { SessionControl, runSession, type SessionHandler } from './session';
@@ -23,8 +23,14 @@ export interface RelayStats {
 export interface RelayEngine {
   readonly options: RelayOptions;
   readonly running: boolean;
+  /** The first address listened on (127.0.0.1 for 'localhost'), null when stopped. */
   readonly address: { host: string; port: number } | null;
-  /** Listens on options.host:options.port; rejects with the socket error (EADDRINUSE, EADDRNOTAVAIL, EACCES...). */
+  /** Every address listened on: two for 'localhost' where the machine has both loopbacks. */
+  readonly addresses: readonly { host: string; port: number }[];
+  /**
+   * Listens on options.host:options.port ('localhost': 127.0.0.1 and ::1, same port); rejects with the socket error
+   * (EADDRINUSE, EADDRNOTAVAIL, EACCES...).
+   */
   start(): Promise<{ host: string; port: number }>;
   /** Stops accepting, closes idle sessions with 421, lets mails in flight finish for graceMs, then cuts the rest. */
   stop(graceMs?: number): Promise<void>;
@@ -68,8 +74,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const sessionsDone = new Set<Promise<unknown>>();
   /** Every running session (accepted sockets and handleConnection callers such as inetd) with its control. */
   const sessions = new Map<Duplex, SessionControl>();
-  let server: Server | null = null;
-  let address: { host: string; port: number } | null = null;
+  let listeners4and6: Server[] | null = null;
+  let bound: { host: string; port: number }[] = [];
   let shutdown = shutdownController();
   let sequence = 0;
   const prefix = randomBytes(3).toString('hex');
@@ -168,40 +174,54 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   return {
     options,
     get running() {
-      return server !== null;
+      return listeners4and6 !== null;
     },
     get address() {
-      return address;
+      return bound[0] ?? null;
+    },
+    get addresses() {
+      return [...bound];
     },
     async start() {
-      if (server) throw new Error('relay is already running');
+      if (listeners4and6) throw new Error('relay is already running');
       shutdown = shutdownController();
-      const listening = createServer({ allowHalfOpen: true, noDelay: true }, accept);
-      listening.maxConnections = options.maxSessions * 64; // far above the session cap, only a bound on refusal work
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's 1 s retry
-        // instead of getting their 421 at once (measured: 200 at once against a backlog of 128). The kernel caps it
-        // at net.core.somaxconn.
-        listening.listen({ host: options.host, port: options.port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-      listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
-      const bound = listening.address();
-      address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : null;
-      server = listening;
+      const opened: Server[] = [];
+      try {
+        for (const host of listenHosts(options.host)) {
+          // 'localhost': the second address takes the port the first one got (which matters for port 0).
+          const port = bound[0]?.port ?? options.port;
+          try {
+            const listening = await listenOn(host, port, accept, options.maxSessions);
+            opened.push(listening);
+            const where = listening.address();
+            if (typeof where === 'object' && where) bound.push({ host: where.address, port: where.port });
+          } catch (error) {
+            // A machine without one of the loopbacks (IPv6 disabled, an IPv4-less container) serves on the other.
+            const code = (error as NodeJS.ErrnoException).code;
+            if (options.host !== 'localhost' || (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT')) throw error;
+            emit({ type: 'notice', message: `not listening on ${formatHostPort(host, port)}: this machine has no such loopback address (${code})` });
+          }
+        }
+        if (opened.length === 0) throw Object.assign(new Error('neither 127.0.0.1 nor ::1 can be listened on'), { code: 'EADDRNOTAVAIL' });
+      } catch (error) {
+        for (const listening of opened) listening.close();
+        bound = [];
+        throw error;
+      }
+      for (const listening of opened) {
+        listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
+      }
+      listeners4and6 = opened;
       void launcher?.prepare(); // now: until it is ready (some 20 ms), commands start with Node's spawn
-      emit({ type: 'listening', host: address!.host, port: address!.port });
-      return address!;
+      for (const where of bound) emit({ type: 'listening', host: where.host, port: where.port });
+      return bound[0]!;
     },
     async stop(graceMs = options.stopGraceMs) {
-      const closing = server;
+      const closing = listeners4and6;
       if (!closing && sessions.size === 0) return;
-      server = null;
+      listeners4and6 = null;
       shutdown.abort();
-      const closed = new Promise<void>((resolve) => (closing ? closing.close(() => resolve()) : resolve()));
+      const closed = Promise.all((closing ?? []).map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
@@ -213,7 +233,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       await Promise.allSettled([...sessionsDone]);
       await closed;
       launcher?.close();
-      address = null;
+      bound = [];
       if (closing) emit({ type: 'stopped' });
     },
     handleConnection,
@@ -223,4 +243,24 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     },
     stats: () => ({ ...stats }),
   };
+}
+
+/** 'localhost' is both loopbacks, IPv4 first (what most clients try first); anything else is one numeric address. */
+function listenHosts(host: string): string[] {
+  return host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+}
+
+function listenOn(host: string, port: number, accept: (socket: Socket) => void, maxSessions: number): Promise<Server> {
+  const listening = createServer({ allowHalfOpen: true, noDelay: true }, accept);
+  listening.maxConnections = maxSessions * 64; // far above the session cap, only a bound on refusal work
+  return new Promise<Server>((resolve, reject) => {
+    listening.once('error', reject);
+    // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's 1 s retry
+    // instead of getting their 421 at once (measured: 200 at once against a backlog of 128). The kernel caps it
+    // at net.core.somaxconn.
+    listening.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
+      listening.off('error', reject);
+      resolve(listening);
+    });
+  });
 }

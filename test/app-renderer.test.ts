@@ -144,7 +144,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     assert.ok((await sunkMails(mailDir)).some((mail) => mail.argv.at(-1) === 'dave@example.net'));
 
     // An invalid value is refused next to its field, and nothing is restarted.
-    await page.fill('#f-host', 'localhost');
+    await page.fill('#f-host', 'mail.example');
     await page.click('#btn-save');
     await waitText('[data-error-for="host"]', /numeric IP address/);
     assert.equal(await page.getAttribute('#f-host', 'aria-invalid'), 'true');
