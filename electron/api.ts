@@ -83,6 +83,42 @@ export interface ClientSetupView {
 
 export type CopyItem = 'host' | 'port' | 'user' | 'password' | 'all';
 
+/** A ready-to-paste piece of a guide: settings lines, a config file, a script. Never holds a password. */
+export interface GuideSnippet {
+  label: string;
+  language: 'text' | 'shell' | 'muttrc' | 'python' | 'javascript';
+  text: string;
+}
+
+/** How to point one mail program at the relay, filled in with the current settings. */
+export interface ClientGuide {
+  id: 'thunderbird' | 'apple-mail' | 'outlook-classic' | 'outlook-new' | 'evolution' | 'kmail' | 'mutt' | 'git-send-email' | 'python' | 'node';
+  title: string;
+  /** False for a program that cannot use a relay on this computer at all (the new Outlook). */
+  supported: boolean;
+  steps: string[];
+  snippets: GuideSnippet[];
+  note?: string;
+}
+
+/** A Thunderbird profile on this computer, with the identities "Add to Thunderbird" can switch to the relay. */
+export interface ThunderbirdProfileView {
+  name: string;
+  dir: string;
+  isDefault: boolean;
+  /** Thunderbird has this profile open: it must be closed first. */
+  running: boolean;
+  identities: { key: string; email: string; name: string; usesRelay: boolean }[];
+  /** Set when prefs.js could not be read. */
+  problem?: string;
+}
+
+export interface ThunderbirdRequest {
+  profileDir: string;
+  /** Identity keys (mail.identity.<key>) that should send through the relay. */
+  identities: string[];
+}
+
 export type ActionResult = { ok: true; message?: string } | { ok: false; error: string };
 
 export interface RendererApi {
@@ -102,6 +138,12 @@ export interface RendererApi {
   /** Native file picker; resolves to the chosen path or null when cancelled. */
   chooseCommandFile(): Promise<string | null>;
   clientSetup(): Promise<ClientSetupView>;
+  /** Step-by-step guides and snippets for the other mail programs, with the current settings. */
+  clientGuides(): Promise<ClientGuide[]>;
+  /** The Thunderbird profiles found on this computer (native, Flatpak, Snap). */
+  thunderbirdProfiles(): Promise<ThunderbirdProfileView[]>;
+  /** "Add to Thunderbird": adds or updates the relay's outgoing server in one profile. */
+  addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult>;
   onLog(listener: (entry: LogEntry) => void): () => void;
   onStatus(listener: (status: RelayStatus) => void): () => void;
 }

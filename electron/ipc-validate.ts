@@ -1,4 +1,4 @@
-import type { AppSettings, CopyItem, Invokable, MainApi } from './api';
+import type { AppSettings, CopyItem, Invokable, MainApi, ThunderbirdRequest } from './api';
 
 /** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
 export class IpcRejected extends Error {
@@ -60,6 +60,26 @@ function settingsShape(value: unknown): AppSettings {
   };
 }
 
+/** A profile folder (checked against profiles.ini by the controller) and at most a few hundred identity keys. */
+function thunderbirdRequest(value: unknown): ThunderbirdRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw new IpcRejected('the Thunderbird request must be a plain object');
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  if (keys.join(',') !== 'identities,profileDir') throw new IpcRejected('the Thunderbird request takes profileDir and identities');
+  const identities = record.identities;
+  if (!Array.isArray(identities) || identities.length > 256) throw new IpcRejected('identities must be a list');
+  return {
+    profileDir: text(record.profileDir, 'profileDir'),
+    identities: identities.map((key, index) => {
+      const checked = text(key, `identities[${index}]`);
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(checked)) throw new IpcRejected(`identities[${index}] is not an identity key`);
+      return checked;
+    }),
+  };
+}
+
 export const validators: Validators = {
   getSettings: none,
   saveSettings: (args) => [settingsShape(one(args))],
@@ -82,6 +102,9 @@ export const validators: Validators = {
   checkCommand: (args) => [text(one(args), 'command')],
   chooseCommandFile: none,
   clientSetup: none,
+  clientGuides: none,
+  thunderbirdProfiles: none,
+  addToThunderbird: (args) => [thunderbirdRequest(one(args))],
 };
 
 export const INVOKE_CHANNELS = Object.keys(validators) as Invokable[];

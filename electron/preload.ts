@@ -33,6 +33,9 @@ const api: RendererApi = {
   checkCommand: invoke('checkCommand'),
   chooseCommandFile: invoke('chooseCommandFile'),
   clientSetup: invoke('clientSetup'),
+  clientGuides: invoke('clientGuides'),
+  thunderbirdProfiles: invoke('thunderbirdProfiles'),
+  addToThunderbird: invoke('addToThunderbird'),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

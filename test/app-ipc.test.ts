@@ -26,6 +26,7 @@ describe('IPC gate', () => {
     const expected: Invokable[] = [
       'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
+      'clientGuides', 'thunderbirdProfiles', 'addToThunderbird',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -54,6 +55,7 @@ describe('IPC gate', () => {
     await invoke(top, 'copy', ['password']);
     await invoke(top, 'checkCommand', ['msmtp -f %F --']);
     await invoke(top, 'setPassword', ['a new password']);
+    await invoke(top, 'addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -61,6 +63,7 @@ describe('IPC gate', () => {
       ['copy', ['password']],
       ['checkCommand', ['msmtp -f %F --']],
       ['setPassword', ['a new password']],
+      ['addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]],
     ]);
   });
 
@@ -96,6 +99,14 @@ describe('IPC gate', () => {
       ['saveSettings', [{ command: 'msmtp' }], /settings\.host must be a string/],
       ['saveSettings', [{ ...defaultSettings, command: 'm'.repeat(5000) }], /too long/],
       ['saveSettings', [Object.create({ command: 'msmtp' })], /plain object/],
+      ['addToThunderbird', ['/home/ann/.thunderbird'], /plain object/],
+      ['addToThunderbird', [{ profileDir: '/p' }], /takes profileDir and identities/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: [], smtp: 'x' }], /takes profileDir and identities/],
+      ['addToThunderbird', [{ profileDir: 42, identities: [] }], /profileDir must be a string/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: 'id1' }], /identities must be a list/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: ['id1"); user_pref("x'] }], /not an identity key/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: Array(300).fill('id1') }], /identities must be a list/],
+      ['clientGuides', ['all'], /expected no arguments/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);
