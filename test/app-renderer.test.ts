@@ -85,6 +85,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
       },
       chooseFile: async () => '/usr/bin/msmtp',
       checkOptions: { home, env: { ...process.env, XDG_CONFIG_HOME: join(home, '.config') } },
+      thunderbird: { platform: 'linux', home },
     }, loaded.settings);
     const started = await host.start(loaded.settings);
     assert.equal(started.state, 'running', started.error);
@@ -242,7 +243,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await waitUntil(() => clipboard.length === 5, 5000, 'the settings copy');
     assert.match(clipboard[4]!, new RegExp(`^Server: localhost$[\\s\\S]*^Port: ${port}$[\\s\\S]*^User name: ${user}$`, 'm'));
     assert.ok(!clipboard[4]!.includes(copies[3]![1]), 'the password is only ever copied on its own');
-    assert.equal(await page.locator('#pane-setup [data-fill="port"]').first().innerText(), String(port));
+    assert.match(await page.locator('#client-guides details[data-guide="thunderbird"]').textContent() ?? '', new RegExp(`Port ${port}`));
     await page.setViewportSize({ width: 940, height: 980 });
     await screenshot('setup');
     await page.emulateMedia({ colorScheme: 'dark' });
