@@ -1,3 +1,4 @@
+import { quote } from 'shell-quote';
 import { clientSetup } from '../src-relay/options';
 import type { AppSettings, ClientGuide, ClientSetupView, RelayStatus } from './api';
 
@@ -150,6 +151,16 @@ export function clientGuides(view: ClientSetupView, options: GuideOptions = {}):
   ];
 }
 
+/** A double-quoted string literal that Python, JavaScript and muttrc all read back as the same text. */
+function literal(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** One `git config` line, its value quoted for the shell where it needs quoting. */
+function gitLine(key: string, value: string): string {
+  return `git config --global sendemail.${key}${value === '' ? ' ' : ` ${quote([value])}`}`;
+}
+
 /** The host as a URL authority: an IPv6 address goes in brackets. */
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -158,7 +169,7 @@ function urlHost(host: string): string {
 function muttrc(view: ClientSetupView, from: string): string {
   const tls = view.security === 'starttls';
   return [
-    `set from = "${from}"`,
+    `set from = ${literal(from)}`,
     `set smtp_url = "smtp://${encodeURIComponent(view.user)}@${urlHost(view.host)}:${view.port}/"`,
     `set ssl_starttls = ${tls ? 'yes' : 'no'}`,
     // neomutt refuses plain connections by default; without local TLS the relay speaks plain SMTP on loopback.
@@ -171,13 +182,13 @@ function muttrc(view: ClientSetupView, from: string): string {
 function gitConfig(view: ClientSetupView, from: string): string {
   const tls = view.security === 'starttls';
   return [
-    `git config --global sendemail.smtpServer ${view.host}`,
-    `git config --global sendemail.smtpServerPort ${view.port}`,
-    `git config --global sendemail.smtpUser ${view.user}`,
+    gitLine('smtpServer', view.host),
+    gitLine('smtpServerPort', String(view.port)),
+    gitLine('smtpUser', view.user),
     ...(tls
-      ? ['git config --global sendemail.smtpEncryption tls', `git config --global sendemail.smtpSSLCertPath ~/${CERTIFICATE_FILE}`]
+      ? [gitLine('smtpEncryption', 'tls'), `${gitLine('smtpSSLCertPath', '')}~/${CERTIFICATE_FILE}`]
       : []),
-    `git config --global sendemail.from "${from}"`,
+    gitLine('from', from),
     '',
   ].join('\n');
 }
@@ -191,14 +202,14 @@ function pythonScript(view: ClientSetupView, from: string): string {
     'from email.message import EmailMessage',
     '',
     'message = EmailMessage()',
-    `message["From"] = "${from}"`,
-    `message["To"] = "${SAMPLE_TO}"`,
+    `message["From"] = ${literal(from)}`,
+    `message["To"] = ${literal(SAMPLE_TO)}`,
     'message["Subject"] = "Hello from a script"',
     'message.set_content("Sent through msmtp Relay.")',
     '',
-    `with smtplib.SMTP("${view.host}", ${view.port}, timeout=30) as smtp:`,
+    `with smtplib.SMTP(${literal(view.host)}, ${view.port}, timeout=30) as smtp:`,
     ...(tls ? [`    smtp.starttls(context=ssl.create_default_context(cafile="${CERTIFICATE_FILE}"))`] : []),
-    `    smtp.login("${view.user}", os.environ["${PASSWORD_VARIABLE}"])`,
+    `    smtp.login(${literal(view.user)}, os.environ["${PASSWORD_VARIABLE}"])`,
     '    smtp.send_message(message)',
     '',
   ].join('\n');
@@ -211,16 +222,16 @@ function nodeScript(view: ClientSetupView, from: string): string {
     ...(tls ? ["const { readFileSync } = require('node:fs');"] : []),
     '',
     'const transport = nodemailer.createTransport({',
-    `  host: '${view.host}',`,
+    `  host: ${literal(view.host)},`,
     `  port: ${view.port},`,
     '  secure: false,',
     ...(tls ? ['  requireTLS: true,', `  tls: { ca: readFileSync('${CERTIFICATE_FILE}') },`] : ['  ignoreTLS: true,']),
-    `  auth: { user: '${view.user}', pass: process.env.${PASSWORD_VARIABLE} },`,
+    `  auth: { user: ${literal(view.user)}, pass: process.env.${PASSWORD_VARIABLE} },`,
     '});',
     '',
     'transport.sendMail({',
-    `  from: '${from}',`,
-    `  to: '${SAMPLE_TO}',`,
+    `  from: ${literal(from)},`,
+    `  to: ${literal(SAMPLE_TO)},`,
     "  subject: 'Hello from a script',",
     "  text: 'Sent through msmtp Relay.',",
     '}).then((info) => console.log(info.response), (error) => {',

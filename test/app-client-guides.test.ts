@@ -47,6 +47,26 @@ describe('client guides', () => {
     assert.match(snippet(guides, 'node'), new RegExp(`process\\.env\\.${PASSWORD_VARIABLE}`));
   });
 
+  it('quotes odd values so the scripts and the git lines still parse to the same text', async () => {
+    const odd = { ...plain, user: `o"dd'user\\` };
+    const guides = clientGuides(odd, { from: 'Ann "A" <ann@example.org>' });
+    // Python reads the script and prints, as JSON, the user name passed to login() and the From it sets.
+    const reader = [
+      'import ast, json, sys',
+      'tree = ast.parse(sys.stdin.read())',
+      'login = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "login"]',
+      'sender = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "message[\'From\']"]',
+      'print(json.dumps([login, sender]))',
+    ].join('\n');
+    const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
+    assert.equal(python.code, 0, describeProgram('python3 ast', python));
+    assert.deepEqual(JSON.parse(python.stdout), [[odd.user], ['Ann "A" <ann@example.org>']]);
+    const node = await runProgram(process.execPath, ['--check', '-'], { input: snippet(guides, 'node') });
+    assert.equal(node.code, 0, describeProgram('node --check', node));
+    const words = snippet(guides, 'git-send-email').split('\n').filter(Boolean).map((line) => parseShellWords(line).at(-1));
+    assert.deepEqual(words, ['localhost', '2500', odd.user, 'Ann "A" <ann@example.org>']);
+  });
+
   it('switches every guide to STARTTLS when local TLS is on', () => {
     const guides = clientGuides({ ...plain, security: 'starttls' });
     assert.match(snippet(guides, 'mutt'), /set ssl_starttls = yes\nset ssl_force_tls = yes/);
