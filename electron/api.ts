@@ -106,6 +106,8 @@ export interface ThunderbirdProfileView {
   name: string;
   dir: string;
   isDefault: boolean;
+  /** Which Thunderbird it belongs to when that is not the usual install: 'Flatpak' or 'Snap'. */
+  place?: string;
   /** Thunderbird has this profile open: it must be closed first. */
   running: boolean;
   identities: { key: string; email: string; name: string; usesRelay: boolean }[];

@@ -146,7 +146,10 @@ export class Controller implements MainApi {
   async thunderbirdProfiles(): Promise<ThunderbirdProfileView[]> {
     const profiles = await findProfiles(thunderbirdRoots(this.thunderbirdPlaces()));
     return Promise.all(profiles.map(async (profile): Promise<ThunderbirdProfileView> => {
-      const base = { name: profile.name, dir: profile.dir, isDefault: profile.isDefault, running: await thunderbirdRunning(profile.dir) };
+      const place = /[\\/]\.var[\\/]app[\\/]/.test(profile.root) ? 'Flatpak' : /[\\/]snap[\\/]/.test(profile.root) ? 'Snap' : undefined;
+      const base = {
+        name: profile.name, dir: profile.dir, isDefault: profile.isDefault, ...(place ? { place } : {}), running: await thunderbirdRunning(profile.dir),
+      };
       try {
         const identities = await profileIdentities(profile.dir);
         const relayKey = await this.relayServerKey(profile.dir);

@@ -109,8 +109,9 @@ function mountThunderbird(api: RendererApi): { load(): Promise<void> } {
     byId('tb-none').hidden = profiles.length > 0;
     byId('tb-form').hidden = profiles.length === 0;
     select.replaceChildren(...profiles.map((profile) => {
-      const option = element('option', `${profile.name}${profile.isDefault ? ' (default)' : ''} — ${profile.dir}`);
+      const option = element('option', [profile.name, profile.isDefault ? '(default)' : '', profile.place ? `· ${profile.place}` : ''].filter(Boolean).join(' '));
       option.value = profile.dir;
+      option.title = profile.dir;
       return option;
     }));
     const keep = profiles.find((profile) => profile.dir === chosen) ?? profiles.find((profile) => profile.isDefault) ?? profiles[0];

@@ -66,6 +66,17 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
       'account work', 'host mail.work.example', 'from ann.smith@work.example', '',
       'account default : personal', '',
     ].join('\n'));
+    // A Thunderbird profile, so the setup pane shows Add to Thunderbird as a user with Thunderbird sees it.
+    await mkdir(join(home, '.thunderbird', 'k3x9.default-esr'), { recursive: true });
+    await writeFile(join(home, '.thunderbird', 'profiles.ini'), '[Profile0]\nName=default-esr\nIsRelative=1\nPath=k3x9.default-esr\nDefault=1\n');
+    await writeFile(join(home, '.thunderbird', 'k3x9.default-esr', 'prefs.js'), [
+      'user_pref("mail.accountmanager.accounts", "account1");',
+      'user_pref("mail.account.account1.identities", "id1,id2");',
+      'user_pref("mail.identity.id1.fullName", "Ann Example");',
+      'user_pref("mail.identity.id1.useremail", "ann@example.org");',
+      'user_pref("mail.identity.id2.useremail", "ann.smith@work.example");',
+      '',
+    ].join('\n'));
 
     firstPort = forDocs ? 2525 : await freePort();
     secondPort = forDocs ? 2500 : await freePort();

@@ -45,6 +45,9 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
     profileDir = join(home, '.thunderbird', 'ab12.default-esr');
     await mkdir(profileDir, { recursive: true });
     await writeFile(join(home, '.thunderbird', 'profiles.ini'), '[Profile0]\nName=default-esr\nIsRelative=1\nPath=ab12.default-esr\nDefault=1\n');
+    const flatpak = join(home, '.var', 'app', 'org.mozilla.Thunderbird', '.thunderbird');
+    await mkdir(join(flatpak, 'cd34.flat'), { recursive: true });
+    await writeFile(join(flatpak, 'profiles.ini'), '[Profile0]\nName=flat\nIsRelative=1\nPath=cd34.flat\n');
     await writeFile(join(profileDir, 'prefs.js'), [
       'user_pref("mail.accountmanager.accounts", "account1");',
       'user_pref("mail.account.account1.identities", "id1,id2");',
@@ -103,9 +106,10 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
     return text('#tb-result');
   };
 
-  it('lists the profile and its identities, none on the relay yet', async () => {
-    assert.equal(await page.locator('#tb-profile option').count(), 1);
-    assert.match(await page.locator('#tb-profile option').innerText(), /^default-esr \(default\) — .*ab12\.default-esr$/);
+  it('lists the profiles (native and Flatpak) and the identities of the default one, none on the relay yet', async () => {
+    assert.deepEqual(await page.locator('#tb-profile option').allInnerTexts(), ['default-esr (default)', 'flat · Flatpak']);
+    assert.equal(await page.inputValue('#tb-profile'), profileDir, 'the default profile is preselected');
+    assert.equal(await page.locator('#tb-profile option').first().getAttribute('title'), profileDir);
     assert.equal(await identityBoxes().count(), 2);
     assert.deepEqual(await page.locator('#tb-identities label').allInnerTexts(), ['Ann Example <ann@example.org>', 'ann@work.example']);
     assert.equal(await identityBoxes().nth(0).isChecked(), false);
