@@ -91,8 +91,10 @@ export interface GuideSnippet {
 }
 
 /** How to point one mail program at the relay, filled in with the current settings. */
+export type GuideId = 'thunderbird' | 'apple-mail' | 'outlook-classic' | 'outlook-new' | 'evolution' | 'kmail' | 'mutt' | 'git-send-email' | 'python' | 'node';
+
 export interface ClientGuide {
-  id: 'thunderbird' | 'apple-mail' | 'outlook-classic' | 'outlook-new' | 'evolution' | 'kmail' | 'mutt' | 'git-send-email' | 'python' | 'node';
+  id: GuideId;
   title: string;
   /** False for a program that cannot use a relay on this computer at all (the new Outlook). */
   supported: boolean;
@@ -142,6 +144,8 @@ export interface RendererApi {
   clientSetup(): Promise<ClientSetupView>;
   /** Step-by-step guides and snippets for the other mail programs, with the current settings. */
   clientGuides(): Promise<ClientGuide[]>;
+  /** Puts one snippet of a guide on the clipboard (the window has no clipboard permission of its own). */
+  copySnippet(guide: GuideId, index: number): Promise<ActionResult>;
   /** The Thunderbird profiles found on this computer (native, Flatpak, Snap). */
   thunderbirdProfiles(): Promise<ThunderbirdProfileView[]>;
   /** "Add to Thunderbird": adds or updates the relay's outgoing server in one profile. */

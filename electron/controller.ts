@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import type {
-  ActionResult, AppSettings, ClientGuide, ClientSetupView, CommandCheck, CopyItem, LogEntry, MainApi, RelayStatus, SaveResult,
+  ActionResult, AppSettings, ClientGuide, ClientSetupView, GuideId, CommandCheck, CopyItem, LogEntry, MainApi, RelayStatus, SaveResult,
   ThunderbirdProfileView, ThunderbirdRequest,
 } from './api';
 import type { Autostart } from './autostart';
@@ -141,6 +141,13 @@ export class Controller implements MainApi {
     const account = check.accounts.find((candidate) => candidate.account === 'default' && candidate.from)
       ?? check.accounts.find((candidate) => candidate.from);
     return clientGuides(await this.clientSetup(), account?.from ? { from: account.from } : {});
+  }
+
+  async copySnippet(id: GuideId, index: number): Promise<ActionResult> {
+    const snippet = (await this.clientGuides()).find((guide) => guide.id === id)?.snippets[index];
+    if (!snippet) return { ok: false, error: 'That snippet is not there any more' };
+    this.deps.writeClipboard(snippet.text);
+    return { ok: true, message: `Copied ${snippet.label}` };
   }
 
   async thunderbirdProfiles(): Promise<ThunderbirdProfileView[]> {

@@ -1,4 +1,4 @@
-import type { AppSettings, CopyItem, Invokable, MainApi, ThunderbirdRequest } from './api';
+import type { AppSettings, CopyItem, GuideId, Invokable, MainApi, ThunderbirdRequest } from './api';
 
 /** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
 export class IpcRejected extends Error {
@@ -7,6 +7,9 @@ export class IpcRejected extends Error {
 
 const MAX_TEXT = 4096;
 const COPY_ITEMS: readonly CopyItem[] = ['host', 'port', 'user', 'password', 'all'];
+const GUIDE_IDS: readonly GuideId[] = [
+  'thunderbird', 'apple-mail', 'outlook-classic', 'outlook-new', 'evolution', 'kmail', 'mutt', 'git-send-email', 'python', 'node',
+];
 const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'> = {
   command: 'string',
   host: 'string',
@@ -103,6 +106,13 @@ export const validators: Validators = {
   chooseCommandFile: none,
   clientSetup: none,
   clientGuides: none,
+  copySnippet: (args) => {
+    if (args.length !== 2) throw new IpcRejected(`expected 2 arguments, got ${args.length}`);
+    const [guide, index] = args;
+    if (!GUIDE_IDS.includes(guide as GuideId)) throw new IpcRejected('unknown guide');
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 50) throw new IpcRejected('snippet index out of range');
+    return [guide as GuideId, index];
+  },
   thunderbirdProfiles: none,
   addToThunderbird: (args) => [thunderbirdRequest(one(args))],
 };

@@ -34,6 +34,7 @@ const api: RendererApi = {
   chooseCommandFile: invoke('chooseCommandFile'),
   clientSetup: invoke('clientSetup'),
   clientGuides: invoke('clientGuides'),
+  copySnippet: invoke('copySnippet'),
   thunderbirdProfiles: invoke('thunderbirdProfiles'),
   addToThunderbird: invoke('addToThunderbird'),
   onLog: (listener) => subscribe('log', listener),

@@ -29,7 +29,7 @@ export function mountSetupPane(api: RendererApi): { refresh(): Promise<void> } {
     refresh: async () => {
       const [view, guides] = await Promise.all([api.clientSetup(), api.clientGuides()]);
       show(view);
-      showGuides(guides);
+      showGuides(api, guides);
       await thunderbird.load();
     },
   };
@@ -43,7 +43,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, c
 }
 
 /** One <details> per program; the open ones stay open when the settings change and the guides are redrawn. */
-function showGuides(guides: ClientGuide[]): void {
+function showGuides(api: RendererApi, guides: ClientGuide[]): void {
   const box = byId('client-guides');
   const open = new Set([...box.querySelectorAll<HTMLDetailsElement>('details[open]')].map((details) => details.dataset.guide));
   box.replaceChildren(...guides.map((guide) => {
@@ -55,7 +55,7 @@ function showGuides(guides: ClientGuide[]): void {
     if (guide.supported) details.append(element('ol'));
     const list = details.querySelector('ol');
     for (const step of guide.steps) (list ?? details).append(element(list ? 'li' : 'p', step));
-    for (const snippet of guide.snippets) {
+    for (const [index, snippet] of guide.snippets.entries()) {
       const block = element('div', undefined, 'snippet');
       const pre = element('pre', undefined, 'mono');
       pre.append(element('code', snippet.text));
@@ -63,10 +63,11 @@ function showGuides(guides: ClientGuide[]): void {
       const copy = element('button', 'Copy', 'subtle');
       copy.type = 'button';
       copy.addEventListener('click', () => {
-        navigator.clipboard.writeText(snippet.text).then(
-          () => toast(`Copied ${snippet.label}`),
-          () => toast('Could not use the clipboard: select the text and copy it', 'error'),
-        );
+        void busy(copy, async () => {
+          const result = await api.copySnippet(guide.id, index);
+          if (result.ok) toast(result.message ?? 'Copied');
+          else toast(result.error, 'error');
+        });
       });
       block.append(pre, copy);
       details.append(block);

@@ -26,7 +26,7 @@ describe('IPC gate', () => {
     const expected: Invokable[] = [
       'getSettings', 'saveSettings', 'setPassword', 'regeneratePassword', 'copy', 'getStatus', 'setRunning',
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
-      'clientGuides', 'thunderbirdProfiles', 'addToThunderbird',
+      'clientGuides', 'copySnippet', 'thunderbirdProfiles', 'addToThunderbird',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -56,6 +56,7 @@ describe('IPC gate', () => {
     await invoke(top, 'checkCommand', ['msmtp -f %F --']);
     await invoke(top, 'setPassword', ['a new password']);
     await invoke(top, 'addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]);
+    await invoke(top, 'copySnippet', ['mutt', 0]);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -64,6 +65,7 @@ describe('IPC gate', () => {
       ['checkCommand', ['msmtp -f %F --']],
       ['setPassword', ['a new password']],
       ['addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]],
+      ['copySnippet', ['mutt', 0]],
     ]);
   });
 
@@ -107,6 +109,10 @@ describe('IPC gate', () => {
       ['addToThunderbird', [{ profileDir: '/p', identities: ['id1"); user_pref("x'] }], /not an identity key/],
       ['addToThunderbird', [{ profileDir: '/p', identities: Array(300).fill('id1') }], /identities must be a list/],
       ['clientGuides', ['all'], /expected no arguments/],
+      ['copySnippet', ['python'], /expected 2 arguments/],
+      ['copySnippet', ['sendmail', 0], /unknown guide/],
+      ['copySnippet', ['python', 1.5], /snippet index out of range/],
+      ['copySnippet', ['python', '0'], /snippet index out of range/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);

@@ -35,6 +35,7 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
   let profileDir: string;
   let port: number;
   const user = uniqueUser('setup');
+  const clipboard: string[] = [];
   const prefsOf = async () => PrefsFile.parse(await readFile(join(profileDir, 'prefs.js'), 'utf8'));
 
   before(async () => {
@@ -69,7 +70,7 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
-      writeClipboard: () => undefined,
+      writeClipboard: (text) => clipboard.push(text),
       openLogFile: async () => '',
       chooseFile: async () => null,
       thunderbird: { platform: 'linux', home },
@@ -79,7 +80,6 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
 
     ui = await serveUi();
     browser = await launchChromium();
-    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: ui.origin });
     await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
     await page.setViewportSize({ width: 940, height: 1100 });
@@ -159,7 +159,8 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
     assert.match(await text('#client-guides details[data-guide="outlook-new"]'), /Microsoft's cloud/);
     await page.click('#client-guides details[data-guide="python"] summary');
     await page.click('#client-guides details[data-guide="python"] .snippet button');
-    const copied = await page.evaluate('navigator.clipboard.readText()') as string;
+    await waitUntil(() => clipboard.length === 1, 5000, 'the snippet on the clipboard');
+    const copied = clipboard[0]!;
     await page.evaluate("document.getElementById('toast').hidden = true");
     await page.locator('#client-guides details[data-guide="python"]').screenshot({ path: join(ARTIFACTS, 'app-setup-guide-python.png') });
     assert.equal(copied, await page.locator('#client-guides details[data-guide="python"] code').textContent());
