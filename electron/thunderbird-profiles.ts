@@ -1,4 +1,4 @@
-import { copyFile, readFile, readlink, stat } from 'node:fs/promises';
+import { copyFile, open, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { writeAtomically } from './settings';
 import { PrefsFile, applyRelayServer, identitiesOf, type RelayServerChange, type RelayServerSettings, type ThunderbirdIdentity } from './thunderbird-prefs';
@@ -108,10 +108,10 @@ async function isDirectory(path: string): Promise<boolean> {
 /**
  * Whether Thunderbird has the profile open, by the lock it holds (toolkit's nsProfileLock): on Linux and macOS a
  * `lock` symlink to "address:+pid" next to the fcntl-locked `.parentlock`; on Windows `parent.lock`, which exists
- * only while Thunderbird runs (it is opened delete-on-close). A symlink left by a crash names a dead process.
+ * which Thunderbird holds open without sharing while it runs. A symlink left by a crash names a dead process.
  */
 export async function thunderbirdRunning(profileDir: string, platform: NodeJS.Platform = process.platform): Promise<boolean> {
-  if (platform === 'win32') return exists(join(profileDir, 'parent.lock'));
+  if (platform === 'win32') return windowsLockHeld(join(profileDir, 'parent.lock'));
   let target: string;
   try {
     target = await readlink(join(profileDir, 'lock'));
@@ -129,13 +129,16 @@ export async function thunderbirdRunning(profileDir: string, platform: NodeJS.Pl
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Thunderbird opens parent.lock without sharing: while it runs, nobody else can open the file at all. */
+async function windowsLockHeld(file: string): Promise<boolean> {
+  let handle: FileHandle;
   try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
+    handle = await open(file, 'r');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
   }
+  await handle.close();
+  return false; // left behind: whoever had it is gone
 }
 
 export async function readProfilePrefs(profileDir: string): Promise<PrefsFile> {
