@@ -48,7 +48,6 @@ export function clientGuides(view: ClientSetupView, options: GuideOptions = {}):
       title: 'Thunderbird',
       supported: true,
       steps: [
-        'Easiest: close Thunderbird and use “Add to Thunderbird” above. By hand:',
         'Account Settings › Outgoing Server (SMTP) › Add…',
         `Server Name ${view.host}, Port ${view.port}, Connection security ${security}.`,
         `Authentication method “Normal password”, User Name ${view.user}.`,
@@ -56,6 +55,7 @@ export function clientGuides(view: ClientSetupView, options: GuideOptions = {}):
         `On the first send, ${password} and let Thunderbird remember it.`,
       ],
       snippets: [],
+      note: 'Or quit Thunderbird and click “Add to Thunderbird” above: it makes these settings for you.',
     },
     {
       id: 'apple-mail',

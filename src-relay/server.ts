@@ -74,8 +74,11 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const sessionsDone = new Set<Promise<unknown>>();
   /** Every running session (accepted sockets and handleConnection callers such as inetd) with its control. */
   const sessions = new Map<Duplex, SessionControl>();
-  let listeners4and6: Server[] | null = null;
-  let bound: { host: string; port: number }[] = [];
+  let server: Server | null = null;
+  let address: { host: string; port: number } | null = null;
+  /** For 'localhost': the ::1 listener next to `server` on 127.0.0.1. */
+  let moreServers: Server[] = [];
+  let addresses: { host: string; port: number }[] = [];
   let shutdown = shutdownController();
   let sequence = 0;
   const prefix = randomBytes(3).toString('hex');
@@ -174,54 +177,35 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   return {
     options,
     get running() {
-      return listeners4and6 !== null;
+      return server !== null;
     },
     get address() {
-      return bound[0] ?? null;
+      return address;
     },
     get addresses() {
-      return [...bound];
+      return [...addresses];
     },
     async start() {
-      if (listeners4and6) throw new Error('relay is already running');
+      if (server) throw new Error('relay is already running');
       shutdown = shutdownController();
-      const opened: Server[] = [];
-      try {
-        for (const host of listenHosts(options.host)) {
-          // 'localhost': the second address takes the port the first one got (which matters for port 0).
-          const port = bound[0]?.port ?? options.port;
-          try {
-            const listening = await listenOn(host, port, accept, options.maxSessions);
-            opened.push(listening);
-            const where = listening.address();
-            if (typeof where === 'object' && where) bound.push({ host: where.address, port: where.port });
-          } catch (error) {
-            // A machine without one of the loopbacks (IPv6 disabled, an IPv4-less container) serves on the other.
-            const code = (error as NodeJS.ErrnoException).code;
-            if (options.host !== 'localhost' || (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT')) throw error;
-            emit({ type: 'notice', message: `not listening on ${formatHostPort(host, port)}: this machine has no such loopback address (${code})` });
-          }
-        }
-        if (opened.length === 0) throw Object.assign(new Error('neither 127.0.0.1 nor ::1 can be listened on'), { code: 'EADDRNOTAVAIL' });
-      } catch (error) {
-        for (const listening of opened) listening.close();
-        bound = [];
-        throw error;
-      }
-      for (const listening of opened) {
-        listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
-      }
-      listeners4and6 = opened;
+      const opened = await listenOnAll(options, accept, (message) => emit({ type: 'notice', message }));
+      for (const { listening } of opened) listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
+      addresses = opened.map((one) => one.bound);
+      address = addresses[0]!;
+      server = opened[0]!.listening;
+      moreServers = opened.slice(1).map((one) => one.listening);
       void launcher?.prepare(); // now: until it is ready (some 20 ms), commands start with Node's spawn
-      for (const where of bound) emit({ type: 'listening', host: where.host, port: where.port });
-      return bound[0]!;
+      for (const where of addresses.slice(1)) emit({ type: 'listening', host: where.host, port: where.port });
+      emit({ type: 'listening', host: address!.host, port: address!.port });
+      return address!;
     },
     async stop(graceMs = options.stopGraceMs) {
-      const closing = listeners4and6;
+      const closing = server;
       if (!closing && sessions.size === 0) return;
-      listeners4and6 = null;
+      server = null;
       shutdown.abort();
-      const closed = Promise.all((closing ?? []).map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
+      const closed = Promise.all([...(closing ? [closing] : []), ...moreServers].map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
+      moreServers = [];
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
@@ -233,7 +217,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       await Promise.allSettled([...sessionsDone]);
       await closed;
       launcher?.close();
-      bound = [];
+      address = null;
+      addresses = [];
       if (closing) emit({ type: 'stopped' });
     },
     handleConnection,
@@ -245,22 +230,51 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   };
 }
 
-/** 'localhost' is both loopbacks, IPv4 first (what most clients try first); anything else is one numeric address. */
-function listenHosts(host: string): string[] {
-  return host === 'localhost' ? ['127.0.0.1', '::1'] : [host];
+interface Listener {
+  listening: Server;
+  bound: { host: string; port: number };
 }
 
-function listenOn(host: string, port: number, accept: (socket: Socket) => void, maxSessions: number): Promise<Server> {
+/**
+ * One listener, or for 'localhost' one on 127.0.0.1 and one on ::1 with the same port. A machine without one of the
+ * loopbacks (IPv6 switched off, a container without 127.0.0.1) is served on the other, with a notice; a port taken
+ * on either one is a failure, or clients resolving localhost there would reach another program.
+ */
+async function listenOnAll(options: RelayOptions, accept: (socket: Socket) => void, notice: (message: string) => void): Promise<Listener[]> {
+  if (options.host !== 'localhost') return [await listenOn(options.host, options.port, accept, options.maxSessions)];
+  const opened: Listener[] = [];
+  try {
+    for (const host of ['127.0.0.1', '::1']) {
+      // The second address takes the port the first one got (which matters for port 0).
+      const port = opened[0]?.bound.port ?? options.port;
+      try {
+        opened.push(await listenOn(host, port, accept, options.maxSessions));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') throw error;
+        notice(`not listening on ${formatHostPort(host, port)}: this machine has no such loopback address (${code})`);
+      }
+    }
+  } catch (error) {
+    for (const { listening } of opened) listening.close();
+    throw error;
+  }
+  if (opened.length === 0) throw Object.assign(new Error('neither 127.0.0.1 nor ::1 can be listened on'), { code: 'EADDRNOTAVAIL' });
+  return opened;
+}
+
+function listenOn(host: string, port: number, accept: (socket: Socket) => void, maxSessions: number): Promise<Listener> {
   const listening = createServer({ allowHalfOpen: true, noDelay: true }, accept);
   listening.maxConnections = maxSessions * 64; // far above the session cap, only a bound on refusal work
-  return new Promise<Server>((resolve, reject) => {
+  return new Promise<Listener>((resolve, reject) => {
     listening.once('error', reject);
     // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's 1 s retry
     // instead of getting their 421 at once (measured: 200 at once against a backlog of 128). The kernel caps it
     // at net.core.somaxconn.
     listening.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
       listening.off('error', reject);
-      resolve(listening);
+      const where = listening.address();
+      resolve({ listening, bound: typeof where === 'object' && where ? { host: where.address, port: where.port } : { host, port } });
     });
   });
 }
