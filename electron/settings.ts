@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_COMMAND, isListenHost, parseCommand } from '../src-relay/options';
+import { isListenHost } from '../src-relay/listen';
+import { DEFAULT_COMMAND, parseCommand } from '../src-relay/options';
 import type { AppSettings, SettingsField } from './api';
 
 export const SETTINGS_FILE = 'settings.json';

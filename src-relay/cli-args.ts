@@ -1,6 +1,7 @@
 import { getoptLong, UsageError, type LongOption } from './getopt';
+import { isListenHost } from './listen';
 import { parseLogTarget, type LogTarget } from './log';
-import { DEFAULT_COMMAND, OptionError, defaultOptions, isListenHost, parseCommand } from './options';
+import { DEFAULT_COMMAND, OptionError, defaultOptions, parseCommand } from './options';
 
 /** Everything the command line says, checked; nothing read from disk or the key ring yet. */
 export interface CliConfig {

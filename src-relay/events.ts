@@ -7,6 +7,8 @@ export type MailOutcome = 'delivered' | 'temp-failed' | 'failed' | 'aborted';
 export type RelayEvent =
   | { type: 'listening'; host: string; port: number }
   | { type: 'stopped' }
+  /** Worth a line in the log, not a failure (e.g. 'localhost' on a machine without ::1). */
+  | { type: 'notice'; message: string }
   | { type: 'session-open'; session: string; remote: string; active: number; max: number }
   | { type: 'session-close'; session: string; reason: SessionEndReason; ms: number }
   | { type: 'session-refused'; remote: string; active: number; max: number }
@@ -28,9 +30,7 @@ export type RelayEvent =
       /** Why a mail was aborted or failed, in words (client disconnected mid-DATA, command timed out...). */
       detail?: string;
     }
-  | { type: 'error'; message: string }
-  /** Worth a line in the log, not a failure (e.g. 'localhost' on a machine without ::1). */
-  | { type: 'notice'; message: string };
+  | { type: 'error'; message: string };
 
 export type SessionEndReason =
   | 'quit'
@@ -53,6 +53,8 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
       return info(`listening on ${formatHostPort(event.host, event.port)}`);
     case 'stopped':
       return info('relay stopped');
+    case 'notice':
+      return info(event.message);
     case 'session-open':
       return info(`[${event.session}] connection from ${event.remote}, active sessions ${event.active} (max ${event.max})`);
     case 'session-close':
@@ -75,8 +77,6 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
     }
     case 'error':
       return error(event.message);
-    case 'notice':
-      return info(event.message);
   }
 }
 

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
 import { loopbackName } from './events';
+import { isListenHost } from './listen';
 
 export interface TlsOptions {
   key: string | Buffer;
@@ -107,11 +107,6 @@ export function parseCommand(command: string): string[] {
   }
   if (argv.length === 0) throw new OptionError('command: empty command');
   return argv;
-}
-
-/** 'localhost' (both loopbacks) or a numeric address; other names are refused, like msmtpd does. */
-export function isListenHost(host: string): boolean {
-  return host === 'localhost' || isIP(host) !== 0;
 }
 
 /** Defaults merged in and every field checked; throws OptionError with a one-line message. */

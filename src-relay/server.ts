@@ -4,7 +4,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AuthThrottle } from './auth';
 import { deliverViaCommand, receivedHeader, type CommandSpawner } from './deliver';
-import { formatHostPort, type RelayEvent, type SessionEndReason } from './events';
+import type { RelayEvent, SessionEndReason } from './events';
+import { listenOnAll, type Bound } from './listen';
 import { resolveOptions, type RelayOptions } from './options';
 import { Replies } from './reply';
 import { SessionControl, runSession, type SessionHandler } from './session';
@@ -188,7 +189,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     async start() {
       if (server) throw new Error('relay is already running');
       shutdown = shutdownController();
-      const opened = await listenOnAll(options, accept, (message) => emit({ type: 'notice', message }));
+      const opened = await listenOnAll(options, (host, port) => listenOn(host, port, accept, options.maxSessions),
+        ({ listening }) => listening.close(), (message) => emit({ type: 'notice', message }));
       for (const { listening } of opened) listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
       addresses = opened.map((one) => one.bound);
       address = addresses[0]!;
@@ -230,37 +232,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   };
 }
 
-interface Listener {
+interface Listener extends Bound {
   listening: Server;
-  bound: { host: string; port: number };
-}
-
-/**
- * One listener, or for 'localhost' one on 127.0.0.1 and one on ::1 with the same port. A machine without one of the
- * loopbacks (IPv6 switched off, a container without 127.0.0.1) is served on the other, with a notice; a port taken
- * on either one is a failure, or clients resolving localhost there would reach another program.
- */
-async function listenOnAll(options: RelayOptions, accept: (socket: Socket) => void, notice: (message: string) => void): Promise<Listener[]> {
-  if (options.host !== 'localhost') return [await listenOn(options.host, options.port, accept, options.maxSessions)];
-  const opened: Listener[] = [];
-  try {
-    for (const host of ['127.0.0.1', '::1']) {
-      // The second address takes the port the first one got (which matters for port 0).
-      const port = opened[0]?.bound.port ?? options.port;
-      try {
-        opened.push(await listenOn(host, port, accept, options.maxSessions));
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') throw error;
-        notice(`not listening on ${formatHostPort(host, port)}: this machine has no such loopback address (${code})`);
-      }
-    }
-  } catch (error) {
-    for (const { listening } of opened) listening.close();
-    throw error;
-  }
-  if (opened.length === 0) throw Object.assign(new Error('neither 127.0.0.1 nor ::1 can be listened on'), { code: 'EADDRNOTAVAIL' });
-  return opened;
 }
 
 function listenOn(host: string, port: number, accept: (socket: Socket) => void, maxSessions: number): Promise<Listener> {
