@@ -145,8 +145,8 @@ export function clientGuides(view: ClientSetupView, options: GuideOptions = {}):
       id: 'node',
       title: 'A Node.js script (nodemailer)',
       supported: true,
-      steps: [`npm install nodemailer; the script reads the password from the environment variable ${PASSWORD_VARIABLE}.`],
-      snippets: [{ label: 'send-mail.js', language: 'javascript', text: nodeScript(view, from) }],
+      steps: [`Save it as send-mail.mjs in a folder where you ran npm install nodemailer; it reads the password from the environment variable ${PASSWORD_VARIABLE}.`],
+      snippets: [{ label: 'send-mail.mjs', language: 'javascript', text: nodeScript(view, from) }],
     },
   ];
 }
@@ -218,8 +218,8 @@ function pythonScript(view: ClientSetupView, from: string): string {
 function nodeScript(view: ClientSetupView, from: string): string {
   const tls = view.security === 'starttls';
   return [
-    "const nodemailer = require('nodemailer');",
-    ...(tls ? ["const { readFileSync } = require('node:fs');"] : []),
+    "import nodemailer from 'nodemailer';",
+    ...(tls ? ["import { readFileSync } from 'node:fs';"] : []),
     '',
     'const transport = nodemailer.createTransport({',
     `  host: ${literal(view.host)},`,
@@ -229,15 +229,18 @@ function nodeScript(view: ClientSetupView, from: string): string {
     `  auth: { user: ${literal(view.user)}, pass: process.env.${PASSWORD_VARIABLE} },`,
     '});',
     '',
-    'transport.sendMail({',
-    `  from: ${literal(from)},`,
-    `  to: ${literal(SAMPLE_TO)},`,
-    "  subject: 'Hello from a script',",
-    "  text: 'Sent through msmtp Relay.',",
-    '}).then((info) => console.log(info.response), (error) => {',
+    'try {',
+    '  const info = await transport.sendMail({',
+    `    from: ${literal(from)},`,
+    `    to: ${literal(SAMPLE_TO)},`,
+    "    subject: 'Hello from a script',",
+    "    text: 'Sent through msmtp Relay.',",
+    '  });',
+    '  console.log(info.response);',
+    '} catch (error) {',
     '  console.error(error.message);',
     '  process.exitCode = 1;',
-    '});',
+    '}',
     '',
   ].join('\n');
 }

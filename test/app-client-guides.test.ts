@@ -3,7 +3,7 @@
 // password (which no snippet holds) and the names of temporary files.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseShellWords } from 'shell-quote';
@@ -61,7 +61,7 @@ describe('client guides', () => {
     const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
     assert.equal(python.code, 0, describeProgram('python3 ast', python));
     assert.deepEqual(JSON.parse(python.stdout), [[odd.user], ['Ann "A" <ann@example.org>']]);
-    const node = await runProgram(process.execPath, ['--check', '-'], { input: snippet(guides, 'node') });
+    const node = await runProgram(process.execPath, ['--input-type=module', '--check', '-'], { input: snippet(guides, 'node') });
     assert.equal(node.code, 0, describeProgram('node --check', node));
     const words = snippet(guides, 'git-send-email').split('\n').filter(Boolean).map((line) => parseShellWords(line).at(-1));
     assert.deepEqual(words, ['localhost', '2500', odd.user, 'Ann "A" <ann@example.org>']);
@@ -153,16 +153,22 @@ describe('client guide snippets against the real relay', { timeout: 90_000 }, ()
   });
 
   it('the Node script delivers, and fails visibly with a wrong password', async () => {
-    const script = join(dir.path, 'send-mail.js');
-    const marker = `node-${randomBytes(4).toString('hex')}`;
-    await writeFile(script, snippet(guides, 'node').replace('Hello from a script', marker));
-    const env = { NODE_PATH: join(repoRoot, 'node_modules') };
-    const result = await runProgram(process.execPath, [script], { env: { ...env, [PASSWORD_VARIABLE]: PASSWORD }, timeoutMs: 30_000 });
-    assert.equal(result.code, 0, describeProgram('node', result));
-    assert.match(result.stdout, /^250 /);
-    assert.deepEqual(delivered(marker).argv, ['-f', FROM, '--', SAMPLE_TO]);
-    const wrong = await runProgram(process.execPath, [script], { env: { ...env, [PASSWORD_VARIABLE]: 'wrong' }, timeoutMs: 30_000 });
-    assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /535/);
+    // An ES module finds nodemailer by walking up from its own folder: the script goes under the repository.
+    await mkdir(join(repoRoot, 'test-artifacts'), { recursive: true });
+    const scripts = await mkdtemp(join(repoRoot, 'test-artifacts', 'node-snippet-'));
+    try {
+      const script = join(scripts, 'send-mail.mjs');
+      const marker = `node-${randomBytes(4).toString('hex')}`;
+      await writeFile(script, snippet(guides, 'node').replace('Hello from a script', marker));
+      const result = await runProgram(process.execPath, [script], { env: { [PASSWORD_VARIABLE]: PASSWORD }, timeoutMs: 30_000 });
+      assert.equal(result.code, 0, describeProgram('node', result));
+      assert.match(result.stdout, /^250 /);
+      assert.deepEqual(delivered(marker).argv, ['-f', FROM, '--', SAMPLE_TO]);
+      const wrong = await runProgram(process.execPath, [script], { env: { [PASSWORD_VARIABLE]: 'wrong' }, timeoutMs: 30_000 });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /535/);
+    } finally {
+      await rm(scripts, { recursive: true, force: true });
+    }
   });
 });
