@@ -146,7 +146,7 @@ export class Controller implements MainApi {
   async copySnippet(id: GuideId, index: number): Promise<ActionResult> {
     const snippet = (await this.clientGuides()).find((guide) => guide.id === id)?.snippets[index];
     if (!snippet) return { ok: false, error: 'That snippet is not there any more' };
-    this.deps.writeClipboard(snippet.text);
+    await this.deps.writeClipboard(snippet.text);
     return { ok: true, message: `Copied ${snippet.label}` };
   }
 
