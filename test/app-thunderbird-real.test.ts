@@ -2,9 +2,12 @@
 // profiles.ini and writes the relay into its prefs.js; Thunderbird then runs headless on that profile, driven over
 // Marionette, and must see the outgoing server and send a mail through the real relay with it, from the identity
 // the user picked. After Thunderbird has quit (and rewritten prefs.js itself), a second click moves the server to
-// another relay port and adds an identity: Thunderbird sees one updated server, not two, and sends through it.
+// another relay port and adds an identity: Thunderbird sees one updated server, not two, and sends through it. With
+// TLS on, the server is STARTTLS: Thunderbird sends through a relay that offers it, and not through one that does not.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +57,7 @@ const SEEN_SCRIPT = `
     key: relay.key, hostname: smtp.hostname, port: smtp.port, username: relay.username,
     normalPassword: relay.authMethod == Ci.nsMsgAuthMethod.passwordCleartext,
     noTls: relay.socketType == Ci.nsMsgSocketType.plain,
+    starttls: relay.socketType == Ci.nsMsgSocketType.alwaysSTARTTLS,
     id1: byIdentity("id1"), id2: byIdentity("id2"),
   };
 `;
@@ -82,12 +86,40 @@ const SEND_SCRIPT = `
   });
 `;
 
+interface TestCertificates {
+  key: string;
+  cert: string;
+  /** The issuing CA's certificate, DER in base64 (what nsIX509CertDB.addCertFromBase64 takes). */
+  caBase64: string;
+}
+
+/** A throwaway CA and a localhost certificate it signed (SANs localhost, 127.0.0.1, ::1), made with openssl. */
+function makeTestCertificates(dir: string): TestCertificates {
+  const openssl = (...args: string[]) => {
+    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 0, result.stderr);
+  };
+  mkdirSync(dir, { recursive: true });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=msmtp Relay test CA', '-days', '1');
+  openssl('req', ...ec, '-keyout', 'key.pem', '-out', 'leaf.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '1', '-extfile', 'leaf.ext');
+  const pem = readFileSync(join(dir, 'ca.pem'), 'utf8');
+  return {
+    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    caBase64: pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''),
+  };
+}
+
 describe('Add to Thunderbird, with the real Thunderbird', { timeout: 180_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   const relays: RelayHarness[] = [];
   let thunderbird: HeadlessThunderbird | null = null;
   let profileDir: string;
   let home: string;
+  let tls: TestCertificates;
 
   before(async () => {
     dir = await tempDir('thunderbird-real');
@@ -99,6 +131,10 @@ describe('Add to Thunderbird, with the real Thunderbird', { timeout: 180_000 }, 
     for (let n = 0; n < 2; n += 1) {
       relays.push(await startRelayHarness({ options: { host: 'localhost', port: 0, auth: { user: USER, password: PASSWORD } } }));
     }
+    tls = makeTestCertificates(join(dir.path, 'tls'));
+    relays.push(await startRelayHarness({
+      options: { host: 'localhost', port: 0, auth: { user: USER, password: PASSWORD }, tls: { key: tls.key, cert: tls.cert } },
+    }));
   });
 
   after(async () => {
@@ -141,7 +177,7 @@ describe('Add to Thunderbird, with the real Thunderbird', { timeout: 180_000 }, 
     const { version, ...seen } = await thunderbird.marionette.execute<Record<string, unknown>>(SEEN_SCRIPT);
     assert.deepEqual(seen, {
       servers: ['smtp1', 'smtp2'], relays: 1, key: 'smtp2', hostname: 'localhost', port: first.port, username: USER,
-      normalPassword: true, noTls: true, id1: 'smtp2', id2: 'smtp1',
+      normalPassword: true, noTls: true, starttls: false, id1: 'smtp2', id2: 'smtp1',
     });
     process.stdout.write(`# Thunderbird ${String(version)} sees outgoing server smtp2 = localhost:${first.port} for id1\n`);
     await sendFrom(first, 'id1', 'TB User <tb-user@example.org>', 'friend@example.com');
@@ -165,9 +201,47 @@ describe('Add to Thunderbird, with the real Thunderbird', { timeout: 180_000 }, 
     assert.equal(typeof version, 'string');
     assert.deepEqual(seen, {
       servers: ['smtp1', 'smtp2'], relays: 1, key: 'smtp2', hostname: 'localhost', port: second.port, username: USER,
-      normalPassword: true, noTls: true, id1: 'smtp2', id2: 'smtp2',
+      normalPassword: true, noTls: true, starttls: false, id1: 'smtp2', id2: 'smtp2',
     });
     await sendFrom(second, 'id2', 'other@example.org', 'friend@example.com');
+    await thunderbird.quit();
+    thunderbird = null;
+  });
+
+  it('with TLS on, the server says STARTTLS; Thunderbird sends over it, and refuses a relay that offers none', async () => {
+    const [first, , secure] = relays as [RelayHarness, RelayHarness, RelayHarness];
+    const updated = await addRelayToProfile(profileDir, { host: 'localhost', port: secure.port, user: USER, starttls: true }, []);
+    assert.ok(updated.ok && !updated.added, JSON.stringify(updated));
+    thunderbird = await startThunderbird(profileDir, home);
+    // The user would accept the relay's certificate once; here its issuer is made a trusted CA in the profile.
+    await thunderbird.marionette.execute(`
+      const certdb = Cc["@mozilla.org/security/x509certdb;1"].getService(Ci.nsIX509CertDB);
+      certdb.addCertFromBase64(arguments[0], "C,,");
+    `, [tls.caBase64]);
+    const { version, ...seen } = await thunderbird.marionette.execute<Record<string, unknown>>(SEEN_SCRIPT);
+    assert.equal(typeof version, 'string');
+    assert.deepEqual(seen, {
+      servers: ['smtp1', 'smtp2'], relays: 1, key: 'smtp2', hostname: 'localhost', port: secure.port, username: USER,
+      normalPassword: true, noTls: false, starttls: true, id1: 'smtp2', id2: 'smtp2',
+    });
+    await sendFrom(secure, 'id1', 'TB User <tb-user@example.org>', 'tls-friend@example.com');
+
+    // Pointed at a relay that offers no STARTTLS, Thunderbird will not send in the clear (a fresh start: Thunderbird
+    // keeps its SMTP connection open between mails).
+    await thunderbird.quit();
+    const plain = await addRelayToProfile(profileDir, { host: 'localhost', port: first.port, user: USER, starttls: true }, []);
+    assert.ok(plain.ok);
+    thunderbird = await startThunderbird(profileDir, home);
+    const before = first.recordings().length;
+    const eventsBefore = first.events.length;
+    const later = () => first.events.slice(eventsBefore);
+    const refused = await thunderbird.marionette.execute<{ status: number }>(
+      SEND_SCRIPT, ['id1', 'tb-user@example.org', 'plain@example.com', 'must-not-go-out', PASSWORD], 45_000);
+    assert.notEqual(refused.status, 0, "Thunderbird sent without STARTTLS");
+    assert.equal(first.recordings().length, before);
+    // It did connect, then neither logged in nor sent: the missing STARTTLS stopped it, not an unreachable server.
+    const types = later().map((event) => event.type);
+    assert.ok(types.includes('session-open') && !types.includes('auth') && !types.includes('mail'), `relay events: ${JSON.stringify(later())}`);
     await thunderbird.quit();
     thunderbird = null;
   });
