@@ -10,10 +10,7 @@ import { checkCommand, type CheckOptions } from './msmtp-check';
 import { generatePassword, passwordProblem } from './password';
 import type { RelayHost } from './relay-host';
 import type { SettingsStore } from './settings';
-import { findRelayServer } from './thunderbird-prefs';
-import {
-  addRelayToProfile, findProfiles, profileIdentities, readProfilePrefs, thunderbirdRoots, thunderbirdRunning, type ThunderbirdPlaces,
-} from './thunderbird-profiles';
+import { addRelayToListedProfile, describeProfiles, type ThunderbirdPlaces } from './thunderbird-profiles';
 
 /** The platform services the controller needs; main.ts passes Electron's, tests pass real stand-ins of their own. */
 export interface ControllerDeps {
@@ -151,48 +148,19 @@ export class Controller implements MainApi {
   }
 
   async thunderbirdProfiles(): Promise<ThunderbirdProfileView[]> {
-    const profiles = await findProfiles(thunderbirdRoots(this.thunderbirdPlaces()));
-    return Promise.all(profiles.map(async (profile): Promise<ThunderbirdProfileView> => {
-      const place = /[\\/]\.var[\\/]app[\\/]/.test(profile.root) ? 'Flatpak' : /[\\/]snap[\\/]/.test(profile.root) ? 'Snap' : undefined;
-      const base = {
-        name: profile.name, dir: profile.dir, isDefault: profile.isDefault, ...(place ? { place } : {}), running: await thunderbirdRunning(profile.dir),
-      };
-      try {
-        const identities = await profileIdentities(profile.dir);
-        const relayKey = await this.relayServerKey(profile.dir);
-        return { ...base, identities: identities.map(({ key, email, name, smtpServer }) => ({ key, email, name, usesRelay: relayKey !== undefined && smtpServer === relayKey })) };
-      } catch (error) {
-        return { ...base, identities: [], problem: `prefs.js could not be read: ${(error as Error).message}` };
-      }
-    }));
+    return describeProfiles(this.thunderbirdPlaces());
   }
 
   async addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult> {
-    // Only a profile Thunderbird itself lists: the window never names an arbitrary folder to write into.
-    const profile = (await findProfiles(thunderbirdRoots(this.thunderbirdPlaces()))).find((candidate) => candidate.dir === request.profileDir);
-    if (!profile) return { ok: false, error: 'That Thunderbird profile is not listed in profiles.ini any more. Look again.' };
     const view = await this.clientSetup();
-    let result: Awaited<ReturnType<typeof addRelayToProfile>>;
-    try {
-      result = await addRelayToProfile(profile.dir, { host: view.host, port: view.port, user: view.user, starttls: view.security === 'starttls' }, request.identities);
-    } catch (error) {
-      return { ok: false, error: `Could not change the Thunderbird profile: ${(error as Error).message}` };
-    }
-    if (!result.ok) return { ok: false, error: result.error };
-    const who = result.identities.length > 0 ? ` ${result.identities.length} ${result.identities.length === 1 ? 'identity sends' : 'identities send'} through it.` : '';
-    this.deps.host.appLog('info', `Thunderbird profile ${profile.name}: outgoing server ${result.key} ${result.added ? 'added' : 'updated'} for ${view.host}:${view.port}`);
-    return {
-      ok: true,
-      message: `${result.added ? 'Added' : 'Updated'} “msmtp Relay” in Thunderbird (${profile.name}).${who} On the first send, paste the relay's password.`,
-    };
+    const server = { host: view.host, port: view.port, user: view.user, starttls: view.security === 'starttls' };
+    const result = await addRelayToListedProfile(this.thunderbirdPlaces(), request, server);
+    if (result.ok) this.deps.host.appLog('info', result.logLine);
+    return result.ok ? { ok: true, message: result.message } : result;
   }
 
   private thunderbirdPlaces(): ThunderbirdPlaces {
     return this.deps.thunderbird ?? { platform: process.platform, home: homedir(), ...(process.env.APPDATA ? { appData: process.env.APPDATA } : {}) };
-  }
-
-  private async relayServerKey(profileDir: string): Promise<string | undefined> {
-    return findRelayServer(await readProfilePrefs(profileDir));
   }
 
   private async storePassword(password: string, message: string): Promise<ActionResult> {

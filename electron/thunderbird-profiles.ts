@@ -1,7 +1,8 @@
 import { copyFile, open, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { writeAtomically } from './settings';
-import { PrefsFile, applyRelayServer, identitiesOf, type RelayServerChange, type RelayServerSettings, type ThunderbirdIdentity } from './thunderbird-prefs';
+import type { ThunderbirdProfileView, ThunderbirdRequest } from './api';
+import { PrefsFile, applyRelayServer, findRelayServer, identitiesOf, type RelayServerChange, type RelayServerSettings } from './thunderbird-prefs';
 
 /** Where this machine's Thunderbird might keep its profiles; the caller passes its platform facts (tests do too). */
 export interface ThunderbirdPlaces {
@@ -145,10 +146,6 @@ export async function readProfilePrefs(profileDir: string): Promise<PrefsFile> {
   return PrefsFile.parse((await readIfThere(join(profileDir, 'prefs.js'))) ?? '');
 }
 
-export async function profileIdentities(profileDir: string): Promise<ThunderbirdIdentity[]> {
-  return identitiesOf(await readProfilePrefs(profileDir));
-}
-
 export type AddResult =
   | ({ ok: true; backup: string | null } & RelayServerChange)
   | { ok: false; reason: 'running' | 'not-a-profile' | 'unreadable'; error: string };
@@ -184,4 +181,52 @@ export async function addRelayToProfile(
   }
   await writeAtomically(file, prefs.toString());
   return { ok: true, backup, ...change };
+}
+
+/** What the setup pane lists: every profile found, whether it is open, and which identities send through the relay. */
+export async function describeProfiles(places: ThunderbirdPlaces): Promise<ThunderbirdProfileView[]> {
+  const profiles = await findProfiles(thunderbirdRoots(places));
+  return Promise.all(profiles.map(async (profile): Promise<ThunderbirdProfileView> => {
+    const place = /[\\/]\.var[\\/]app[\\/]/.test(profile.root) ? 'Flatpak' : /[\\/]snap[\\/]/.test(profile.root) ? 'Snap' : undefined;
+    const base = {
+      name: profile.name, dir: profile.dir, isDefault: profile.isDefault, ...(place ? { place } : {}), running: await thunderbirdRunning(profile.dir),
+    };
+    try {
+      const prefs = await readProfilePrefs(profile.dir);
+      const relayKey = findRelayServer(prefs);
+      const identities = identitiesOf(prefs).map(({ key, email, name, smtpServer }) => ({
+        key, email, name, usesRelay: relayKey !== undefined && smtpServer === relayKey,
+      }));
+      return { ...base, identities };
+    } catch (error) {
+      return { ...base, identities: [], problem: `prefs.js could not be read: ${(error as Error).message}` };
+    }
+  }));
+}
+
+/**
+ * The "Add to Thunderbird" click: only into a profile that profiles.ini lists (the window never names an arbitrary
+ * folder to write into), worded for the user, with a line for the log.
+ */
+export async function addRelayToListedProfile(
+  places: ThunderbirdPlaces,
+  request: ThunderbirdRequest,
+  server: RelayServerSettings,
+): Promise<{ ok: true; message: string; logLine: string } | { ok: false; error: string }> {
+  const profile = (await findProfiles(thunderbirdRoots(places))).find((candidate) => candidate.dir === request.profileDir);
+  if (!profile) return { ok: false, error: 'That Thunderbird profile is not listed in profiles.ini any more. Look again.' };
+  let result: AddResult;
+  try {
+    result = await addRelayToProfile(profile.dir, server, request.identities);
+  } catch (error) {
+    return { ok: false, error: `Could not change the Thunderbird profile: ${(error as Error).message}` };
+  }
+  if (!result.ok) return { ok: false, error: result.error };
+  const count = result.identities.length;
+  const who = count > 0 ? ` ${count} ${count === 1 ? 'identity sends' : 'identities send'} through it.` : '';
+  return {
+    ok: true,
+    message: `${result.added ? 'Added' : 'Updated'} “msmtp Relay” in Thunderbird (${profile.name}).${who} On the first send, paste the relay's password.`,
+    logLine: `Thunderbird profile ${profile.name}: outgoing server ${result.key} ${result.added ? 'added' : 'updated'} for ${server.host}:${server.port}`,
+  };
 }
