@@ -9,7 +9,7 @@
 export interface AppSettings {
   /** The delivery command as shell words ("msmtp -f %F --"); split into argv without ever running a shell. */
   command: string;
-  /** Interface to listen on: a numeric IPv4 or IPv6 address. */
+  /** Interface to listen on: 'localhost' (127.0.0.1 and ::1, the default) or a numeric IPv4 or IPv6 address. */
   host: string;
   port: number;
   /** The user name mail clients authenticate with; its password lives in the OS keyring only. */
@@ -144,6 +144,46 @@ export interface ClientSetupView {
 
 export type CopyItem = 'host' | 'port' | 'user' | 'password' | 'all';
 
+/** A ready-to-paste piece of a guide: settings lines, a config file, a script. Never holds a password. */
+export interface GuideSnippet {
+  label: string;
+  language: 'text' | 'shell' | 'muttrc' | 'python' | 'javascript';
+  text: string;
+}
+
+/** How to point one mail program at the relay, filled in with the current settings. */
+export type GuideId = 'thunderbird' | 'apple-mail' | 'outlook-classic' | 'outlook-new' | 'evolution' | 'kmail' | 'mutt' | 'git-send-email' | 'python' | 'node';
+
+export interface ClientGuide {
+  id: GuideId;
+  title: string;
+  /** False for a program that cannot use a relay on this computer at all (the new Outlook). */
+  supported: boolean;
+  steps: string[];
+  snippets: GuideSnippet[];
+  note?: string;
+}
+
+/** A Thunderbird profile on this computer, with the identities "Add to Thunderbird" can switch to the relay. */
+export interface ThunderbirdProfileView {
+  name: string;
+  dir: string;
+  isDefault: boolean;
+  /** Which Thunderbird it belongs to when that is not the usual install: 'Flatpak' or 'Snap'. */
+  place?: string;
+  /** Thunderbird has this profile open: it must be closed first. */
+  running: boolean;
+  identities: { key: string; email: string; name: string; usesRelay: boolean }[];
+  /** Set when prefs.js could not be read. */
+  problem?: string;
+}
+
+export interface ThunderbirdRequest {
+  profileDir: string;
+  /** Identity keys (mail.identity.<key>) that should send through the relay. */
+  identities: string[];
+}
+
 export type ActionResult = { ok: true; message?: string } | { ok: false; error: string };
 
 export interface RendererApi {
@@ -179,6 +219,14 @@ export interface RendererApi {
   /** While paused, nothing is sent: every new mail is kept. */
   setSendingPaused(paused: boolean): Promise<OutboxView>;
   onOutbox(listener: (view: OutboxView) => void): () => void;
+  /** Step-by-step guides and snippets for the other mail programs, with the current settings. */
+  clientGuides(): Promise<ClientGuide[]>;
+  /** Puts one snippet of a guide on the clipboard (the window has no clipboard permission of its own). */
+  copySnippet(guide: GuideId, index: number): Promise<ActionResult>;
+  /** The Thunderbird profiles found on this computer (native, Flatpak, Snap). */
+  thunderbirdProfiles(): Promise<ThunderbirdProfileView[]>;
+  /** "Add to Thunderbird": adds or updates the relay's outgoing server in one profile. */
+  addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult>;
   onLog(listener: (entry: LogEntry) => void): () => void;
   onStatus(listener: (status: RelayStatus) => void): () => void;
 }

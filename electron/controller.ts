@@ -1,6 +1,7 @@
+import { homedir } from 'node:os';
 import type {
-  ActionResult, AppSettings, ClientSetupView, CommandCheck, CopyItem, HealthFix, LogEntry, MainApi, RelayStatus, SaveResult,
-  TestMailResult,
+  ActionResult, AppSettings, ClientGuide, ClientSetupView, GuideId, CommandCheck, CopyItem, HealthFix, LogEntry, MainApi, RelayStatus,
+  SaveResult, TestMailResult, ThunderbirdProfileView, ThunderbirdRequest,
 } from './api';
 import type { HealthMonitor } from './health-monitor';
 import { isMsmtp, probeMsmtp } from './msmtp-probe';
@@ -9,12 +10,13 @@ import { defaultTestAddress, sendTestMail } from './test-mail';
 import { exportCertificate, type LocalCertificate } from './tls-cert';
 import type { OutboxView } from './api';
 import type { Autostart } from './autostart';
-import { clientSetupText, clientSetupView } from './client-setup';
+import { clientGuides, clientSetupText, clientSetupView } from './client-setup';
 import type { SecretStore } from '../src-relay/index';
 import { checkCommand, type CheckOptions } from './msmtp-check';
 import { generatePassword, passwordProblem } from './password';
 import type { RelayHost } from './relay-host';
 import type { SettingsStore } from './settings';
+import { addRelayToListedProfile, describeProfiles, type ThunderbirdPlaces } from './thunderbird-profiles';
 
 /** The platform services the controller needs; main.ts passes Electron's, tests pass real stand-ins of their own. */
 export interface ControllerDeps {
@@ -34,6 +36,8 @@ export interface ControllerDeps {
   certificate?: () => Promise<LocalCertificate>;
   /** Native save dialog; resolves to the chosen path or null when cancelled. */
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
+  /** Where to look for Thunderbird profiles; this user's home and %APPDATA% by default. */
+  thunderbird?: ThunderbirdPlaces;
 }
 
 /**
@@ -225,6 +229,36 @@ export class Controller implements MainApi {
 
   async setSendingPaused(paused: boolean): Promise<OutboxView> {
     return this.deps.host.setSendingPaused(paused);
+  }
+
+  async clientGuides(): Promise<ClientGuide[]> {
+    const check = await checkCommand(this.settings.command, this.deps.checkOptions);
+    const account = check.accounts.find((candidate) => candidate.account === 'default' && candidate.from)
+      ?? check.accounts.find((candidate) => candidate.from);
+    return clientGuides(await this.clientSetup(), account?.from ? { from: account.from } : {});
+  }
+
+  async copySnippet(id: GuideId, index: number): Promise<ActionResult> {
+    const snippet = (await this.clientGuides()).find((guide) => guide.id === id)?.snippets[index];
+    if (!snippet) return { ok: false, error: 'That snippet is not there any more' };
+    await this.deps.writeClipboard(snippet.text);
+    return { ok: true, message: `Copied ${snippet.label}` };
+  }
+
+  async thunderbirdProfiles(): Promise<ThunderbirdProfileView[]> {
+    return describeProfiles(this.thunderbirdPlaces());
+  }
+
+  async addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult> {
+    const view = await this.clientSetup();
+    const server = { host: view.host, port: view.port, user: view.user, starttls: view.security === 'starttls' };
+    const result = await addRelayToListedProfile(this.thunderbirdPlaces(), request, server);
+    if (result.ok) this.deps.host.appLog('info', result.logLine);
+    return result.ok ? { ok: true, message: result.message } : result;
+  }
+
+  private thunderbirdPlaces(): ThunderbirdPlaces {
+    return this.deps.thunderbird ?? { platform: process.platform, home: homedir(), ...(process.env.APPDATA ? { appData: process.env.APPDATA } : {}) };
   }
 
   private async storePassword(password: string, message: string): Promise<ActionResult> {

@@ -1,4 +1,4 @@
-import type { AppSettings, CopyItem, HealthFix, Invokable, MainApi } from './api';
+import type { AppSettings, CopyItem, GuideId, HealthFix, Invokable, MainApi, ThunderbirdRequest } from './api';
 
 /** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
 export class IpcRejected extends Error {
@@ -9,6 +9,9 @@ const MAX_TEXT = 4096;
 /** A kept mail's id, as the outbox makes them. */
 const OUTBOX_ID = /^[0-9A-F]{12}$/;
 const COPY_ITEMS: readonly CopyItem[] = ['host', 'port', 'user', 'password', 'all'];
+const GUIDE_IDS: readonly GuideId[] = [
+  'thunderbird', 'apple-mail', 'outlook-classic', 'outlook-new', 'evolution', 'kmail', 'mutt', 'git-send-email', 'python', 'node',
+];
 const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'> = {
   command: 'string',
   host: 'string',
@@ -73,6 +76,26 @@ function settingsShape(value: unknown): AppSettings {
   };
 }
 
+/** A profile folder (checked against profiles.ini by the controller) and at most a few hundred identity keys. */
+function thunderbirdRequest(value: unknown): ThunderbirdRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw new IpcRejected('the Thunderbird request must be a plain object');
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  if (keys.join(',') !== 'identities,profileDir') throw new IpcRejected('the Thunderbird request takes profileDir and identities');
+  const identities = record.identities;
+  if (!Array.isArray(identities) || identities.length > 256) throw new IpcRejected('identities must be a list');
+  return {
+    profileDir: text(record.profileDir, 'profileDir'),
+    identities: identities.map((key, index) => {
+      const checked = text(key, `identities[${index}]`);
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(checked)) throw new IpcRejected(`identities[${index}] is not an identity key`);
+      return checked;
+    }),
+  };
+}
+
 export const validators: Validators = {
   getSettings: none,
   saveSettings: (args) => [settingsShape(one(args))],
@@ -114,6 +137,16 @@ export const validators: Validators = {
     if (typeof paused !== 'boolean') throw new IpcRejected('setSendingPaused takes true or false');
     return [paused];
   },
+  clientGuides: none,
+  copySnippet: (args) => {
+    if (args.length !== 2) throw new IpcRejected(`expected 2 arguments, got ${args.length}`);
+    const [guide, index] = args;
+    if (!GUIDE_IDS.includes(guide as GuideId)) throw new IpcRejected('unknown guide');
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 50) throw new IpcRejected('snippet index out of range');
+    return [guide as GuideId, index];
+  },
+  thunderbirdProfiles: none,
+  addToThunderbird: (args) => [thunderbirdRequest(one(args))],
 };
 
 /** Exactly one of the fixes in api.ts's HealthFix, with nothing else in it. */

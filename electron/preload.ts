@@ -42,6 +42,10 @@ const api: RendererApi = {
   deleteFromOutbox: invoke('deleteFromOutbox'),
   setSendingPaused: invoke('setSendingPaused'),
   onOutbox: (listener) => subscribe('outbox', listener),
+  clientGuides: invoke('clientGuides'),
+  copySnippet: invoke('copySnippet'),
+  thunderbirdProfiles: invoke('thunderbirdProfiles'),
+  addToThunderbird: invoke('addToThunderbird'),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

@@ -253,7 +253,7 @@ export class RelayHost {
       return;
     }
     const next = prepared.engine;
-    const sameAddress = old?.address != null && sameListener(old.address, settings);
+    const sameAddress = old?.address != null && sameListener({ host: old.options.host, port: old.address.port }, settings);
     // Same address: the old listener must let go of the port first; its sessions keep running meanwhile.
     if (sameAddress) await this.retire(old, false);
     const listenFailure = await this.listen(next, sameAddress ? 40 : 1);

@@ -1,14 +1,14 @@
 import { readFile, rename } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { DEFAULT_COMMAND, parseCommand, writeTextDurably } from '../src-relay/index';
+import { DEFAULT_COMMAND, isListenHost, parseCommand, writeTextDurably } from '../src-relay/index';
 import type { AppSettings, SettingsField } from './api';
 
 export const SETTINGS_FILE = 'settings.json';
 
 export const defaultSettings: Readonly<AppSettings> = Object.freeze({
   command: DEFAULT_COMMAND,
-  host: '127.0.0.1',
+  // Both loopbacks: clients are told "localhost", and some resolve it to ::1 first.
+  host: 'localhost',
   port: 2500,
   user: 'msmtpd-user',
   launchAtLogin: false,
@@ -46,8 +46,8 @@ export function validateSettings(input: unknown): Validation {
   }
 
   const host = value.host;
-  if (typeof host !== 'string' || isIP(host) === 0) {
-    errors.host = 'Enter a numeric IP address, e.g. 127.0.0.1 or ::1';
+  if (typeof host !== 'string' || !isListenHost(host)) {
+    errors.host = 'Enter localhost (127.0.0.1 and ::1) or a numeric IP address, e.g. 127.0.0.1 or ::1';
   }
 
   const port = value.port;

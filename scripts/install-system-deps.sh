@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   msmtp msmtp-mta          # the delivery command, and Debian's msmtpd that tests and the bench compare against
   swaks curl python3       # real SMTP clients
+  libio-socket-inet6-perl  # swaks on ::1 (the both-loopbacks tests)
+  thunderbird mutt git-email   # mail programs the client-setup tests drive (Thunderbird headless over Marionette)
+  iproute2                 # `ip` inside unshare -n: machines with only one loopback
   g++ make pkg-config      # node-gyp builds @github/keytar during npm ci
   socat procps             # inetd-style plumbing; ps/pgrep for process checks
   openssl                  # throwaway certificates for the STARTTLS tests

@@ -1,7 +1,6 @@
-import { isIP } from 'node:net';
 import { getoptLong, UsageError, type LongOption } from './getopt';
 import { parseLogTarget, type LogTarget } from './log';
-import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, parseCommand } from './index';
+import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, isListenHost, parseCommand } from './index';
 
 /** Everything the command line says, checked; nothing read from disk or the key ring yet. */
 export interface CliConfig {
@@ -43,7 +42,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'version', takesValue: false, text: 'print version information and exit' },
   { name: 'help', takesValue: false, text: 'print this help and exit' },
   { name: 'inetd', takesValue: false, text: 'serve one SMTP session on stdin/stdout, for inetd or socket activation' },
-  { name: 'interface', takesValue: true, value: 'ip', text: `listen on this numeric IPv4 or IPv6 address (default ${defaultOptions.host})` },
+  { name: 'interface', takesValue: true, value: 'ip', text: `listen on this numeric IPv4 or IPv6 address, or localhost for 127.0.0.1 and ::1 (default ${defaultOptions.host})` },
   { name: 'port', takesValue: true, value: 'number', text: `listen on this port (default ${defaultOptions.port})` },
   { name: 'log', takesValue: true, value: 'none|syslog|FILE', text: 'where to log: nowhere (default), syslog (facility mail), or append to FILE' },
   { name: 'command', takesValue: true, value: 'cmd', text: `delivery command (default '${DEFAULT_COMMAND}'); %F is the sender, recipients are appended; run without a shell` },
@@ -111,7 +110,7 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
 }
 
 function parseInterface(text: string): string {
-  if (isIP(text) === 0) throw new UsageError(`invalid interface '${text}' (a numeric IPv4 or IPv6 address is required)`);
+  if (!isListenHost(text)) throw new UsageError(`invalid interface '${text}' (localhost, or a numeric IPv4 or IPv6 address)`);
   return text;
 }
 

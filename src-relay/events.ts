@@ -21,6 +21,8 @@ export type OutboxAction =
 export type RelayEvent =
   | { type: 'listening'; host: string; port: number }
   | { type: 'stopped' }
+  /** Worth a line in the log, not a failure (e.g. 'localhost' on a machine without ::1). */
+  | { type: 'notice'; message: string }
   | { type: 'session-open'; session: string; remote: string; active: number; max: number }
   | { type: 'session-close'; session: string; reason: SessionEndReason; ms: number }
   | { type: 'session-refused'; remote: string; active: number; max: number }
@@ -84,6 +86,8 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
       return info(`listening on ${formatHostPort(event.host, event.port)}`);
     case 'stopped':
       return info('relay stopped');
+    case 'notice':
+      return info(event.message);
     case 'session-open':
       return info(`[${event.session}] connection from ${event.remote}, active sessions ${event.active} (max ${event.max})`);
     case 'session-close':

@@ -27,3 +27,4 @@ export type { FailureClass, FailureStage } from './failure-class';
 export { writeTextDurably } from './durable-file';
 export { decodeEncodedWords } from './encoded-words';
 export { headerField } from './mail-copy';
+export { isListenHost } from './listen';

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { parse as parseShellWords } from 'shell-quote';
+import { isListenHost } from './listen';
 
 export interface TlsOptions {
   key: string | Buffer;
@@ -12,7 +12,10 @@ export interface AuthOptions {
 }
 
 export interface RelayOptions {
-  /** Address to listen on: a numeric IPv4 or IPv6 address (msmtpd's --interface). */
+  /**
+   * Address to listen on: a numeric IPv4 or IPv6 address (msmtpd's --interface), or 'localhost' for both loopbacks
+   * (127.0.0.1 and ::1, whichever the machine has).
+   */
   host: string;
   port: number;
   /** argv template of the delivery command; the first '%F' becomes the envelope sender, recipients are appended. */
@@ -108,7 +111,7 @@ export function parseCommand(command: string): string[] {
 /** Defaults merged in and every field checked; throws OptionError with a one-line message. */
 export function resolveOptions(partial: Partial<RelayOptions> = {}): RelayOptions {
   const options: RelayOptions = { ...defaultOptions, ...stripUndefined(partial) };
-  if (isIP(options.host) === 0) throw new OptionError(`invalid interface '${options.host}' (a numeric IPv4 or IPv6 address is required)`);
+  if (!isListenHost(options.host)) throw new OptionError(`invalid interface '${options.host}' (localhost, or a numeric IPv4 or IPv6 address)`);
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new OptionError(`invalid port '${options.port}' (0-65535)`);
   }

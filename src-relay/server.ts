@@ -5,6 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { AuthThrottle, type ThrottleStore } from './auth';
 import { deliverViaCommand, receivedHeader, type CommandSpawner, type Envelope } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
+import { listenOnAll, type Bound } from './listen';
 import { resolveOptions, type RelayOptions } from './options';
 import type { Outbox } from './outbox';
 import { Replies, type SmtpError } from './reply';
@@ -26,8 +27,14 @@ export interface RelayStats {
 export interface RelayEngine {
   readonly options: RelayOptions;
   readonly running: boolean;
+  /** The first address listened on (127.0.0.1 for 'localhost'), null when stopped. */
   readonly address: { host: string; port: number } | null;
-  /** Listens on options.host:options.port; rejects with the socket error (EADDRINUSE, EADDRNOTAVAIL, EACCES...). */
+  /** Every address listened on: two for 'localhost' where the machine has both loopbacks. */
+  readonly addresses: readonly { host: string; port: number }[];
+  /**
+   * Listens on options.host:options.port ('localhost': 127.0.0.1 and ::1, same port); rejects with the socket error
+   * (EADDRINUSE, EADDRNOTAVAIL, EACCES...).
+   */
   start(): Promise<{ host: string; port: number }>;
   /** Stops accepting, closes idle sessions with 421, lets mails in flight finish for graceMs, then cuts the rest. */
   stop(graceMs?: number): Promise<void>;
@@ -85,6 +92,9 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   const sessions = new Map<Duplex, SessionControl>();
   let server: Server | null = null;
   let address: { host: string; port: number } | null = null;
+  /** For 'localhost': the ::1 listener next to `server` on 127.0.0.1. */
+  let moreServers: Server[] = [];
+  let addresses: { host: string; port: number }[] = [];
   let shutdown = shutdownController();
   let sequence = 0;
   const prefix = randomBytes(3).toString('hex');
@@ -195,29 +205,24 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     get address() {
       return address;
     },
+    get addresses() {
+      return [...addresses];
+    },
     async start() {
       if (server) throw new Error('relay is already running');
       shutdown = shutdownController();
-      const listening = createServer({ allowHalfOpen: true, noDelay: true }, accept);
-      listening.maxConnections = options.maxSessions * 64; // far above the session cap, only a bound on refusal work
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's retry instead
-        // of getting their 421 at once (docs/benchmark.md has the measurement). The kernel caps it at
-        // net.core.somaxconn.
-        listening.listen({ host: options.host, port: options.port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-      listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
-      const bound = listening.address();
-      address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : null;
-      server = listening;
+      const opened = await listenOnAll(options, (host, port) => listenOn(host, port, accept, options.maxSessions),
+        ({ listening }) => listening.close(), (message) => emit({ type: 'notice', message }));
+      for (const { listening } of opened) listening.on('error', (error) => emit({ type: 'error', message: `server error: ${error.message}` }));
+      addresses = opened.map((one) => one.bound);
+      address = addresses[0]!;
+      server = opened[0]!.listening;
+      moreServers = opened.slice(1).map((one) => one.listening);
       void launcher?.prepare(); // now: until it is ready, commands start with Node's spawn
-      emit({ type: 'listening', host: address!.host, port: address!.port });
+      for (const where of addresses.slice(1)) emit({ type: 'listening', host: where.host, port: where.port });
+      emit({ type: 'listening', host: address.host, port: address.port });
       detachOutbox = outbox?.attach(sendKept) ?? null;
-      return address!;
+      return address;
     },
     async stop(graceMs = options.stopGraceMs) {
       const closing = server;
@@ -226,7 +231,8 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       detachOutbox?.();
       detachOutbox = null;
       shutdown.abort();
-      const closed = new Promise<void>((resolve) => (closing ? closing.close(() => resolve()) : resolve()));
+      const closed = Promise.all([...(closing ? [closing] : []), ...moreServers].map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
+      moreServers = [];
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
@@ -240,6 +246,7 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
       await closed;
       launcher?.close();
       address = null;
+      addresses = [];
       if (closing) emit({ type: 'stopped' });
     },
     handleConnection,
@@ -249,4 +256,23 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
     },
     stats: () => ({ ...stats }),
   };
+}
+
+interface Listener extends Bound {
+  listening: Server;
+}
+
+function listenOn(host: string, port: number, accept: (socket: Socket) => void, maxSessions: number): Promise<Listener> {
+  const listening = createServer({ allowHalfOpen: true, noDelay: true }, accept);
+  listening.maxConnections = maxSessions * 64; // far above the session cap, only a bound on refusal work
+  return new Promise<Listener>((resolve, reject) => {
+    listening.once('error', reject);
+    // A burst of connections beyond the backlog has its SYNs dropped: those clients wait for TCP's retry instead
+    // of getting their 421 at once (docs/benchmark.md has the measurement). The kernel caps it at net.core.somaxconn.
+    listening.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
+      listening.off('error', reject);
+      const where = listening.address();
+      resolve({ listening, bound: typeof where === 'object' && where ? { host: where.address, port: where.port } : { host, port } });
+    });
+  });
 }

@@ -28,6 +28,7 @@ describe('IPC gate', () => {
       'recentLog', 'clearLog', 'openLogFile', 'checkCommand', 'chooseCommandFile', 'clientSetup',
       'testMailDefaults', 'sendTestMail', 'applyFix', 'exportCertificate',
       'listOutbox', 'retryOutbox', 'deleteFromOutbox', 'setSendingPaused',
+      'clientGuides', 'copySnippet', 'thunderbirdProfiles', 'addToThunderbird',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -64,6 +65,8 @@ describe('IPC gate', () => {
     await invoke(top, 'retryOutbox', ['7F3A00C0FFEE']);
     await invoke(top, 'deleteFromOutbox', ['0123456789AB']);
     await invoke(top, 'setSendingPaused', [true]);
+    await invoke(top, 'addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]);
+    await invoke(top, 'copySnippet', ['mutt', 0]);
     assert.deepEqual(calls, [
       ['getStatus', []],
       ['saveSettings', [{ ...defaultSettings, port: 99999 }]],
@@ -75,6 +78,8 @@ describe('IPC gate', () => {
       ['retryOutbox', ['7F3A00C0FFEE']],
       ['deleteFromOutbox', ['0123456789AB']],
       ['setSendingPaused', [true]],
+      ['addToThunderbird', [{ profileDir: '/home/ann/.thunderbird/x.default', identities: ['id1', 'id_2'] }]],
+      ['copySnippet', ['mutt', 0]],
     ]);
   });
 
@@ -131,6 +136,18 @@ describe('IPC gate', () => {
       ['deleteFromOutbox', ['7F3A00C0FFEE\n'], /12 hex digits/],
       ['setSendingPaused', ['true'], /true or false/],
       ['listOutbox', [true], /expected no arguments/],
+      ['addToThunderbird', ['/home/ann/.thunderbird'], /plain object/],
+      ['addToThunderbird', [{ profileDir: '/p' }], /takes profileDir and identities/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: [], smtp: 'x' }], /takes profileDir and identities/],
+      ['addToThunderbird', [{ profileDir: 42, identities: [] }], /profileDir must be a string/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: 'id1' }], /identities must be a list/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: ['id1"); user_pref("x'] }], /not an identity key/],
+      ['addToThunderbird', [{ profileDir: '/p', identities: Array(300).fill('id1') }], /identities must be a list/],
+      ['clientGuides', ['all'], /expected no arguments/],
+      ['copySnippet', ['python'], /expected 2 arguments/],
+      ['copySnippet', ['sendmail', 0], /unknown guide/],
+      ['copySnippet', ['python', 1.5], /snippet index out of range/],
+      ['copySnippet', ['python', '0'], /snippet index out of range/],
     ];
     for (const [channel, args, message] of bad) {
       await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);

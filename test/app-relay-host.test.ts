@@ -13,6 +13,7 @@ import { createKeyringStore } from '../src-relay/index';
 import { freePort } from '../bench/ports';
 import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from './helpers/app-env';
 import { sendWithNodemailer } from './helpers/mail';
+import { describeProgram, runProgram } from './helpers/run-program';
 import { waitUntil } from './helpers/wait';
 
 const secrets = createKeyringStore();
@@ -142,6 +143,30 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       await writeFile(join(mailDir, 'release'), '');
       assert.match(await inFlight, /^250/);
       assert.equal((await sunkMails(mailDir)).length, 2);
+    } finally {
+      await host.shutdown();
+    }
+  });
+
+  it("on 'localhost' it listens on both loopbacks and restarts on the same port when the user changes", async () => {
+    const { host, mailDir, user } = await hostWithMailDir('bothloopbacks');
+    const otherUser = uniqueUser('bothloopbacks2');
+    usersToDelete.push(otherUser);
+    try {
+      const port = await freePort();
+      const started = await host.start({ ...settingsFor(mailDir, port, user), host: 'localhost' });
+      assert.equal(started.state, 'running', started.error);
+      assert.ok(host.recentLog().some((entry) => entry.message === `listening on [::1]:${port}`), 'the ::1 listener is logged');
+      // Same port, both listeners: the old engine must let go of both before the new one binds.
+      const changed = await host.apply({ ...settingsFor(mailDir, port, otherUser), host: 'localhost' });
+      assert.equal(changed.state, 'running', changed.error);
+      const pass = (await secrets.get(otherUser))!;
+      for (const [server, to] of [['127.0.0.1', 'v4@example.net'], ['::1', 'v6@example.net']] as const) {
+        const sent = await runProgram('swaks', ['--server', server, '--port', String(port), '--auth', 'PLAIN', '--auth-user', otherUser,
+          '--auth-password', pass, '--from', 'ann@example.org', '--to', to, '--timeout', '10']);
+        assert.equal(sent.code, 0, describeProgram(`swaks on ${server}`, sent));
+      }
+      assert.deepEqual((await sunkMails(mailDir)).map((mail) => mail.argv.at(-1)), ['v4@example.net', 'v6@example.net']);
     } finally {
       await host.shutdown();
     }

@@ -22,7 +22,7 @@ describe('settings store', { timeout: 20_000 }, () => {
     const loaded = await store.load();
     assert.deepEqual(loaded, { settings: defaultSettings });
     assert.deepEqual(defaultSettings, {
-      command: 'msmtp -f %F --', host: '127.0.0.1', port: 2500, user: 'msmtpd-user', launchAtLogin: false, keepUnsent: true,
+      command: 'msmtp -f %F --', host: 'localhost', port: 2500, user: 'msmtpd-user', launchAtLogin: false, keepUnsent: true,
       tls: false, notifications: true,
     });
   });
@@ -66,12 +66,12 @@ describe('settings store', { timeout: 20_000 }, () => {
   it('refuses invalid settings with a message per field and leaves the file alone', async () => {
     const { store } = await fresh('invalid');
     await store.save(defaultSettings);
-    const result = await store.save({ command: 'msmtp | tee log', host: 'localhost', port: 70000, user: 'a b', launchAtLogin: 'yes', keepUnsent: 1, tls: 'on', notifications: 1 });
+    const result = await store.save({ command: 'msmtp | tee log', host: 'mail.example', port: 70000, user: 'a b', launchAtLogin: 'yes', keepUnsent: 1, tls: 'on', notifications: 1 });
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.deepEqual(Object.keys(result.errors).sort(), ['command', 'host', 'keepUnsent', 'launchAtLogin', 'notifications', 'port', 'tls', 'user']);
     assert.match(result.errors.command!, /shell operator '\|'/);
-    assert.match(result.errors.host!, /numeric IP address/);
+    assert.match(result.errors.host!, /Enter localhost \(127\.0\.0\.1 and ::1\) or a numeric IP address/);
     assert.match(result.errors.port!, /1 to 65535/);
     assert.deepEqual((await store.load()).settings, defaultSettings);
   });
@@ -108,9 +108,18 @@ describe('settings store', { timeout: 20_000 }, () => {
     assert.match((await store.load()).problem!, /settings must be an object/);
   });
 
+  it('keeps the 127.0.0.1 of a file written before localhost became the default', async () => {
+    const { store } = await fresh('older-host');
+    await store.save(defaultSettings);
+    await writeFile(store.file, JSON.stringify({ command: 'msmtp -f %F --', host: '127.0.0.1', port: 2525, user: 'me', launchAtLogin: false }));
+    assert.deepEqual(await store.load(), { settings: { command: 'msmtp -f %F --', host: '127.0.0.1', port: 2525, user: 'me', launchAtLogin: false, keepUnsent: true, tls: false, notifications: true } });
+  });
+
   it('validates each field', () => {
     const ok = (patch: object) => validateSettings({ ...defaultSettings, ...patch }).ok;
     assert.equal(ok({ host: '::1' }), true);
+    assert.equal(ok({ host: 'localhost' }), true);
+    assert.equal(ok({ host: 'LOCALHOST' }), false);
     assert.equal(ok({ host: '0.0.0.0' }), true);
     assert.equal(ok({ host: 'example.org' }), false);
     assert.equal(ok({ port: 0 }), false);

@@ -120,7 +120,7 @@ describe('bad options: one line on stderr, exit 3, nothing started', { concurren
     ['a missing value', () => ['--port'], /^msmtp-relay: option '--port' requires an argument$/],
     ['a value on a flag', () => ['--inetd=yes'], /^msmtp-relay: option '--inetd' doesn't allow an argument$/],
     ['a short option', () => ['-p', '25'], /^msmtp-relay: invalid option -- 'p'$/],
-    ['a host name as interface', () => ['--interface=localhost'], /^msmtp-relay: invalid interface 'localhost'/],
+    ['a host name as interface', () => ['--interface=mail.example'], /^msmtp-relay: invalid interface 'mail\.example' \(localhost, or a numeric/],
     ['an address that is not local', () => ['--interface=192.0.2.1', `--port=${occupiedPort}`, '--command=cat'],
       () => new RegExp(`^msmtp-relay: cannot bind to 192\\.0\\.2\\.1:${occupiedPort}: Cannot assign requested address`)],
     ['a port in use', () => [`--port=${occupiedPort}`, '--command=cat'],

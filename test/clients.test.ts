@@ -1,7 +1,6 @@
 // The whole chain of msmtpd's man page, second example, with real programs at every hop:
 //   a mail client (swaks, curl, python3 smtplib, nodemailer) -> the relay with AUTH -> real `msmtp -f %F --`
 //   with a test msmtprc -> an SMTP sink on 127.0.0.1 that records what arrives.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,47 +12,14 @@ import { freePort } from '../bench/ports';
 import { CliProcess } from './helpers/cli-process';
 import { writeMsmtprc, type TestMsmtprc } from './helpers/msmtprc';
 import { startRelayHarness, type RelayHarness } from './helpers/relay-harness';
+import { describeProgram, runProgram } from './helpers/run-program';
 import { startSink, type SinkMail, type SmtpSink } from './helpers/smtp-sink';
 
 const USER = 'msmtpd-user';
 const PASSWORD = `pw-${randomBytes(6).toString('hex')}`;
 const SENDER = 'sender@example.org';
 const RECIPIENTS = ['rcpt1@example.com', 'rcpt2@example.net'];
-const CLIENT_TIMEOUT_MS = 15_000;
 const TEST_TIMEOUT = { timeout: 30_000 };
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a real client program (no shell), killing it if it outlives the timeout. */
-function run(command: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CLIENT_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
-  });
-}
-
-function describeRun(name: string, result: RunResult): string {
-  return `${name} exited ${result.code ?? result.signal}\n--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
-}
 
 /**
  * A message that exercises the transparency rules: lines starting with '.', a line that is only '.', a line
@@ -140,12 +106,12 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
     // swaks ends every line it reads with CRLF itself: a file that ends in a newline would gain an empty line.
     writeFileSync(file, message.replace(/\r\n$/, ''));
     const before = sink.mails.length;
-    const result = await run('swaks', [
+    const result = await runProgram('swaks', [
       '--server', '127.0.0.1', '--port', String(relay.port), '--helo', 'swaks.test',
       '--auth', mechanism, '--auth-user', USER, '--auth-password', PASSWORD,
       '--from', SENDER, '--to', RECIPIENTS.join(','), '--data', `@${file}`, '--timeout', '10',
     ]);
-    assert.equal(result.code, 0, describeRun('swaks', result));
+    assert.equal(result.code, 0, describeProgram('swaks', result));
     assert.match(result.stdout, new RegExp(`AUTH ${mechanism}`));
     assert.match(result.stdout, /^<-\s+235 /m, 'the relay accepted the credentials');
     await sink.waitForMails(before + 1, 5000);
@@ -159,14 +125,14 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
     const file = join(work, `${marker}.eml`);
     writeFileSync(file, message);
     const before = sink.mails.length;
-    const result = await run('curl', [
+    const result = await runProgram('curl', [
       '--silent', '--show-error', '--max-time', '10',
       `smtp://127.0.0.1:${relay.port}/curl.test`,
       '--mail-from', SENDER, ...RECIPIENTS.flatMap((rcpt) => ['--mail-rcpt', rcpt]),
       '--user', `${USER}:${PASSWORD}`, '--login-options', 'AUTH=PLAIN',
       '--upload-file', file,
     ]);
-    assert.equal(result.code, 0, describeRun('curl', result));
+    assert.equal(result.code, 0, describeProgram('curl', result));
     await sink.waitForMails(before + 1, 5000);
     assert.equal(sink.mails.length, before + 1, 'exactly one mail reached the sink');
     assertDelivered(onlyMailWith(sink, marker), message, 'curl.test');
@@ -184,10 +150,10 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
       '    refused = smtp.sendmail(args["from"], args["to"], args["message"].encode("utf-8"))',
       '    print(json.dumps({"refused": refused, "mechanism": smtp.esmtp_features.get("auth", "")}))',
     ].join('\n');
-    const result = await run('python3', ['-c', script], {
+    const result = await runProgram('python3', ['-c', script], {
       input: JSON.stringify({ port: relay.port, user: USER, password: PASSWORD, from: SENDER, to: RECIPIENTS, message }),
     });
-    assert.equal(result.code, 0, describeRun('python3', result));
+    assert.equal(result.code, 0, describeProgram('python3', result));
     const output = JSON.parse(result.stdout) as { refused: Record<string, unknown>; mechanism: string };
     assert.deepEqual(output.refused, {}, 'no recipient refused');
     assert.match(output.mechanism, /PLAIN/);
@@ -261,7 +227,7 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
       '    smtp.sendmail("", [args["to"]], args["message"].encode("utf-8"))',
     ].join('\n');
     const sendBounce = (port: number) =>
-      run('python3', ['-c', script], {
+      runProgram('python3', ['-c', script], {
         input: JSON.stringify({ port, user: USER, password: PASSWORD, to: RECIPIENTS[0], message }),
       });
 
@@ -269,7 +235,7 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
     const recorder = await startRelayHarness({ options: { auth: { user: USER, password: PASSWORD } } });
     try {
       const recorded = await sendBounce(recorder.port);
-      assert.equal(recorded.code, 0, describeRun('python3', recorded));
+      assert.equal(recorded.code, 0, describeProgram('python3', recorded));
       const recordings = recorder.recordings();
       assert.equal(recordings.length, 1);
       assert.deepEqual(recordings[0]!.argv, ['-f', 'MAILER-DAEMON', '--', RECIPIENTS[0]]);
@@ -280,7 +246,7 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
     // Through the real msmtp: it sends MAIL FROM:<> for MAILER-DAEMON, so the null sender survives the chain.
     const before = sink.mails.length;
     const result = await sendBounce(relay.port);
-    assert.equal(result.code, 0, describeRun('python3', result));
+    assert.equal(result.code, 0, describeProgram('python3', result));
     await sink.waitForMails(before + 1, 5000);
     const mail = onlyMailWith(sink, marker);
     assert.equal(mail.from, '', 'the sink saw MAIL FROM:<>');
@@ -311,10 +277,10 @@ describe('real mail clients -> relay (AUTH) -> real msmtp -> SMTP sink', () => {
         '        out["mail"] = e.smtp_code',
         'print(json.dumps(out))',
       ].join('\n');
-      const result = await run('python3', ['-c', script], {
+      const result = await runProgram('python3', ['-c', script], {
         input: JSON.stringify({ port: guarded.port, user: USER, password: `${PASSWORD}-wrong`, from: SENDER, to: RECIPIENTS }),
       });
-      assert.equal(result.code, 0, describeRun('python3', result));
+      assert.equal(result.code, 0, describeProgram('python3', result));
       assert.deepEqual(JSON.parse(result.stdout), { login: 535, mail: 530 });
       const failure = await guarded.waitForEvent((event) => event.type === 'auth' && !event.ok);
       assert.deepEqual(failure.type === 'auth' && { user: failure.user, ok: failure.ok }, { user: USER, ok: false });
@@ -376,12 +342,12 @@ describe('CLI: the man page example with real msmtp', () => {
     const user = `msmtpd-user-${randomBytes(4).toString('hex')}`;
     const password = `kr-${randomBytes(6).toString('hex')}`;
     const attributes = ['host', 'localhost', 'service', 'smtp', 'user', user];
-    const stored = await run('secret-tool', ['store', '--label=msmtpd', ...attributes], { input: password });
-    assert.equal(stored.code, 0, describeRun('secret-tool store', stored));
+    const stored = await runProgram('secret-tool', ['store', '--label=msmtpd', ...attributes], { input: password });
+    assert.equal(stored.code, 0, describeProgram('secret-tool store', stored));
     try {
       await sendThroughCli(user, password, `--auth=${user}`, /password from msmtp's key ring entry/);
     } finally {
-      await run('secret-tool', ['clear', ...attributes]);
+      await runProgram('secret-tool', ['clear', ...attributes]);
     }
   });
 });
@@ -398,13 +364,13 @@ async function sendThroughCli(user: string, password: string, authOption: string
   try {
     cli = await CliProcess.listening(port, [authOption, `--command=msmtp -C ${rc.path} -f %F --`, `--log=${logFile}`]);
     const marker = `cli-${randomBytes(4).toString('hex')}`;
-    const result = await run('swaks', [
+    const result = await runProgram('swaks', [
       '--server', '127.0.0.1', '--port', String(port), '--helo', 'cli.test',
       '--auth', 'PLAIN', '--auth-user', user, '--auth-password', password,
       '--from', SENDER, '--to', RECIPIENTS.join(','),
       '--header', `Subject: cli ${marker}`, '--body', `through the CLI ${marker}`, '--timeout', '10',
     ]);
-    assert.equal(result.code, 0, `${describeRun('swaks', result)}\n--- cli ---\n${output()}`);
+    assert.equal(result.code, 0, `${describeProgram('swaks', result)}\n--- cli ---\n${output()}`);
     await sink.waitForMails(1, 5000);
     const mail = onlyMailWith(sink, marker);
     assert.equal(mail.from, SENDER);
