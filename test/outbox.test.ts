@@ -123,13 +123,18 @@ describe('outbox: what is not kept', () => {
     }
   });
 
-  it('a 451 at RCPT is kept and answered 250', async () => {
-    const sink = await startSink({ recipientReply: (address) => (address.startsWith('later') ? 451 : null) });
+  it('a 451 or a 421 at RCPT is kept and answered 250, with the provider\'s words kept', async () => {
+    const sink = await startSink({ recipientReply: (address) => (address.startsWith('later451') ? 451 : address.startsWith('later421') ? 421 : null) });
     const relay = await startOutboxRelay({ providerPort: sink.port });
     try {
-      const reply = await submitMail(relay.port, { to: 'later@outbox.test', body: 'Subject: x\n\nx' });
-      queueIdOf(reply);
-      assert.equal((await relay.outbox.list()).length, 1);
+      for (const code of [451, 421]) {
+        const reply = await submitMail(relay.port, { to: `later${code}@outbox.test`, body: 'Subject: x\n\nx' });
+        assert.match(reply.raw, /Queued as [0-9A-F]{12}: recipient deferred by the mail server; will retry/);
+      }
+      const kept = await relay.outbox.list();
+      assert.equal(kept.length, 2);
+      assert.match(kept[0]!.lastOutput, /server message: 451/);
+      assert.match(kept[1]!.lastOutput, /server message: 421/);
     } finally {
       await relay.close();
       await sink.close();
