@@ -289,8 +289,20 @@ function watchNotifications(relay: RelayHost): void {
     enabled: () => controller?.current().notifications ?? true,
     windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
   });
+  // Held until clicked or closed: Electron keeps only a weak reference, and a collected Notification drops its
+  // click (electron/electron#16922).
+  const shown = new Set<Notification>();
   const show = (notice: Notice | null) => {
-    if (notice && Notification.isSupported()) new Notification({ title: notice.title, body: notice.body, icon: join(assetsDir, 'icon.png') }).show();
+    if (!notice || !Notification.isSupported()) return;
+    const notification = new Notification({ title: notice.title, body: notice.body, icon: join(assetsDir, 'icon.png') });
+    // A click opens the window (on Linux the notification's default action; macOS and Windows alike).
+    notification.on('click', () => {
+      shown.delete(notification);
+      showWindow();
+    });
+    notification.on('close', () => shown.delete(notification));
+    shown.add(notification);
+    notification.show();
   };
   relay.onStatus((status) => show(policy.onStatus(status)));
   relay.onEvent((event) => {
