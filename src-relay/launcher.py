@@ -9,10 +9,14 @@
 # - First the relay writes its environment on stdin: 8 hex digits (length), then "NAME=value" entries separated
 #   by NUL. It replaces the launcher's own, which python (C-locale coercion) or a wrapper such as a pyenv shim
 #   may have changed; it is also the PATH the command is looked up in.
-# - The relay connects to SOCKET_PATH once per command and sends 8 hex digits (payload length), then the payload
-#   "ID\0ARGV0\0ARGV1..."; whatever follows on the connection is the command's stdin.
-# - The command runs with no shell (PATH lookup like execvp), as the leader of its own process group, with the
-#   connection as its stdin, stdout and stderr, every signal at its default and none blocked, and the launcher's
+# - The relay connects to SOCKET_PATH twice per command, each time sending 8 hex digits (payload length), then the
+#   payload: first "ID" alone (the output connection: the command's stdout and stderr), then "ID\0ARGV0\0ARGV1..."
+#   (the input connection: whatever follows on it is the command's stdin). Two connections, because a command that
+#   exits before it read its input makes the relay's next write fail (EPIPE, or ECONNRESET for input left unread),
+#   and Node then drops the connection with whatever the command had written and was not read yet: its error
+#   message. Without an output connection, the input connection is all three.
+# - The command runs with no shell (PATH lookup like execvp), as the leader of its own process group, with those
+#   connections as its stdin, stdout and stderr, every signal at its default and none blocked, and the launcher's
 #   environment (the relay's, as it was when the launcher started).
 # - On stdout: "R" once listening; per command "S ID PID" (running) or "F ID ERRNO" (could not start), then
 #   "X PID CODE SIGNAL" when it exited (exit code, or the number of the signal that killed it).
@@ -61,27 +65,47 @@ def read_exactly(conn, size):
         data += chunk
     return data
 
+# Output connections waiting for their command's input connection, by request id; bounded against a relay that
+# died between the two.
+outputs = {}
+MAX_WAITING_OUTPUTS = 1024
+
 def launch(conn):
+    """True when the connection is kept (an output connection waiting for its command)."""
     conn.settimeout(5)  # a peer that sends no request cannot hold the launcher
     try:
         payload = read_exactly(conn, int(read_exactly(conn, 8), 16))
     except (OSError, ValueError, EOFError):
-        return
+        return False
     conn.setblocking(True)  # the command gets this socket as stdin: it must block like a pipe
     request_id, *argv = payload.split(b'\0')
     request_id = request_id.decode('ascii', 'replace')
-    if not request_id.isdigit() or not argv or not argv[0]:
-        return
-    fd = conn.fileno()
+    if not request_id.isdigit():
+        return False
+    if not argv:
+        if len(outputs) >= MAX_WAITING_OUTPUTS:
+            outputs.pop(next(iter(outputs))).close()
+        outputs[request_id] = conn
+        return True
+    output = outputs.pop(request_id, None)
     try:
-        pid = os.posix_spawnp(
-            argv[0], argv, os.environ,
-            file_actions=[(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
-            setpgroup=0, setsigmask=(), setsigdef=DEFAULT_SIGNALS)
-    except OSError as error:
-        report('F %s %d' % (request_id, error.errno))
-        return
-    report('S %s %d' % (request_id, pid))
+        if not argv[0]:
+            return False
+        fd = conn.fileno()
+        out_fd = output.fileno() if output else fd
+        try:
+            pid = os.posix_spawnp(
+                argv[0], argv, os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_DUP2, out_fd, 1), (os.POSIX_SPAWN_DUP2, out_fd, 2)],
+                setpgroup=0, setsigmask=(), setsigdef=DEFAULT_SIGNALS)
+        except OSError as error:
+            report('F %s %d' % (request_id, error.errno))
+            return False
+        report('S %s %d' % (request_id, pid))
+        return False
+    finally:
+        if output:
+            output.close()
 
 def reap():
     while True:
@@ -109,8 +133,8 @@ def serve():
             return
         if server in ready:
             conn = server.accept()[0]
-            with conn:
-                launch(conn)
+            if not launch(conn):
+                conn.close()
 
 try:
     serve()

@@ -241,8 +241,10 @@ interface LaunchedCommandHooks {
 type State = 'starting' | 'running' | 'exited' | 'failed';
 
 /**
- * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. One Unix socket is the
- * command's stdin, stdout and stderr: the mail goes in, its output (both streams) comes back on `stdout`.
+ * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. Two Unix sockets: one is
+ * the command's stdin (the mail goes in), the other its stdout and stderr (`stdout` here). Apart, so that a command
+ * that exits before reading its mail (msmtp cannot connect) breaks only the input: Node drops a socket whose write
+ * failed, and with one socket for both it dropped msmtp's last words too.
  */
 class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   pid: number | undefined = undefined;
@@ -251,6 +253,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   readonly stdin: Writable;
   readonly stdout: Socket;
   readonly stderr = null;
+  private readonly input: Socket;
   private state: State = 'starting';
   private stdinEnded = false;
   private abortPending = false;
@@ -260,22 +263,25 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   constructor(private readonly argv: readonly string[], private readonly id: string, private readonly hooks: LaunchedCommandHooks) {
     super();
     this.stdout = new Socket({ allowHalfOpen: true });
-    this.stdout.on('error', () => {
-      // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
-    });
+    this.input = new Socket({ allowHalfOpen: true });
+    for (const socket of [this.stdout, this.input]) {
+      socket.on('error', () => {
+        // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
+      });
+    }
     this.stdin = new Writable({
       highWaterMark: 64 * 1024,
       // The mail may flow before the start is confirmed: the request's length prefix keeps it apart.
-      write: (chunk: Buffer, _encoding, callback) => this.whenOpen(() => this.stdout.write(chunk, callback), callback),
+      write: (chunk: Buffer, _encoding, callback) => this.whenOpen(() => this.input.write(chunk, callback), callback),
       writev: (chunks, callback) =>
         this.whenOpen(() => {
-          this.stdout.cork(); // one syscall for what piled up while the previous write was in flight
-          chunks.forEach(({ chunk }, index) => this.stdout.write(chunk as Buffer, index === chunks.length - 1 ? callback : undefined));
-          this.stdout.uncork();
+          this.input.cork(); // one syscall for what piled up while the previous write was in flight
+          chunks.forEach(({ chunk }, index) => this.input.write(chunk as Buffer, index === chunks.length - 1 ? callback : undefined));
+          this.input.uncork();
         }, callback),
       final: (callback) => {
         this.stdinEnded = true; // a complete mail: its EOF may reach the command
-        this.whenOpen(() => this.stdout.end(callback), callback);
+        this.whenOpen(() => this.input.end(callback), callback);
       },
       destroy: (error, callback) => {
         // deliver destroys stdin without ending it only to abort: the command must die before it sees EOF.
@@ -288,10 +294,16 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     }, START_TIMEOUT_MS);
   }
 
-  /** Sends the request; the mail may follow at once (the socket queues it until connected). */
+  /**
+   * Sends the request: the output connection first (the launcher takes connections in the order they were made),
+   * then the input connection with the argv. The mail may follow at once (the socket queues it until connected).
+   */
   connect(socketPath: string): void {
     this.stdout.connect(socketPath);
-    this.stdout.write(lengthPrefixed([this.id, ...this.argv].join('\0')));
+    // Nothing else goes this way: ending our side now lets the socket close as soon as the command's side does.
+    this.stdout.end(lengthPrefixed(this.id));
+    this.input.connect(socketPath);
+    this.input.write(lengthPrefixed([this.id, ...this.argv].join('\0')));
   }
 
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
@@ -344,7 +356,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
       this.fail(Object.assign(new Error('the command launcher ended'), { code: 'ELAUNCHER' }));
     } else if (this.state === 'running') {
       killProcessGroup(this.pid!);
-      this.stdout.destroy();
+      this.closeSockets();
       this.exited(0, osConstants.signals.SIGKILL);
     }
   }
@@ -352,7 +364,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   private fail(error: Error): void {
     this.state = 'failed';
     clearTimeout(this.startTimer);
-    this.stdout.destroy();
+    this.closeSockets();
     this.hooks.done();
     this.emit('error', error);
   }
@@ -369,6 +381,11 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
       return;
     }
     if (this.state === 'running') killProcessGroup(this.pid!);
+    this.closeSockets();
+  }
+
+  private closeSockets(): void {
+    this.input.destroy();
     this.stdout.destroy();
   }
 }
