@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { createXdgAutostart } from '../electron/autostart';
 import { trayModel } from '../electron/tray-model';
 import { createKeyringStore } from '../src-relay/index';
 import { settingsFor, tempDir, uniqueUser } from './helpers/app-env';
+import { REPO_ROOT } from './helpers/paths';
 import { holdPort } from './helpers/port-holder';
 import { waitUntil } from './helpers/wait';
 
@@ -280,8 +281,14 @@ describe('health checks', { timeout: 60_000 }, () => {
       await chown(home, Number(uid), Number(gid));
       await chown(file, Number(uid), Number(gid));
       await chmod(file, 0o644);
+      // The compiled code where "nobody" can read it: the checkout may sit below a folder only root may enter (CI's
+      // clone, a mktemp -d). It needs one package.
+      const app = join(dir.path, 'app');
+      await cp(OUT, join(app, 'out'), { recursive: true });
+      await cp(join(REPO_ROOT, 'node_modules', 'shell-quote'), join(app, 'node_modules', 'shell-quote'), { recursive: true });
+      await run('chmod', ['-R', 'a+rX', app]);
       const script = `
-        const { HealthMonitor } = require(${JSON.stringify(join(OUT, 'electron', 'health-monitor.js'))});
+        const { HealthMonitor } = require(${JSON.stringify(join(app, 'out', 'electron', 'health-monitor.js'))});
         const problems = [];
         const host = { setProblems: (source, list) => problems.push(...list), onStatus: () => () => undefined, status: () => ({}) };
         const monitor = new HealthMonitor({ host, settings: () => ({ command: 'msmtp -f %F --' }), os: null, home: ${JSON.stringify(home)}, secretServiceRunning: async () => true });
