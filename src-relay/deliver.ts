@@ -67,6 +67,9 @@ export interface QueuedOutcome {
   readonly report?: DeliveryReport;
 }
 
+/** The report of a delivery that never started a command. */
+export const NO_REPORT: DeliveryReport = Object.freeze({ exitCode: null, signal: null, output: '' });
+
 /** What a session learns of the mail it handed on. */
 export type MailResult = DeliveryOutcome | QueuedOutcome;
 
@@ -124,14 +127,31 @@ export function rfc5322Date(date: Date): string {
  * whether the mail may still go out later (451, and the outbox keeps it) or never will (554); msmtpd's wording.
  */
 export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFailure {
-  const judged = classifyCommandFailure(report);
-  const status = report.signal
+  const judged = judgeCommand(report, (reason) => `Pipe command reported error ${report.signal
     ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
-    : `${report.exitCode}: ${judged.reason}`;
-  const reply = judged.temporary
-    ? new SmtpError(451, [4, 3, 0], `Pipe command reported error ${status}`)
-    : new SmtpError(554, [5, 3, 0], `Pipe command reported error ${status}`);
-  return commandFailure(reply, report, judged.stage, judged.reason, detail);
+    : `${report.exitCode}: ${reason}`}`);
+  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail);
+}
+
+/** A command that could not start is a setting to fix (msmtp not installed, a wrong path): the same table decides. */
+function spawnFailure(report: DeliveryReport, error: Error): Judged {
+  const { code, errno } = error as NodeJS.ErrnoException;
+  const withErrno = { ...report, exitCode: report.exitCode ?? (errno !== undefined ? -Math.abs(errno) : null) };
+  return judgeCommand(withErrno, () => `Pipe command failed to execute (${code ?? error.message})`);
+}
+
+interface Judged {
+  reply: SmtpError;
+  stage: FailureStage;
+  reason: string;
+}
+
+/** msmtp's failure table decides 451 (the mail may still go out, and the outbox keeps it) or 554 (it never will). */
+function judgeCommand(report: DeliveryReport, words: (reason: string) => string): Judged {
+  const judged = classifyCommandFailure(report);
+  const text = words(judged.reason);
+  const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
+  return { reply, stage: judged.stage, reason: judged.reason };
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */
@@ -238,7 +258,10 @@ export async function deliverViaCommand(
     stdin.destroy();
     const spawnError = await exit.then((r) => r.spawnError);
     const reason = error instanceof Error ? error.message : String(error);
-    if (spawnError) return inputFailure(spawnFailure(spawnError), report(), spawnError.message);
+    if (spawnError) {
+      const judged = spawnFailure(report(), spawnError);
+      return { status: 'failed', reply: judged.reply, report: report(), cause: 'input', stage: judged.stage, reason: judged.reason, detail: spawnError.message };
+    }
     if (error instanceof SmtpError) return inputFailure(error, report(), `${reason}; the command was killed`);
     return inputFailure(new SmtpError(451, [4, 3, 0], 'Mail aborted'), report(),
       `${reason}; the command was killed before it saw the end of the mail`);
@@ -249,12 +272,8 @@ export async function deliverViaCommand(
   watchdog.disarm();
   await outputDrained(child, OUTPUT_GRACE_MS);
   if (result.spawnError) {
-    // A command that cannot start is a setting to fix (msmtp not installed, a wrong path): msmtp's table decides.
-    const errno = (result.spawnError as NodeJS.ErrnoException).errno;
-    const judged = classifyCommandFailure({ ...report(), exitCode: report().exitCode ?? (errno !== undefined ? -Math.abs(errno) : null) });
-    const text = `Pipe command failed to execute (${(result.spawnError as NodeJS.ErrnoException).code ?? result.spawnError.message})`;
-    const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
-    return commandFailure(reply, report(), judged.stage, judged.reason, result.spawnError.message);
+    const judged = spawnFailure(report(), result.spawnError);
+    return commandFailure(judged.reply, report(), judged.stage, judged.reason, result.spawnError.message);
   }
   if (watchdog.fired) {
     return commandFailure(new SmtpError(451, [4, 4, 1], 'Pipe command timed out'), report(), 'timeout', 'delivery command timed out',
@@ -293,10 +312,6 @@ function outputDrained(child: SpawnedCommand, graceMs: number): Promise<void> {
       });
     }
   });
-}
-
-function spawnFailure(error: Error): SmtpError {
-  return new SmtpError(451, [4, 3, 0], `Pipe command failed to execute (${(error as NodeJS.ErrnoException).code ?? error.message})`);
 }
 
 interface ExitResult {

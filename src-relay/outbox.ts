@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { CrlfToLf, type DeliveryFailure, type DeliveryOutcome, type Envelope, type MailResult } from './deliver';
+import { CrlfToLf, NO_REPORT, type DeliveryFailure, type DeliveryOutcome, type Envelope, type MailResult } from './deliver';
 import type { RelayEvent } from './events';
 import { MailCopy, headerField } from './mail-copy';
 import { OutboxStore, type Claim, type KeptRecord } from './outbox-store';
@@ -277,7 +277,7 @@ export class Outbox {
       return {
         status: 'failed',
         reply: new SmtpError(451, [4, 3, 0], `Could not send the mail now nor keep it for later (${code}); try again later`),
-        report: { exitCode: null, signal: null, output: first.output },
+        report: { ...NO_REPORT, output: first.output },
         cause: 'command',
         stage: 'command',
         reason: `could not keep the mail (${code})`,
@@ -495,7 +495,7 @@ async function readInto(copy: MailCopy, body: Readable, header: string): Promise
   } catch (error) {
     const reply = error instanceof SmtpError ? error : new SmtpError(451, [4, 3, 0], 'Mail aborted');
     return {
-      status: 'failed', reply, report: { exitCode: null, signal: null, output: '' }, cause: 'input', stage: 'unknown', reason: reply.message,
+      status: 'failed', reply, report: NO_REPORT, cause: 'input', stage: 'unknown', reason: reply.message,
       detail: (error as Error).message,
     };
   }

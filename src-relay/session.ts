@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { AuthThrottle, credentialsMatch, decodeLoginField, decodePlain, type Credentials } from './auth';
 import { addressProblem, stripSourceRoute } from './address';
-import type { Envelope, MailResult } from './deliver';
+import { NO_REPORT, type Envelope, type MailResult } from './deliver';
 import type { RelayEvent, SessionEndReason } from './events';
 import type { RelayOptions } from './options';
 import { Replies, SmtpError, SmtpReply, formatReply } from './reply';
@@ -45,9 +45,6 @@ export class SessionControl {
     return true;
   }
 }
-
-/** The report of a delivery that never started a command. */
-const NO_REPORT = { exitCode: null, signal: null, output: '' } as const;
 
 const HTTP_REQUEST_LINE = /^(GET|POST|PUT|HEAD|OPTIONS|DELETE|PATCH|CONNECT|TRACE|PRI) \S+ HTTP\/\d/i;
 const HTTP_HEADER_LINE = /^(host|user-agent|content-type|content-length|origin|referer|accept|connection|cookie):/i;
