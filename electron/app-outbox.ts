@@ -1,4 +1,3 @@
-import { chmod } from 'node:fs/promises';
 import { Outbox, decodeEncodedWords, type OutboxOptions, type RelayEvent } from '../src-relay/index';
 import type { OutboxCounts, OutboxView } from './api';
 
@@ -132,8 +131,6 @@ export class AppOutbox {
   private async openOnce(): Promise<Outbox | null> {
     try {
       const outbox = await Outbox.open({ dir: this.options.dir, ...this.options.timing });
-      // privateFolder only sets the mode when it creates the folder; an older one may be wider.
-      if (process.platform !== 'win32') await chmod(this.options.dir, 0o700);
       outbox.subscribe((event) => this.onOutboxEvent(event));
       this.outbox = outbox;
       this.refresh();

@@ -12,7 +12,7 @@ import type { OutboxView } from './api';
 import type { Autostart } from './autostart';
 import { clientGuides, clientSetupText, clientSetupView } from './client-setup';
 import type { SecretStore } from '../src-relay/index';
-import { checkCommand, type CheckOptions } from './msmtp-check';
+import { checkCommand, msmtpAccounts, type CheckOptions } from './msmtp-check';
 import { generatePassword, passwordProblem } from './password';
 import type { RelayHost } from './relay-host';
 import type { SettingsStore } from './settings';
@@ -151,8 +151,7 @@ export class Controller implements MainApi {
   }
 
   async testMailDefaults(): Promise<{ from?: string; to?: string }> {
-    const check = await checkCommand(this.settings.command, this.deps.checkOptions);
-    const address = defaultTestAddress(check.accounts);
+    const address = defaultTestAddress(await msmtpAccounts(this.deps.checkOptions));
     return address ? { from: address, to: address } : {};
   }
 
@@ -232,10 +231,8 @@ export class Controller implements MainApi {
   }
 
   async clientGuides(): Promise<ClientGuide[]> {
-    const check = await checkCommand(this.settings.command, this.deps.checkOptions);
-    const account = check.accounts.find((candidate) => candidate.account === 'default' && candidate.from)
-      ?? check.accounts.find((candidate) => candidate.from);
-    return clientGuides(await this.clientSetup(), account?.from ? { from: account.from } : {});
+    const from = defaultTestAddress(await msmtpAccounts(this.deps.checkOptions));
+    return clientGuides(await this.clientSetup(), from ? { from } : {});
   }
 
   async copySnippet(id: GuideId, index: number): Promise<ActionResult> {

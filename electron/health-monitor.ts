@@ -21,7 +21,7 @@ export interface HealthMonitorDeps {
   env?: NodeJS.ProcessEnv;
   home?: string;
   os: OsRelease | null;
-  /** Whether a Secret Service answers on the session bus (tray-support's busNameHasOwner on Linux). */
+  /** Whether a Secret Service answers on the session bus (tray-support's createBusProbe on Linux). */
   secretServiceRunning: () => Promise<boolean>;
 }
 

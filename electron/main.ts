@@ -34,6 +34,8 @@ const appRoot = join(__dirname, '..', '..');
 const uiRoot = join(appRoot, 'out', 'ui', 'renderer');
 const assetsDir = join(appRoot, 'assets');
 
+/** One probe for the keyring check and the tray watch: it learns once which D-Bus client works here. */
+const busProbe = createBusProbe();
 let window: BrowserWindow | null = null;
 let tray: AppTray | null = null;
 let trayWatch: TrayWatch | null = null;
@@ -131,12 +133,11 @@ async function boot(): Promise<void> {
   if (atLogin.problem) host.appLog('error', atLogin.problem);
   const settings = { ...loaded.settings, launchAtLogin: atLogin.enabled };
 
-  const secretServiceProbe = createBusProbe();
   health = new HealthMonitor({
     host,
     settings: () => controller?.current() ?? settings,
     os: await readOsRelease(),
-    secretServiceRunning: async () => (await secretServiceProbe('org.freedesktop.secrets')) === true,
+    secretServiceRunning: async () => (await busProbe('org.freedesktop.secrets')) === true,
   });
   controller = new Controller({
     health,
@@ -206,7 +207,7 @@ function watchSystemEnd(): void {
 async function trayExpected(): Promise<boolean> {
   if (process.platform !== 'linux') return true;
   trayWatch = new TrayWatch({
-    probe: createBusProbe(),
+    probe: busProbe,
     session: linuxSession(process.env),
     pollMs: 2000,
     patienceMs: 120_000, // panels and the GNOME extension can come up well after the login items

@@ -75,6 +75,11 @@ export function msmtpConfigFiles(env: NodeJS.ProcessEnv, home: string): string[]
   return [join(home, '.msmtprc'), join(xdgConfigHome(env, home), 'msmtp', 'config')];
 }
 
+/** The accounts of msmtp's user configuration, read from its files (msmtp itself is not run). */
+export function msmtpAccounts(options: CheckOptions = {}): Promise<MsmtpAccount[]> {
+  return findMsmtpAccounts(msmtpConfigFiles(options.env ?? process.env, options.home ?? homedir()));
+}
+
 async function findMsmtpAccounts(files: readonly string[]): Promise<MsmtpAccount[]> {
   const found: MsmtpAccount[] = [];
   for (const file of files) {

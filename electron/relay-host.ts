@@ -381,7 +381,8 @@ export class RelayHost {
           : event.outcome === 'queued' ? `to ${to}: kept in the outbox, will retry` : `to ${to}: ${event.reply}${said}`,
       };
       this.emitStatus();
-      this.outbox?.refresh();
+      // Only a kept mail changes the outbox; its own tries refresh through its events.
+      if (event.outcome === 'queued') this.outbox?.refresh();
     }
   }
 

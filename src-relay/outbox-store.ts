@@ -1,5 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { privateFolder, syncFolder, writeTextDurably } from './durable-file';
@@ -65,6 +65,8 @@ export class OutboxStore {
 
   async open(): Promise<void> {
     await privateFolder(this.dir);
+    // mkdir sets the mode only when it creates the folder: a spool made by hand, or by an older version, may be wider.
+    if (process.platform !== 'win32') await chmod(this.dir, 0o700);
     await privateFolder(this.temporaryDir);
     await privateFolder(join(this.dir, 'relays'));
     // Temporary files of processes that are gone: half-written copies that no client was told about.

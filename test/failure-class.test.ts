@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { deliverViaCommand, type DeliveryReport } from '../src-relay/index';
 import {
@@ -120,9 +120,16 @@ async function withNxdomainResolver<T>(body: (wrap: (argv: string[]) => string[]
   }
 }
 
-/** argv that runs msmtp with resolvConf as /etc/resolv.conf, in a mount namespace of its own. */
+/**
+ * argv that runs msmtp with resolvConf as /etc/resolv.conf, in a mount namespace of its own, and with an
+ * nsswitch.conf that asks only the hosts file and that DNS server: no systemd-resolved or mDNS lookup that could
+ * leave the machine.
+ */
 function withResolvConf(resolvConf: string, argv: string[], unshareFlags = ['-m']): string[] {
-  return ['unshare', ...unshareFlags, '--', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolvConf, ...argv];
+  const nsswitch = join(dirname(resolvConf), 'nsswitch.conf');
+  writeFileSync(nsswitch, 'hosts: files dns\n');
+  return ['unshare', ...unshareFlags, '--', 'sh', '-c',
+    'mount --bind "$0" /etc/resolv.conf && mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"', resolvConf, nsswitch, ...argv];
 }
 
 /**

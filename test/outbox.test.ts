@@ -186,8 +186,10 @@ describe('outbox: lifetime, pause, delete', () => {
       await relay.outbox.setPaused(true);
       const reply = await submitMail(relay.port, { to: 'paused@outbox.test', body: 'Subject: paused\n\nx' });
       assert.match(reply.raw, /Queued as [0-9A-F]{12}: sending is paused; will retry/);
+      relay.outbox.retryNow(); // a Retry now (or a network return) while paused sends nothing either
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(sink.mails.length, 0, 'no try while paused');
+      assert.deepEqual(relay.events.filter((event) => event.type === 'outbox' && event.action !== 'removed'), [], 'no try while paused');
       const reopened = await Outbox.open({ dir: relay.spool });
       assert.equal(reopened.isPaused, true, 'the pause is kept on disk');
       await reopened.close();
@@ -208,7 +210,8 @@ describe('outbox: two relays on one spool', () => {
     let second: Awaited<ReturnType<typeof startOutboxRelay>> | null = null;
     try {
       for (let i = 0; i < count; i++) queueIdOf(await submitMail(first.port, { to: `shared${i}@outbox.test`, body: `Subject: shared ${i}\n\nx` }));
-      const sink = await startSink({ port: first.providerPort });
+      // A slow provider, so that both relays are busy at once and both have to take mails from the same spool.
+      const sink = await startSink({ port: first.providerPort, acceptDelayMs: 100 });
       try {
         second = await startOutboxRelay({ spool, providerPort: first.providerPort, outbox: { retryInitialMs: 600_000 } });
         first.outbox.retryNow();
@@ -221,6 +224,7 @@ describe('outbox: two relays on one spool', () => {
         assert.equal(new Set(recipients).size, count);
         const sentBy = (relay: typeof first) => relay.events.filter((event) => event.type === 'outbox' && event.action === 'sent').length;
         assert.equal(sentBy(first) + sentBy(second), count);
+        assert.ok(sentBy(first) > 0 && sentBy(second) > 0, `both relays sent: ${sentBy(first)} and ${sentBy(second)}`);
       } finally {
         await sink.close();
       }

@@ -11,10 +11,10 @@ import { createTransport } from 'nodemailer';
  */
 
 /** Opens a session and gets as far as the 354 for one recipient. */
-export async function openToData(port: number, recipient: string, from = 'sender@hard.test'): Promise<SmtpTestClient> {
+export async function openToData(port: number, recipient: string, from = 'sender@hard.test', helo = 'hard.test'): Promise<SmtpTestClient> {
   const client = await connectSmtp(port);
   assert.equal(client.greeting?.code, 220);
-  client.send(`EHLO hard.test\r\nMAIL FROM:<${from}>\r\nRCPT TO:<${recipient}>\r\nDATA\r\n`);
+  client.send(`EHLO ${helo}\r\nMAIL FROM:<${from}>\r\nRCPT TO:<${recipient}>\r\nDATA\r\n`);
   const replies = await client.readReplies(4);
   assert.deepEqual(replies.map((reply) => reply.code), [250, 250, 250, 354], replies.map((reply) => reply.raw).join(''));
   return client;

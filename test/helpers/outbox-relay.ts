@@ -6,7 +6,8 @@ import { freePort } from '../../bench/ports';
 import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { writeMsmtprc, type TestMsmtprc } from './msmtprc';
 import { EventLog } from './event-log';
-import { connectSmtp, type SmtpReply } from './smtp-client';
+import { dataBlock, openToData } from './mail';
+import type { SmtpReply } from './smtp-client';
 
 /**
  * A relay engine with an outbox and the real msmtp, which sends to 127.0.0.1:providerPort. Nothing needs to listen
@@ -62,15 +63,11 @@ export async function startOutboxRelay(options: OutboxRelayOptions = {}): Promis
   };
 }
 
-/** One whole mail over SMTP; the reply to its end. */
+/** One whole mail over SMTP (LF or CRLF line ends in `body`); the reply to its end. */
 export async function submitMail(port: number, mail: { from?: string; to: string; body: string }): Promise<SmtpReply> {
-  const client = await connectSmtp(port);
+  const client = await openToData(port, mail.to, mail.from ?? 'sender@outbox.test', 'outbox.test');
   try {
-    assert.equal(client.greeting?.code, 220);
-    client.send(`EHLO outbox.test\r\nMAIL FROM:<${mail.from ?? 'sender@outbox.test'}>\r\nRCPT TO:<${mail.to}>\r\nDATA\r\n`);
-    const replies = await client.readReplies(4);
-    assert.deepEqual(replies.map((reply) => reply.code), [250, 250, 250, 354], replies.map((reply) => reply.raw).join(''));
-    client.send(`${mail.body.replace(/\r?\n/g, '\r\n')}\r\n.\r\n`);
+    client.send(dataBlock(mail.body.replace(/\r?\n/g, '\r\n')));
     const reply = await client.readReply(20_000);
     await client.command('QUIT').catch(() => undefined);
     return reply;

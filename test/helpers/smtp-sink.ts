@@ -29,6 +29,8 @@ export interface SinkOptions {
   recipientReply?: (address: string) => number | null;
   /** Listen on this port (a provider that comes back where msmtp expects it); default: any free port. */
   port?: number;
+  /** A slow provider: the 250 after each mail's final dot comes this much later. */
+  acceptDelayMs?: number;
 }
 
 /**
@@ -77,7 +79,8 @@ export async function startSink(options: SinkOptions = {}): Promise<SmtpSink> {
           raw: Buffer.concat(chunks),
         });
         notify();
-        callback();
+        if (options.acceptDelayMs) setTimeout(() => callback(), options.acceptDelayMs);
+        else callback();
       });
     },
   });
