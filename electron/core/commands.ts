@@ -62,12 +62,20 @@ export class AppCommands implements MainApi {
   async saveSettings(next: AppSettings): Promise<SaveResult> {
     const checked = await this.deps.store.save(next);
     if (!checked.ok) return checked;
-    const saved = checked.settings;
+    let saved = checked.settings;
     if (saved.launchAtLogin !== this.settings.launchAtLogin) {
       try {
         await this.deps.autostart.setEnabled(saved.launchAtLogin);
       } catch (error) {
-        this.deps.relay.appLog('error', `could not change start at login: ${(error as Error).message}`);
+        const message = `could not change start at login: ${(error as Error).message}`;
+        this.deps.relay.appLog('error', message);
+        this.deps.relay.addNotice(message);
+      }
+      // The checkbox shows what the OS has, not what was asked for (a macOS item may wait for approval).
+      const actual = await this.deps.autostart.isEnabled().catch(() => this.settings.launchAtLogin);
+      if (actual !== saved.launchAtLogin) {
+        const again = await this.deps.store.save({ ...saved, launchAtLogin: actual });
+        saved = again.ok ? again.settings : { ...saved, launchAtLogin: actual };
       }
     }
     this.settings = saved;

@@ -6,9 +6,12 @@ import type { Autostart } from './autostart';
  * own: it only refreshes an entry that exists and is enabled (the command line of a moved AppImage).
  */
 
-/** A development run on Windows or macOS would register the bare Electron binary as the login item. */
-export function autostartAvailable(platform: NodeJS.Platform, packaged: boolean): boolean {
-  return platform === 'linux' || packaged;
+/**
+ * A development run would register the bare Electron binary as the login item, and on Linux would rewrite the
+ * installed app's ~/.config/autostart entry with it (the refresh at launch): only the installed app touches it.
+ */
+export function autostartAvailable(packaged: boolean): boolean {
+  return packaged;
 }
 
 export const DEV_RUN_AUTOSTART = 'Start at login works only in the installed app, not in a development run';

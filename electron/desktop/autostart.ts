@@ -84,26 +84,58 @@ export function createXdgAutostart(dir: string, argv: readonly string[]): Autost
   };
 }
 
-/** The parts of Electron's app.get/setLoginItemSettings this module uses (macOS and Windows). */
+/** The parts of Electron's app.get/setLoginItemSettings this module uses (macOS and Windows; docs/api/app.md). */
 export interface LoginItemApi {
-  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean; executableWillLaunchAtLogin?: boolean };
-  setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
+  getLoginItemSettings(options?: { args?: string[] }): {
+    openAtLogin: boolean;
+    /** Windows: some Run entry for this executable is enabled (Task Manager). */
+    executableWillLaunchAtLogin?: boolean;
+    /** macOS 13+: 'not-registered', 'enabled', 'requires-approval' or 'not-found'. */
+    status?: string;
+    /** Windows: the Run entries for this executable, by registry value name. */
+    launchItems?: ReadonlyArray<{ name: string; enabled: boolean; scope?: string }>;
+  };
+  setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[]; name?: string }): void;
 }
+
+/** The Windows Run entry's value name (Electron's default would be the AppUserModelID, the appId). */
+export const LOGIN_ITEM_NAME = 'msmtp Relay';
+
+export const APPROVAL_NEEDED = 'macOS has not allowed msmtp Relay to open at login yet. Allow it in System Settings → ' +
+  'General → Login Items & Extensions (under "Open at Login" or "Allow in the Background"), then turn Start at login on again.';
 
 /**
  * macOS and Windows: the OS keeps the login item; Windows passes --hidden, macOS reports wasOpenedAtLogin.
- * On Windows an entry switched off in Task Manager still has its Run key (openAtLogin) but will not launch:
- * executableWillLaunchAtLogin is the state the user sees there.
+ * On Windows an entry switched off in Task Manager still has its Run key (openAtLogin) but will not launch: the
+ * entry's `enabled` is the state the user sees there. On macOS an unsigned or unnotarized app's item can end
+ * "requires approval" or silently off (docs/api/app.md setLoginItemSettings): after setting it, the OS's state is
+ * read back, and turning it on fails with where to approve it when the OS did not take it.
  */
-export function createLoginItemAutostart(api: LoginItemApi): Autostart {
+export function createLoginItemAutostart(api: LoginItemApi, platform: NodeJS.Platform): Autostart {
   const args = [HIDDEN_FLAG];
+  const read = () => api.getLoginItemSettings({ args });
+  const enabled = (settings: ReturnType<typeof read>) => {
+    if (platform === 'win32') {
+      return (settings.launchItems ?? []).some((item) => item.name === LOGIN_ITEM_NAME && item.enabled && item.scope !== 'machine');
+    }
+    return settings.openAtLogin && (settings.status === undefined || settings.status === 'enabled');
+  };
   return {
     async isEnabled() {
-      const settings = api.getLoginItemSettings({ args });
-      return settings.openAtLogin && settings.executableWillLaunchAtLogin !== false;
+      return enabled(read());
     },
     async setEnabled(on) {
-      api.setLoginItemSettings({ openAtLogin: on, args });
+      if (platform === 'win32') {
+        api.setLoginItemSettings({ openAtLogin: on, args, name: LOGIN_ITEM_NAME });
+        // An entry from before the item had a name (Electron's default: the AppUserModelID) goes when turning off.
+        if (!on) api.setLoginItemSettings({ openAtLogin: false, args });
+      } else {
+        api.setLoginItemSettings({ openAtLogin: on, args });
+      }
+      const now = read();
+      if (enabled(now) === on) return;
+      if (on && now.status === 'requires-approval') throw new Error(APPROVAL_NEEDED);
+      throw new Error(`the system did not ${on ? 'add' : 'remove'} the login item${now.status ? ` (its state: ${now.status})` : ''}`);
     },
   };
 }

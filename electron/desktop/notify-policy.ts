@@ -74,3 +74,31 @@ export class NotifyPolicy {
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+/**
+ * Keeps a reference to each shown notification until it is clicked, closed, failed, or a while has passed: Electron
+ * holds only a weak one, and a collected Notification drops its click (electron/electron#16922); one never closed
+ * (a daemon that keeps them, or one that never answers) must not be held for ever.
+ */
+export class NoticeHold<T> {
+  private readonly held = new Map<T, NodeJS.Timeout>();
+
+  constructor(private readonly keepMs: number) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  add(item: T): void {
+    this.release(item);
+    const timer = setTimeout(() => this.held.delete(item), this.keepMs);
+    timer.unref();
+    this.held.set(item, timer);
+  }
+
+  release(item: T): void {
+    const timer = this.held.get(item);
+    if (timer) clearTimeout(timer);
+    this.held.delete(item);
+  }
+}

@@ -14,3 +14,11 @@ export function processGoneLine(what: 'settings window' | 'child process', detai
   const message = `${subject} ended: ${details.reason}, exit code ${details.exitCode}`;
   return { level: details.reason === 'clean-exit' ? 'info' : 'error', message };
 }
+
+/**
+ * After the window's renderer is gone: anything but a clean exit (a crash, an OOM kill, a kill by the OS) leaves a
+ * blank page for good, since nothing reloads it. The window is then destroyed, so the next open builds a fresh one.
+ */
+export function rebuildWindowAfter(details: Pick<GoneDetails, 'reason'>): boolean {
+  return details.reason !== 'clean-exit';
+}

@@ -18,6 +18,14 @@ export interface QuitDeps {
   limitMs: number;
 }
 
+/**
+ * What the OS gives a session end. Linux: Electron holds a shutdown with a logind "delay" inhibitor
+ * (electron shell/browser/lib/power_observer_linux.cc BlockShutdown), which logind honours for InhibitDelayMaxSec,
+ * 5 s by default (logind.conf(5)); a logout sends no PrepareForShutdown at all. Windows ends the process soon after
+ * 'session-end'. So a session end gets 4 s, under logind's default, and the app ends by itself before it is killed.
+ */
+export const SESSION_END_LIMIT_MS = 4000;
+
 export type QuitPhase = 'running' | 'stopping' | 'exited';
 
 export class QuitPolicy {
@@ -48,28 +56,48 @@ export class QuitPolicy {
    * The session ends (logout, shutdown, restart). On Windows Electron emits no before-quit then, so this is the only
    * place where the mails in flight get their log line.
    */
-  sessionEnding(reason: string): Promise<void> {
-    this.deps.log('info', `${reason}: stopping the relay; mails in flight get the stop grace to finish`);
-    return this.quit(reason);
+  sessionEnding(reason: string, osLimitMs = SESSION_END_LIMIT_MS): Promise<void> {
+    const limitMs = Math.min(osLimitMs, this.deps.limitMs);
+    this.deps.log('info', `${reason}: the relay stops listening now; mails in flight get up to ${limitMs} ms, then the app ends`);
+    return this.quit(reason, limitMs);
   }
 
-  /** Starts the one stop (later calls join it); resolves after exit() was called. */
-  quit(reason: string): Promise<void> {
-    if (this.stopping) return this.stopping;
+  /**
+   * Starts the one stop (later calls join it, and a shorter limit applies to it from then on); resolves after
+   * exit() was called. The relay stops listening at once: shutdown() closes the listener before it waits.
+   */
+  quit(reason: string, limitMs = this.deps.limitMs): Promise<void> {
+    if (this.stopping) {
+      this.shorten?.(limitMs);
+      return this.stopping;
+    }
     this.phase = 'stopping';
-    this.stopping = this.stopThenExit(reason);
+    this.stopping = this.stopThenExit(reason, limitMs);
     return this.stopping;
   }
 
-  private async stopThenExit(reason: string): Promise<void> {
+  private shorten: ((limitMs: number) => void) | null = null;
+
+  private async stopThenExit(reason: string, firstLimitMs: number): Promise<void> {
     let code = 0;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    let limitMs = firstLimitMs;
     await new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        resolve();
-      }, this.deps.limitMs);
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, Math.max(0, started + limitMs - Date.now()));
+      };
+      this.shorten = (next) => {
+        if (next >= limitMs) return;
+        limitMs = next;
+        arm();
+      };
+      arm();
       this.deps.shutdown().then(resolve, (error: unknown) => {
         code = 1;
         this.deps.log('error', `the relay did not stop cleanly: ${(error as Error)?.message ?? String(error)}`);
@@ -79,7 +107,7 @@ export class QuitPolicy {
     clearTimeout(timer);
     if (timedOut) {
       code = 1;
-      this.deps.log('error', `the relay did not stop within ${this.deps.limitMs} ms; quitting anyway`);
+      this.deps.log('error', `the relay did not stop within ${limitMs} ms; quitting anyway`);
     }
     this.deps.log('info', `msmtp Relay quit (${reason})`);
     this.phase = 'exited';

@@ -1,32 +1,34 @@
 /**
- * Composition root of the desktop app: single instance, then settings -> relay host -> autostart -> IPC -> tray ->
- * window -> relay start. Everything with logic lives in Electron-free modules next to this file (quit-policy,
- * autostart-policy, tray-support, tray-refresh, mac-path, process-gone); this one only wires them to Electron.
+ * Composition root of the desktop app: single instance, then settings -> relay host -> autostart -> IPC -> windows
+ * allowed -> tray and relay start. Everything with logic lives in Electron-free modules (desktop/quit-policy, launch,
+ * dock, autostart-policy, process-gone; tray/watch, refresh); this one only wires them to Electron.
  */
 import { app, clipboard, dialog, powerMonitor, protocol, session, shell, type BrowserWindow } from 'electron';
 import log from 'electron-log/main';
 import { join } from 'node:path';
 import type { RelayStatus } from '../contract/api';
-import { HIDDEN_FLAG, createLoginItemAutostart, createXdgAutostart, launchCommand, xdgAutostartDir, type Autostart } from '../desktop/autostart';
+import { createLoginItemAutostart, createXdgAutostart, launchCommand, xdgAutostartDir, type Autostart } from '../desktop/autostart';
 import { autostartAvailable, refreshAutostartAtLaunch, unavailableAutostart } from '../desktop/autostart-policy';
 import { AppCommands } from '../core/commands';
 import { registerIpc, push } from './ipc';
 import { macSearchPath } from '../desktop/mac-path';
 import { processGoneLine } from '../desktop/process-gone';
-import { QuitPolicy, closeAction } from '../desktop/quit-policy';
+import { QuitPolicy, SESSION_END_LIMIT_MS, closeAction } from '../desktop/quit-policy';
+import { DockPolicy } from '../desktop/dock';
+import { HIDDEN_START_TRAY_WAIT_MS, WindowGate, secondLaunchShows, startedHidden } from '../desktop/launch';
 import { createKeyringStore } from '../../src-relay/index';
 import { RelayHost } from '../core/relay-host';
 import { createSettingsStore } from '../core/settings';
 import { AppTray } from './tray';
-import { TrayWatch, linuxSession } from '../tray/watch';
-import { createBusProbe } from '../desktop/session-bus';
+import { TrayWatch, itemListed, linuxSession, sessionLocked } from '../tray/watch';
+import { createBusProbe, createBusReader } from '../desktop/session-bus';
 import { UI_HOST, UI_PAGE, UI_SCHEME, readUiFile } from '../desktop/ui-files';
 import { createSettingsWindow, installAppMenu, lockDown, watchSessionEnd } from './window';
 // Health checks, local TLS, notifications (issue #9):
 import { Notification } from 'electron';
 import { readOsRelease } from '../health/problems';
 import { HealthMonitor } from '../health/monitor';
-import { NotifyPolicy, type Notice } from '../desktop/notify-policy';
+import { NoticeHold, NotifyPolicy, type Notice } from '../desktop/notify-policy';
 import { ensureCertificate, tlsDir } from '../core/tls-cert';
 import { net } from 'electron';
 import { watchNetwork } from '../desktop/network-watch';
@@ -44,8 +46,10 @@ let relay: RelayHost | null = null;
 let controller: AppCommands | null = null;
 let health: HealthMonitor | null = null;
 
-// Past the engine's stop grace (10 s): the stop has its time, but a hung one cannot hold up a logout for long.
+// A quit the user asked for: past the engine's stop grace (10 s), so mails in flight have their time, but a hung stop
+// cannot keep the app for long. A session end gets less: what the OS gives (quit-policy.ts SESSION_END_LIMIT_MS).
 const STOP_LIMIT_MS = 15_000;
+const APP_ID = 'org.msmtp-relay.app'; // build/electron-builder.yml appId
 
 const quit = new QuitPolicy({
   shutdown: async () => {
@@ -68,13 +72,24 @@ if (process.platform === 'darwin') process.env.PATH = macSearchPath(process.env.
 
 // One data folder name in development and in packages (where the product name has a space): settings.json lives here.
 app.setPath('userData', join(app.getPath('appData'), 'msmtp-relay'));
+// Windows groups windows, notifications and the taskbar by it; the installer's shortcut carries the appId
+// (electron-builder nsis), so both must say the same.
+if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
+
+// macOS: the Dock icon follows the app's own show and close actions (dock.ts says why not the window's events).
+const dock = new DockPolicy({ show: () => void app.dock?.show(), hide: () => app.dock?.hide() });
+// Windows open only once boot registered IPC (launch.ts WindowGate); earlier asks are remembered.
+const windows = new WindowGate(() => openWindow());
 
 if (!app.requestSingleInstanceLock()) {
   // Another instance runs: it gets our 'second-instance' event and shows its window.
   app.quit();
 } else {
   protocol.registerSchemesAsPrivileged([{ scheme: UI_SCHEME, privileges: { standard: true, secure: true } }]);
-  app.on('second-instance', () => showWindow());
+  // Electron: argv is the second instance's command line (docs/api/app.md 'second-instance').
+  app.on('second-instance', (_event, argv) => {
+    if (secondLaunchShows(argv)) showWindow();
+  });
   app.on('activate', () => showWindow());
   // A tray app keeps running with its window closed; without a tray, closing the window quits (closeAction).
   app.on('window-all-closed', () => undefined);
@@ -161,6 +176,7 @@ async function boot(): Promise<void> {
     },
   }, settings);
   registerIpc(controller, UI_PAGE, (contents) => window !== null && contents === window.webContents);
+  const askedMeanwhile = windows.allow();
   health.watch();
   void health.checkMsmtp();
   watchNotifications(relay);
@@ -172,16 +188,18 @@ async function boot(): Promise<void> {
     }).catch((error: unknown) => relay?.appLog('error', `could not renew the certificate: ${(error as Error).message}`));
   }, 12 * 60 * 60 * 1000).unref();
 
-  // The tray comes before the relay: starting it reads the keyring, which may wait on an unlock prompt at login.
-  tray = (await trayExpected()) ? createTray(relay.status()) : null;
-  if (!tray) log.info('no tray on this desktop (no StatusNotifier host): the window stays the way in');
-  health.trayMissing(tray === null && process.platform === 'linux');
-  const startedHidden = process.argv.includes(HIDDEN_FLAG)
-    || (process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
-  if (!startedHidden || !tray || loaded.problem) showWindow();
-  else if (process.platform === 'darwin') app.dock?.hide();
+  // The tray and the relay start together: the relay reads the keyring, which may wait on an unlock prompt at login,
+  // and a hidden start waits a while for a late tray host.
+  const hidden = startedHidden(process.argv, process.platform, process.platform === 'darwin' && app.getLoginItemSettings().wasOpenedAtLogin);
+  const starting = relay.start(settings);
+  const trayShownNow = await setUpTray(hidden);
+  if (!trayShownNow) log.info('no tray on this desktop (no usable StatusNotifier host): the window stays the way in');
+  health.trayMissing(!trayShownNow && process.platform === 'linux');
+  if (!hidden || !trayShownNow || loaded.problem) {
+    if (!askedMeanwhile || !window) showWindow();
+  } else if (process.platform === 'darwin') dock.windowClosed();
 
-  const firstStatus = await relay.start(settings);
+  const firstStatus = await starting;
   if (firstStatus.state === 'error') showWindow();
 }
 
@@ -190,43 +208,65 @@ function logLine(line: { level: 'info' | 'error'; message: string }): void {
   else log.info(line.message);
 }
 
-/** Shutdown and logout: on Windows they bring no before-quit; on Linux and macOS powerMonitor tells first. */
+/**
+ * The session ends. Windows: no before-quit, only 'session-end' on a window, and the process ends soon after.
+ * Linux: powerMonitor 'shutdown' comes for a shutdown or reboot only (logind PrepareForShutdown), held by a delay
+ * inhibitor that logind caps (5 s by default); a logout brings SIGTERM (Electron quits: before-quit) or just the
+ * loss of the display, after which the process ends without before-quit. macOS: 'shutdown', then the quit.
+ */
 function watchSystemEnd(): void {
   if (process.platform === 'win32') {
-    watchSessionEnd((reasons) => void quit.sessionEnding(`the session ends (${reasons.join(', ') || 'shutdown'})`));
+    watchSessionEnd((reasons) => void quit.sessionEnding(`Windows ends the session (${reasons.join(', ') || 'shutdown'})`, SESSION_END_LIMIT_MS));
     return;
   }
   // Electron passes an event although the type says no arguments; preventDefault holds the shutdown (a logind
-  // inhibitor on Linux, Electron's own quit on macOS) until the policy exits.
+  // delay inhibitor on Linux, Electron's own quit on macOS) until the policy exits.
   powerMonitor.on('shutdown', (...args: unknown[]) => {
     (args[0] as { preventDefault?: () => void } | undefined)?.preventDefault?.();
-    void quit.sessionEnding('the system shuts down or the user logs out');
+    void quit.sessionEnding('the system shuts down or restarts', SESSION_END_LIMIT_MS);
   });
 }
 
-/** Linux: ask the session bus, then keep following the StatusNotifierWatcher. Elsewhere there is always a tray. */
-async function trayExpected(): Promise<boolean> {
-  if (process.platform !== 'linux') return true;
+/**
+ * Makes the tray icon; on Linux only where a StatusNotifier host (or an X11 XEmbed tray) will show it, and it counts
+ * only once the host lists it (tray/watch.ts). Resolves to whether the tray is a way back to the window.
+ */
+async function setUpTray(hidden: boolean): Promise<boolean> {
+  if (process.platform !== 'linux') return makeIcon();
+  const reader = createBusReader();
   trayWatch = new TrayWatch({
     probe: busProbe,
     session: linuxSession(process.env),
     pollMs: 2000,
     patienceMs: 120_000, // panels and the GNOME extension can come up well after the login items
     keepAliveMs: 15_000,
-    onAppear: () => {
-      // A new icon registers with the new watcher; an XEmbed icon made before it would stay invisible there.
-      tray?.destroy();
-      tray = relay ? createTray(relay.status()) : null;
-      health?.trayMissing(false);
-      log.info('a tray host appeared: tray icon created');
+    awayPatienceMs: 10_000, // counted while unlocked: GNOME's extension is back within a second or two of an unlock
+    registrationMs: 5000,
+    sessionLocked: () => sessionLocked(reader),
+    itemListed: () => itemListed(reader, process.pid),
+    onIconNeeded: () => {
+      log.info('a tray host appeared: making the tray icon');
+      void makeIcon();
     },
-    onVanish: () => {
-      log.info('the tray host went away: showing the window');
-      health?.trayMissing(true);
+    onReachable: (reachable) => health?.trayMissing(!reachable),
+    onLost: () => {
+      log.info('the tray icon is gone (its host stayed away, or does not list it): showing the window');
       showWindow();
     },
   });
-  return trayWatch.start();
+  if (!(await trayWatch.start(hidden ? HIDDEN_START_TRAY_WAIT_MS : 0))) return false;
+  return makeIcon();
+}
+
+async function makeIcon(): Promise<boolean> {
+  // Reached again only for an icon made while no host existed (an XEmbed one): it cannot register with a new host.
+  tray?.destroy();
+  tray = relay ? createTray(relay.status()) : null;
+  if (!tray) {
+    trayWatch?.iconFailed();
+    return false;
+  }
+  return trayWatch ? trayWatch.iconCreated() : true;
 }
 
 function trayShown(): boolean {
@@ -234,7 +274,8 @@ function trayShown(): boolean {
 }
 
 function createAutostart(): Autostart {
-  if (!autostartAvailable(process.platform, app.isPackaged)) return unavailableAutostart();
+  // A development run must not rewrite (or add) the installed app's login item with the bare Electron binary.
+  if (!autostartAvailable(app.isPackaged)) return unavailableAutostart();
   if (process.platform === 'linux') {
     const argv = launchCommand({
       execPath: process.execPath,
@@ -243,7 +284,7 @@ function createAutostart(): Autostart {
     });
     return createXdgAutostart(xdgAutostartDir(), argv);
   }
-  return createLoginItemAutostart(app);
+  return createLoginItemAutostart(app, process.platform);
 }
 
 function createTray(status: RelayStatus): AppTray | null {
@@ -261,20 +302,24 @@ function createTray(status: RelayStatus): AppTray | null {
   }
 }
 
+/** Every way to the window (tray, second launch, Dock, notification, boot) asks here; the gate opens it. */
 function showWindow(): void {
+  windows.request();
+}
+
+function openWindow(): void {
   if (!app.isReady()) return;
+  if (process.platform === 'darwin') dock.windowShown();
   if (!window || window.isDestroyed()) {
     window = createSettingsWindow({
       preload: join(__dirname, 'preload.js'),
       icon: join(assetsDir, 'icon.png'),
       closeAction: () => closeAction({ quitting: quit.quitting, trayShown: trayShown() }),
+      hidden: () => {
+        if (process.platform === 'darwin') dock.windowClosed();
+      },
       quit: () => app.quit(),
     });
-    if (process.platform === 'darwin') {
-      // A menu-bar app has a Dock icon (LSUIElement hides it in packages) only while its window is open.
-      window.on('show', () => void app.dock?.show());
-      window.on('hide', () => app.dock?.hide());
-    }
     window.on('closed', () => {
       window = null;
     });
@@ -291,18 +336,18 @@ function watchNotifications(relay: RelayHost): void {
     enabled: () => controller?.current().notifications ?? true,
     windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
   });
-  // Held until clicked or closed: Electron keeps only a weak reference, and a collected Notification drops its
-  // click (electron/electron#16922).
-  const shown = new Set<Notification>();
+  // Held until clicked, closed or failed, for an hour at most (notify-policy.ts NoticeHold says why).
+  const shown = new NoticeHold<Notification>(60 * 60 * 1000);
   const show = (notice: Notice | null) => {
     if (!notice || !Notification.isSupported()) return;
     const notification = new Notification({ title: notice.title, body: notice.body, icon: join(assetsDir, 'icon.png') });
     // A click opens the window (on Linux the notification's default action; macOS and Windows alike).
     notification.on('click', () => {
-      shown.delete(notification);
+      shown.release(notification);
       showWindow();
     });
-    notification.on('close', () => shown.delete(notification));
+    notification.on('close', () => shown.release(notification));
+    notification.on('failed', () => shown.release(notification));
     shown.add(notification);
     notification.show();
   };

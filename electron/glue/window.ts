@@ -1,11 +1,14 @@
 import { BrowserWindow, Menu, type WebContents } from 'electron';
 import { UI_PAGE } from '../desktop/ui-files';
+import { rebuildWindowAfter } from '../desktop/process-gone';
 
 export interface WindowOptions {
   preload: string;
   icon?: string;
   /** What closing does now (quit-policy.ts closeAction): really close, hide to the tray, or quit the app. */
   closeAction(): 'close' | 'hide' | 'quit';
+  /** The window was hidden to the tray by closing it (the app's own close action; the Dock follows it on macOS). */
+  hidden(): void;
   quit(): void;
 }
 
@@ -50,6 +53,12 @@ export function createSettingsWindow(options: WindowOptions): BrowserWindow {
     event.preventDefault();
     window.hide();
     if (action === 'quit') options.quit();
+    else options.hidden();
+  });
+  // A renderer that crashed or was killed leaves a blank page for good: destroy the window ('closed' follows), so the
+  // next open builds a fresh one (docs/api/web-contents.md 'render-process-gone').
+  window.webContents.on('render-process-gone', (_event, details) => {
+    if (rebuildWindowAfter(details) && !window.isDestroyed()) window.destroy();
   });
   window.once('ready-to-show', () => window.show());
   void window.loadURL(UI_PAGE);

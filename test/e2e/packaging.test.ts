@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -159,17 +159,46 @@ describe('packaging', { timeout: 240_000 }, () => {
   });
 
   it('flips the fuses: no RunAsNode, NODE_OPTIONS or --inspect, the app only from the asar', async () => {
-    const fuses = readFuses(await readFile(join(unpacked, 'msmtp-relay')));
+    const fuses = readFuses(await readFile(join(unpacked, 'msmtp-relay-desktop')));
     assert.deepEqual(fuses, {
       runAsNode: '0',
       enableCookieEncryption: '0',
       enableNodeOptionsEnvironmentVariable: '0',
       enableNodeCliInspectArguments: '0',
-      enableEmbeddedAsarIntegrityValidation: '0',
+      enableEmbeddedAsarIntegrityValidation: '1', // enforced on macOS and Windows only (build/electron-builder.yml)
       onlyLoadAppFromAsar: '1',
       loadBrowserProcessSpecificV8Snapshot: '0',
       grantFileProtocolExtraPrivileges: '0',
     });
+  });
+
+  it('names the app msmtp-relay-desktop, so the command msmtp-relay stays the CLI', async () => {
+    const files = await readdir(unpacked);
+    assert.ok(files.includes('msmtp-relay-desktop'), files.join(' '));
+    assert.ok(!files.includes('msmtp-relay'));
+    const manifest = JSON.parse(await readFile(join(appDir, 'package.json'), 'utf8')) as { desktopName?: string; bin?: Record<string, string> };
+    assert.equal(manifest.desktopName, 'msmtp-relay-desktop.desktop', "Electron's app_id / WM_CLASS and the .desktop file's name");
+  });
+
+  it('builds the AppImage with the static runtime (no libfuse.so.2) and the .deb with the libraries Electron links', async () => {
+    // The configuration as electron-builder reads and validates it (app-builder-lib util/config/config.js).
+    const lib = (path: string) => createRequire(join(root, 'node_modules', 'app-builder-lib', 'package.json'))(path) as unknown;
+    const { getConfig, validateConfiguration } = lib('./out/util/config/config') as {
+      getConfig(projectDir: string, configPath: string, options: null): Promise<Record<string, unknown>>;
+      validateConfiguration(config: Record<string, unknown>, debug: unknown): Promise<void>;
+    };
+    const config = await getConfig(root, join(root, 'build', 'electron-builder.yml'), null);
+    await validateConfiguration(config, { add: () => undefined, isEnabled: false });
+    const toolset = (config.toolsets as { appimage?: string } | undefined)?.appimage ?? '0.0.0';
+    assert.match(toolset, /^1\.0\.\d+$/, 'not the legacy FUSE 2 toolset "0.0.0" (the default)');
+    // A toolset this electron-builder knows, as a static-runtime bundle (toolsets/linux.js getAppImageTools).
+    const { appimageChecksums } = lib('./out/toolsets/linux') as { appimageChecksums: Record<string, Record<string, string>> };
+    assert.ok(Object.keys(appimageChecksums[toolset] ?? {}).some((file) => file.startsWith('appimage-tools-runtime-')), toolset);
+    // FpmTarget passes deb.depends to fpm as they are (one -d each).
+    const depends = (config.deb as { depends?: string[] } | undefined)?.depends ?? [];
+    for (const needed of ['msmtp', 'libgbm1', 'libasound2t64 | libasound2', 'libgtk-3-0', 'libnss3', 'libsecret-1-0']) {
+      assert.ok(depends.includes(needed), `${needed} in ${depends.join(', ')}`);
+    }
   });
 
   it('holds everything main and preload require at run time', async () => {
@@ -203,6 +232,8 @@ describe('packaging', { timeout: 240_000 }, () => {
     const prebuilt = `/node_modules/@github/keytar/prebuilds/${process.platform}-${process.arch}/keytar.node`;
     const present = [addon, prebuilt].filter((file) => listing.includes(file));
     assert.ok(present.length > 0, 'an addon for this platform is in the package');
+    const otherOs = listing.filter((file) => /^\/node_modules\/@github\/keytar\/prebuilds\/(darwin|win32)-/.test(file));
+    assert.deepEqual(otherOs, [], 'only the Linux addons are in the Linux package');
     for (const file of present) {
       assert.equal((statFile(asar, file.slice(1)) as { unpacked?: boolean }).unpacked, true, `${file} is outside the asar`);
       const bytes = await readFile(join(unpacked, 'resources', 'app.asar.unpacked', file));

@@ -5,7 +5,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  DESKTOP_FILE_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
+  APPROVAL_NEEDED, DESKTOP_FILE_NAME, LOGIN_ITEM_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
   xdgAutostartDir,
 } from '../../../electron/desktop/autostart';
 import { tempDir } from '../../helpers/app-env';
@@ -101,28 +101,68 @@ describe('autostart', { timeout: 20_000 }, () => {
     assert.deepEqual(parsed.trimEnd().split('\0'), argv);
   });
 
-  it('macOS and Windows go through setLoginItemSettings with --hidden', async () => {
+  it('macOS goes through setLoginItemSettings with --hidden, and reads the state back after each change', async () => {
     const calls: unknown[] = [];
     let openAtLogin = false;
     const autostart = createLoginItemAutostart({
       getLoginItemSettings: (options) => {
         calls.push(['get', options]);
-        return { openAtLogin };
+        return { openAtLogin, status: openAtLogin ? 'enabled' : 'not-registered' };
       },
       setLoginItemSettings: (settings) => {
         calls.push(['set', settings]);
         openAtLogin = settings.openAtLogin;
       },
-    });
+    }, 'darwin');
     assert.equal(await autostart.isEnabled(), false);
     await autostart.setEnabled(true);
     assert.equal(await autostart.isEnabled(), true);
     await autostart.setEnabled(false);
+    const get = ['get', { args: ['--hidden'] }];
     assert.deepEqual(calls, [
-      ['get', { args: ['--hidden'] }],
-      ['set', { openAtLogin: true, args: ['--hidden'] }],
-      ['get', { args: ['--hidden'] }],
-      ['set', { openAtLogin: false, args: ['--hidden'] }],
+      get,
+      ['set', { openAtLogin: true, args: ['--hidden'] }], get,
+      get,
+      ['set', { openAtLogin: false, args: ['--hidden'] }], get,
     ]);
+  });
+
+  it('macOS: an item that waits for approval, or that the OS silently dropped, is off, and turning it on says where to approve', async () => {
+    for (const status of ['requires-approval', 'not-found', 'not-registered']) {
+      const autostart = createLoginItemAutostart({
+        getLoginItemSettings: () => ({ openAtLogin: status === 'requires-approval', status }),
+        setLoginItemSettings: () => undefined,
+      }, 'darwin');
+      await assert.rejects(autostart.setEnabled(true), status === 'requires-approval'
+        ? { message: APPROVAL_NEEDED }
+        : { message: `the system did not add the login item (its state: ${status})` });
+      assert.equal(await autostart.isEnabled(), false, status);
+    }
+    assert.match(APPROVAL_NEEDED, /System Settings → General → Login Items/);
+  });
+
+  it('Windows: the Run entry is named, read back by that name, and an unnamed old entry goes when turned off', async () => {
+    const entries = new Map<string, boolean>();
+    const sets: unknown[] = [];
+    const autostart = createLoginItemAutostart({
+      getLoginItemSettings: () => ({
+        openAtLogin: entries.has('org.msmtp-relay.app'),
+        launchItems: [...entries].map(([name, enabled]) => ({ name, enabled, scope: 'user' })),
+      }),
+      setLoginItemSettings: (settings) => {
+        sets.push(settings);
+        const name = settings.name ?? 'org.msmtp-relay.app'; // Electron's default: the AppUserModelID
+        if (settings.openAtLogin) entries.set(name, true);
+        else entries.delete(name);
+      },
+    }, 'win32');
+    entries.set('org.msmtp-relay.app', true);
+    assert.equal(await autostart.isEnabled(), false, 'only the named entry counts');
+    await autostart.setEnabled(true);
+    assert.equal(await autostart.isEnabled(), true);
+    assert.deepEqual([...entries.keys()].sort(), [LOGIN_ITEM_NAME, 'org.msmtp-relay.app']);
+    await autostart.setEnabled(false);
+    assert.deepEqual([...entries.keys()], []);
+    assert.deepEqual(sets.at(-2), { openAtLogin: false, args: ['--hidden'], name: LOGIN_ITEM_NAME });
   });
 });

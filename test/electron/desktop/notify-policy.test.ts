@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { NotifyPolicy, type Notice } from '../../../electron/desktop/notify-policy';
+import { NoticeHold, NotifyPolicy, type Notice } from '../../../electron/desktop/notify-policy';
 import { RelayHost } from '../../../electron/core/relay-host';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
@@ -104,5 +104,23 @@ describe('notifications', { timeout: 60_000 }, () => {
     assert.deepEqual(later.onGaveUp({ to: ['b@c.d'], attempts: 7, reason: 'mail server unreachable' }), {
       title: 'A mail to b@c.d could not be sent', body: 'Given up after 7 tries: mail server unreachable',
     });
+  });
+});
+
+describe('notice hold', () => {
+  it('holds a notification until released, and lets go of it after a while by itself', async () => {
+    const hold = new NoticeHold<object>(150);
+    const clicked = {};
+    const failed = {};
+    const forgotten = {};
+    hold.add(clicked);
+    hold.add(failed);
+    hold.add(forgotten);
+    assert.equal(hold.size, 3);
+    hold.release(clicked);
+    hold.release(failed);
+    assert.equal(hold.size, 1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(hold.size, 0, 'a notification never clicked nor closed is not held for ever');
   });
 });

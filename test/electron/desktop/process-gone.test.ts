@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { processGoneLine } from '../../../electron/desktop/process-gone';
+import { processGoneLine, rebuildWindowAfter } from '../../../electron/desktop/process-gone';
 
 describe('process gone', () => {
   it('words a crashed settings window as an error with reason and exit code', () => {
@@ -19,5 +19,12 @@ describe('process gone', () => {
       processGoneLine('child process', { type: 'Utility', serviceName: 'network.mojom.NetworkService', reason: 'clean-exit', exitCode: 0 }),
       { level: 'info', message: 'child process (Utility network.mojom.NetworkService) ended: clean-exit, exit code 0' },
     );
+  });
+
+  it('a renderer gone for any reason but a clean exit gets a fresh window', () => {
+    for (const reason of ['crashed', 'oom', 'killed', 'abnormal-exit', 'launch-failed', 'integrity-failure', 'memory-eviction']) {
+      assert.equal(rebuildWindowAfter({ reason }), true, reason);
+    }
+    assert.equal(rebuildWindowAfter({ reason: 'clean-exit' }), false);
   });
 });

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RelayHost } from '../../../electron/core/relay-host';
-import { QuitPolicy, closeAction } from '../../../electron/desktop/quit-policy';
+import { QuitPolicy, SESSION_END_LIMIT_MS, closeAction } from '../../../electron/desktop/quit-policy';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
 import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
@@ -91,7 +91,8 @@ describe('quit policy', { timeout: 60_000 }, () => {
     assert.deepEqual(seen.exits, [0], 'exactly one exit');
     assert.equal(seen.prevented, 2);
     assert.deepEqual((await sunkMails(mailDir)).map((mail) => mail.argv.at(-1)), ['hold@example.net']);
-    assert.ok(seen.lines.some((line) => /^info: the session ends \(logoff\): stopping the relay/.test(line)), seen.lines.join('\n'));
+    assert.ok(seen.lines.some((line) => /^info: the session ends \(logoff\): the relay stops listening now; mails in flight get up to 4000 ms/.test(line)),
+      seen.lines.join('\n'));
   });
 
   it('a stop that hangs is cut off at the limit with exit(1) and a log line', async () => {
@@ -107,6 +108,26 @@ describe('quit policy', { timeout: 60_000 }, () => {
     assert.ok(Date.now() - started >= 190);
     assert.deepEqual(seen.exits, [1]);
     assert.ok(seen.lines.includes('error: the relay did not stop within 200 ms; quitting anyway'), seen.lines.join('\n'));
+  });
+
+  it('a session end gets what the OS gives (under logind\'s 5 s), and shortens a quit already under way', async () => {
+    assert.ok(SESSION_END_LIMIT_MS < 5000, "under logind's default InhibitDelayMaxSec");
+    const seen: Recorded = { exits: [], lines: [], prevented: 0 };
+    const policy = new QuitPolicy({
+      shutdown: () => new Promise(() => undefined),
+      exit: (code) => seen.exits.push(code),
+      log: (level, message) => seen.lines.push(`${level}: ${message}`),
+      limitMs: 10_000,
+    });
+    const started = Date.now();
+    void policy.quit('quit requested'); // SIGTERM at logout: a quit with the full limit ...
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await policy.sessionEnding('the system shuts down', 300); // ... then the OS says how long it waits
+    const took = Date.now() - started;
+    assert.ok(took >= 290 && took < 2000, `ended after ${took} ms`);
+    assert.deepEqual(seen.exits, [1]);
+    assert.ok(seen.lines.includes('info: the system shuts down: the relay stops listening now; mails in flight get up to 300 ms, then the app ends'), seen.lines.join('\n'));
+    assert.ok(seen.lines.includes('error: the relay did not stop within 300 ms; quitting anyway'), seen.lines.join('\n'));
   });
 
   it('a stop that fails still exits, with code 1 and the reason in the log', async () => {

@@ -4,11 +4,16 @@
  * the watcher's name on that bus: it appears late and goes away, like a panel starting after the app or restarting.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { STATUS_NOTIFIER_WATCHER, TrayWatch, linuxSession, trayExpected } from '../../../electron/tray/watch';
-import { BUS_TOOLS, createBusProbe, type BusProbe } from '../../../electron/desktop/session-bus';
+import {
+  STATUS_NOTIFIER_WATCHER, TrayWatch, itemListed, linuxSession, sessionLocked, trayExpected, type LinuxSession, type TrayWatchOptions,
+} from '../../../electron/tray/watch';
+import { BUS_TOOLS, createBusProbe, createBusReader, parseDbusSendValue, parseGdbusValue, type BusProbe } from '../../../electron/desktop/session-bus';
+import { fakeService, systemBusEnv } from '../../helpers/fake-desktop';
 import { waitUntil } from '../../helpers/wait';
 
 const OWN_NAME = [
@@ -79,37 +84,148 @@ describe('tray support', { timeout: 30_000 }, () => {
     assert.equal(trayExpected(xfce, null), true);
   });
 
-  it('follows the watcher: none at start, one appearing late, then going away', async () => {
+  it('reads the watcher\'s list of items and logind\'s LockedHint from the bus', async () => {
+    const watcher = await fakeService('watcher');
+    const logind = await fakeService('logind');
+    const reader = createBusReader({ env: systemBusEnv() });
+    try {
+      assert.equal(await itemListed(reader, process.pid), false, 'nothing registered yet');
+      await register(`org.kde.StatusNotifierItem-${process.pid + 1}-1`);
+      assert.equal(await itemListed(reader, process.pid), false, "another process's item");
+      await register(`org.kde.StatusNotifierItem-${process.pid}-1`);
+      assert.equal(await itemListed(reader, process.pid), true);
+      // An entry by unique name + path: the bus tells whose it is (here the gdbus process that registered it).
+      const other = createBusReader();
+      assert.equal(await other.processId('org.kde.StatusNotifierWatcher'), watcher.child.pid);
+      assert.equal(await sessionLocked(reader), false);
+      logind.send('lock');
+      await waitUntil(() => logind.lines.includes('locked'), 5000, 'the lock');
+      assert.equal(await sessionLocked(reader), true);
+      assert.equal(await sessionLocked(createBusReader({ env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent' } })), null);
+    } finally {
+      await watcher.stop();
+      await logind.stop();
+    }
+    assert.equal(await itemListed(reader, process.pid), null, 'no watcher: cannot tell');
+  });
+
+  it('parses gdbus and dbus-send replies', () => {
+    assert.equal(parseGdbusValue('(<true>,)\n'), true);
+    assert.equal(parseGdbusValue('(uint32 4242,)\n'), 4242);
+    assert.deepEqual(parseGdbusValue("(<['org.kde.StatusNotifierItem-1-1', ':1.5/StatusNotifierItem']>,)\n"),
+      ['org.kde.StatusNotifierItem-1-1', ':1.5/StatusNotifierItem']);
+    assert.deepEqual(parseGdbusValue('(<@as []>,)\n'), []);
+    assert.equal(parseDbusSendValue('method return time=1 sender=:1.1\n   variant       boolean false\n'), false);
+    assert.equal(parseDbusSendValue('method return time=1 sender=:1.1\n   uint32 77\n'), 77);
+    assert.deepEqual(parseDbusSendValue('method return time=1\n   variant       array [\n         string "a-1-1"\n         string ":1.2/x"\n      ]\n'), ['a-1-1', ':1.2/x']);
+  });
+
+  it('follows the watcher on the bus: none at start, one appearing late makes the icon, then the item is checked', async () => {
     const events: string[] = [];
-    const watch = new TrayWatch({
+    const reader = createBusReader({ env: systemBusEnv() });
+    const watch = scripted(GNOME, {
       probe: createBusProbe(),
-      session: GNOME,
-      pollMs: 50,
-      patienceMs: 10_000,
-      keepAliveMs: 50,
-      onAppear: () => events.push('appear'),
-      onVanish: () => events.push('vanish'),
-    });
-    let watcher: ChildProcess | null = null;
+      itemListed: () => itemListed(reader, process.pid),
+      sessionLocked: () => sessionLocked(reader),
+      onIconNeeded: () => {
+        events.push('icon');
+        void register(`org.kde.StatusNotifierItem-${process.pid}-1`).then(() => watch.iconCreated()).then((ok) => events.push(`created ${ok}`));
+      },
+    }, events);
+    let watcher: Awaited<ReturnType<typeof fakeService>> | null = null;
     try {
       assert.equal(await watch.start(), false, 'no watcher yet on GNOME: no tray at start');
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(events, []);
-      watcher = await fakeWatcher();
-      await waitUntil(() => events.length === 1, 5000, 'the late watcher to be seen');
-      assert.deepEqual(events, ['appear']);
+      assert.deepEqual([...events], []);
+      watcher = await fakeService('watcher');
+      await waitUntil(() => events.includes('created true'), 10_000, () => `the icon made and listed: ${events.join(', ')}`);
+      assert.deepEqual(events, ['icon', 'reachable true', 'created true']);
       assert.equal(watch.trayVisible, true);
-      await stop(watcher);
-      await waitUntil(() => events.length === 2, 5000, 'the watcher going away to be seen');
-      assert.deepEqual(events, ['appear', 'vanish']);
-      assert.equal(watch.trayVisible, false);
     } finally {
       watch.stop();
-      if (watcher) await stop(watcher);
+      if (watcher) await watcher.stop();
     }
   });
 
-  it('gives up after its patience, and an unanswered probe changes nothing', async () => {
+  it('a screen lock: the watcher away while locked opens nothing and makes no new icon; away while unlocked past the patience opens the window once', async () => {
+    let watcher = true;
+    let locked = false;
+    const events: string[] = [];
+    const watch = scripted(GNOME, {
+      probe: async () => watcher,
+      sessionLocked: async () => locked,
+      itemListed: async () => watcher,
+      awayPatienceMs: 300,
+    }, events);
+    try {
+      assert.equal(await watch.start(), true);
+      assert.equal(await watch.iconCreated(), true);
+      assert.deepEqual(events.splice(0), ['reachable true']);
+      locked = true;
+      watcher = false; // GNOME disables the AppIndicator extension while locked
+      await sleep(800);
+      assert.deepEqual([...events], [], 'locked for longer than the patience: nothing');
+      locked = false;
+      await sleep(100);
+      watcher = true; // the unlock brings the extension back; Chromium's item registers again by itself
+      await sleep(300);
+      assert.deepEqual([...events], [], 'no window, no new icon');
+      assert.equal(watch.trayVisible, true);
+      watcher = false; // now the host goes away for real, unlocked
+      await waitUntil(() => events.includes('lost'), 5000, () => `the window after the patience: ${events.join(', ')}`);
+      await sleep(300);
+      assert.deepEqual(events, ['reachable false', 'lost'], 'once');
+      watcher = true;
+      await waitUntil(() => events.includes('reachable true'), 5000, 'the host back');
+      assert.deepEqual(events, ['reachable false', 'lost', 'reachable true'], 'the same icon counts again, none made');
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('a host that lists no item of ours counts as no tray, and an icon made with no host is made again when one comes', async () => {
+    const events: string[] = [];
+    let watcher = true;
+    const ignoring = scripted(GNOME, { probe: async () => watcher, itemListed: async () => false, registrationMs: 200 }, events);
+    try {
+      await ignoring.start();
+      const started = Date.now();
+      assert.equal(await ignoring.iconCreated(), false);
+      assert.ok(Date.now() - started >= 200, 'it waited for the registration');
+      assert.deepEqual(events.splice(0), ['reachable false']);
+      assert.equal(ignoring.trayVisible, false);
+    } finally {
+      ignoring.stop();
+    }
+    const xfce = linuxSession({ XDG_CURRENT_DESKTOP: 'XFCE', XDG_SESSION_TYPE: 'x11' });
+    watcher = false;
+    const late = scripted(xfce, { probe: async () => watcher }, events);
+    try {
+      assert.equal(await late.start(), true, 'X11: the XEmbed icon');
+      assert.equal(await late.iconCreated(), true);
+      watcher = true;
+      await waitUntil(() => events.includes('icon'), 5000, 'the icon made again for the new host');
+    } finally {
+      late.stop();
+    }
+  });
+
+  it('a hidden start waits a bounded time for a late host', async () => {
+    let calls = 0;
+    const watch = scripted(GNOME, { probe: async () => ++calls >= 4 }, []);
+    try {
+      assert.equal(await watch.start(2000), true, 'the host came on the fourth look');
+      const none = scripted(GNOME, { probe: async () => false }, []);
+      const started = Date.now();
+      assert.equal(await none.start(300), false);
+      assert.ok(Date.now() - started >= 300 && Date.now() - started < 2000);
+      none.stop();
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('gives up after its patience when no host ever came, and an unanswered probe changes nothing', async () => {
     const answers: Array<boolean | null> = [];
     let calls = 0;
     const probe: BusProbe = async () => {
@@ -117,22 +233,44 @@ describe('tray support', { timeout: 30_000 }, () => {
       return answers.shift() ?? null;
     };
     const events: string[] = [];
-    const watch = new TrayWatch({
-      probe, session: GNOME, pollMs: 20, patienceMs: 200, keepAliveMs: 20,
-      onAppear: () => events.push('appear'), onVanish: () => events.push('vanish'),
-    });
-    answers.push(true, null, null, false);
+    const watch = scripted(XFCE_X11, { probe, patienceMs: 200 }, events);
+    answers.push(false, null, null, false);
     try {
-      assert.equal(await watch.start(), true);
-      await waitUntil(() => events.length === 1, 5000, 'the vanish after two unanswered probes');
-      assert.deepEqual(events, ['vanish'], 'null answers neither vanish nor appear');
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal(await watch.start(), true, 'X11: XEmbed');
+      await sleep(600);
       const settled = calls;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      assert.equal(calls, settled, 'no more probes once the patience after the vanish ran out');
+      await sleep(200);
+      assert.equal(calls, settled, 'no more probes once the patience ran out');
       assert.ok(settled >= 5 && settled <= 20, `probed ${settled} times`);
+      assert.deepEqual([...events], []);
     } finally {
       watch.stop();
     }
   });
 });
+
+const XFCE_X11 = linuxSession({ XDG_CURRENT_DESKTOP: 'XFCE', XDG_SESSION_TYPE: 'x11' });
+
+/** Registers an item with the watcher, as Chromium's StatusNotifierItem does (through gdbus: argv, no shell). */
+async function register(entry: string): Promise<void> {
+  await promisify(execFile)('gdbus', ['call', '--session', '--dest', STATUS_NOTIFIER_WATCHER, '--object-path', '/StatusNotifierWatcher',
+    '--method', `${STATUS_NOTIFIER_WATCHER}.RegisterStatusNotifierItem`, entry]);
+}
+
+function scripted(session: LinuxSession, options: Partial<TrayWatchOptions>, events: string[]): TrayWatch {
+  return new TrayWatch({
+    probe: async () => false,
+    session,
+    pollMs: 20,
+    patienceMs: 10_000,
+    keepAliveMs: 20,
+    awayPatienceMs: 10_000,
+    registrationMs: 1000,
+    sessionLocked: async () => false,
+    itemListed: async () => true,
+    onIconNeeded: () => events.push('icon'),
+    onReachable: (reachable) => events.push(`reachable ${reachable}`),
+    onLost: () => events.push('lost'),
+    ...options,
+  });
+}
