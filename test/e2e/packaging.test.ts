@@ -184,8 +184,8 @@ describe('packaging', { timeout: 240_000 }, () => {
     // The configuration as electron-builder reads and validates it (app-builder-lib util/config/config.js).
     const lib = (path: string) => createRequire(join(root, 'node_modules', 'app-builder-lib', 'package.json'))(path) as unknown;
     const { getConfig, validateConfiguration } = lib('./out/util/config/config') as {
-      getConfig(projectDir: string, configPath: string, options: null): Promise<Record<string, unknown>>;
-      validateConfiguration(config: Record<string, unknown>, debug: unknown): Promise<void>;
+      getConfig(this: void, projectDir: string, configPath: string, options: null): Promise<Record<string, unknown>>;
+      validateConfiguration(this: void, config: Record<string, unknown>, debug: unknown): Promise<void>;
     };
     const config = await getConfig(root, join(root, 'build', 'electron-builder.yml'), null);
     await validateConfiguration(config, { add: () => undefined, isEnabled: false });

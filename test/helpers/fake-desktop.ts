@@ -20,14 +20,14 @@ export interface FakeService {
 export async function fakeService(kind: 'watcher' | 'logind', extra: string[] = []): Promise<FakeService> {
   const child = spawn('/usr/bin/python3', [fixture('fake-desktop-bus.py'), kind, ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
-  const reader = createInterface({ input: child.stdout! });
+  const reader = createInterface({ input: child.stdout });
   const first = new Promise<string>((resolve) => reader.once('line', resolve));
   reader.on('line', (line) => lines.push(line));
   assert.equal(await first, 'ready', `the fake ${kind} owns its bus name`);
   return {
     child,
     lines,
-    send: (command) => child.stdin!.write(`${command}\n`),
+    send: (command) => child.stdin.write(`${command}\n`),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
