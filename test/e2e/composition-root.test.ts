@@ -96,7 +96,7 @@ describe('composition root (main.js under the Electron stand-in)', { timeout: 24
     assert.equal(state.trays[0]!.kind, 'sni');
     assert.ok(watcher.lines.includes(`registered org.kde.StatusNotifierItem-${app.child.pid}-1`), watcher.lines.join('\n'));
     await waitUntil(() => listening(d.port), 10_000, 'the relay listening');
-    const ipcAt = state.journal.indexOf('ipc registered');
+    const ipcAt = state.journal.indexOf('app ipc registered');
     const windowAt = state.journal.findIndex((line) => line.startsWith('window 1 created'));
     assert.ok(ipcAt >= 0 && ipcAt < windowAt, state.journal.join(' | '));
 
@@ -113,15 +113,15 @@ describe('composition root (main.js under the Electron stand-in)', { timeout: 24
   it('a second launch during boot opens the window only once IPC is registered; after boot it shows it, and --hidden does not', async () => {
     watcher = await fakeService('watcher');
     const d = await desk('second');
-    // 'ready' comes late here, so the second launch lands before boot has registered anything.
-    const first = started(launchApp({ ...d.env, STAND_IN_READY_DELAY_MS: '1500' }, ['--hidden']));
+    // 'ready' waits for the second launch here, so it lands before boot has registered anything.
+    const first = started(launchApp({ ...d.env, STAND_IN_READY_AFTER: 'second-instance' }, ['--hidden']));
     await waitUntil(() => existsSync(join(d.home, '.config', 'msmtp-relay', 'SingletonLock')), 10_000, 'the first instance holding the lock');
     const second = started(launchApp(d.env));
     assert.deepEqual(await second.exited, { code: 0, signal: null }, second.output());
     const state = await waitForState(first, 'the window asked for during boot, loaded', (s) => s.journal.includes('window 1 loaded'));
     const at = (prefix: string) => state.journal.findIndex((line) => line.startsWith(prefix));
-    assert.ok(at('second-instance') >= 0 && at('second-instance') < at('ready'), state.journal.join(' | '));
-    assert.ok(at('ipc registered') < at('window 1 created'), `no window before the handlers: ${state.journal.join(' | ')}`);
+    assert.ok(at('second-instance') >= 0 && at('second-instance') < at('ready'), `during boot: ${state.journal.join(' | ')}`);
+    assert.ok(at('app ipc registered') < at('window 1 created'), `no window before the handlers: ${state.journal.join(' | ')}`);
     assert.equal(state.windows.length, 1);
     assert.match(String(await first.call('page-text')), /Running|Starting|running/, 'the page got its data over IPC');
 

@@ -68,14 +68,17 @@ class App extends EventEmitter {
   constructor() {
     super();
     this.readyPromise = new Promise((resolve) => {
-      // Electron's 'ready' comes after the main script's first run; the test may make boot start later.
-      setTimeout(() => {
+      // Electron's 'ready' comes after the main script's first run. A test may hold it back until a second instance
+      // has knocked (STAND_IN_READY_AFTER=second-instance): a second launch that lands during boot, every time.
+      const fire = () => {
         this.readyNow = true;
         note('ready');
         this.emit('will-finish-launching');
         this.emit('ready', new PreventableEvent(), {});
         resolve();
-      }, Number(process.env.STAND_IN_READY_DELAY_MS ?? 0));
+      };
+      if (process.env.STAND_IN_READY_AFTER === 'second-instance') this.once('second-instance', () => setTimeout(fire, 200));
+      else setTimeout(fire, 0);
     });
   }
 
@@ -515,7 +518,10 @@ export const ipcMain = {
   handlers: new Map<string, Handler>(),
   handle(channel: string, handler: Handler): void {
     if (this.handlers.has(channel)) throw new Error(`Attempted to register a second handler for '${channel}'`);
-    if (this.handlers.size === 0) note('ipc registered');
+    // electron-log registers its own channel when it loads; the app's come at boot.
+    if (![...this.handlers.keys()].some((known) => !known.startsWith('__ELECTRON_LOG__')) && !channel.startsWith('__ELECTRON_LOG__')) {
+      note('app ipc registered');
+    }
     this.handlers.set(channel, handler);
   },
   on(): void {
