@@ -175,7 +175,7 @@ describe('composition root (main.js under the Electron stand-in)', { timeout: 24
     watcher = await fakeService('watcher'); // the unlock brings it back
     logind.send('unlock');
     await waitUntil(() => logind.lines.includes('unlocked'), 5000, 'the unlock');
-    state = await waitForState(app, 'the same icon registered again by itself', (s) => liveTray(s)?.registrations === 2);
+    await waitForState(app, 'the same icon registered again by itself', (s) => liveTray(s)?.registrations === 2);
     await sleep(3000);
     state = await app.state();
     assert.deepEqual(state.windows, [], `no window after the unlock: ${state.journal.join(' | ')}`);

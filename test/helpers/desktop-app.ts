@@ -72,7 +72,7 @@ export function launchApp(env: NodeJS.ProcessEnv, argv: string[] = []): DesktopA
   });
   const call = <T>(op: string, arg?: string) => new Promise<T>((resolve, reject) => {
     const id = nextId++;
-    pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    pending.set(id, { resolve, reject });
     child.send({ id, op, arg });
   });
   return {
