@@ -106,6 +106,7 @@ export class TrayWatch {
   /** While the watcher is away: since when it has been away with the session unlocked (null: locked, or not away). */
   private awayUnlockedSince: number | null = null;
   private lostShown = false;
+  private lastLocked = false;
   private checkAfterReturn = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -231,8 +232,11 @@ export class TrayWatch {
 
   private async whileAway(): Promise<void> {
     if (this.lostShown) return;
-    const locked = await this.options.sessionLocked();
+    const answer = await this.options.sessionLocked();
     if (this.stopped || this.seen) return;
+    // A question that went unanswered (a busy bus, a timeout) keeps the last answer: a lock stays a lock.
+    if (answer !== null) this.lastLocked = answer;
+    const locked = answer ?? this.lastLocked;
     if (locked === true) {
       this.awayUnlockedSince = null; // a lock: the wait starts again after the unlock
       return;
