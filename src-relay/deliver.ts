@@ -198,6 +198,11 @@ export interface SpawnedCommand extends EventEmitter {
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
   kill(signal?: NodeJS.Signals | number): boolean;
+  /**
+   * What the command wrote on stdout and stderr, complete once it exited, where the spawner captured it itself
+   * (the launcher does): then deliver reads no stream, and nothing at all when the command said nothing.
+   */
+  capturedOutput?(): Buffer;
 }
 
 /** Starts the command; the seam where a cheaper way to start processes can be put. */
@@ -224,10 +229,14 @@ export async function deliverViaCommand(
 ): Promise<DeliveryOutcome> {
   const child = spawner(buildArgv(command.argv, envelope));
   const output = new OutputTail(OUTPUT_TAIL_BYTES);
-  child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+  const captured = child.capturedOutput ? () => child.capturedOutput!() : null;
+  if (!captured) {
+    child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+  }
   const exit = waitForExit(child);
-  const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
+  const report = (): DeliveryReport =>
+    ({ exitCode: child.exitCode, signal: child.signalCode, output: captured ? outputText(captured(), OUTPUT_TAIL_BYTES) : output.text() });
 
   const stdin = child.stdin!;
   let stdinBroken = false;
@@ -270,7 +279,7 @@ export async function deliverViaCommand(
   watchdog.arm();
   const result = await exit;
   watchdog.disarm();
-  await outputDrained(child, OUTPUT_GRACE_MS);
+  if (!captured) await outputDrained(child, OUTPUT_GRACE_MS);
   if (result.spawnError) {
     const judged = spawnFailure(report(), result.spawnError);
     return commandFailure(judged.reply, report(), judged.stage, judged.reason, result.spawnError.message);
@@ -393,13 +402,19 @@ class OutputTail {
   constructor(private readonly limit: number) {}
 
   add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
     while (this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length;
   }
 
   text(): string {
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8').replace(/\s+$/, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
+    return outputText(Buffer.concat(this.chunks, this.size), this.limit);
   }
+}
+
+/** The last `limit` bytes of what a command wrote, as text for the log: no trailing space, no control characters. */
+function outputText(all: Buffer, limit: number): string {
+  if (all.length === 0) return '';
+  return all.subarray(Math.max(0, all.length - limit)).toString('utf8').replace(/\s+$/, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
 }

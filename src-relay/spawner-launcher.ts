@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { spawnDetached, type CommandSpawner, type SpawnedCommand } from './deliver';
 import { findExecutable, isExecutableFile } from './executable';
 
@@ -184,7 +184,7 @@ class Launcher {
   private receive(text: string): void {
     this.pendingOutput += text;
     for (let end = this.pendingOutput.indexOf('\n'); end >= 0; end = this.pendingOutput.indexOf('\n')) {
-      const [kind, id, a, b] = this.pendingOutput.slice(0, end).split(' ');
+      const [kind, id, a, b, output] = this.pendingOutput.slice(0, end).split(' ');
       this.pendingOutput = this.pendingOutput.slice(end + 1);
       if (kind === 'R') {
         this.ready = true;
@@ -196,7 +196,7 @@ class Launcher {
       if (kind === 'X') {
         const command = this.running.get(Number(id));
         this.running.delete(Number(id));
-        command?.exited(Number(a), Number(b));
+        command?.exited(Number(a), Number(b), output);
         continue;
       }
       const command = this.commands.get(id ?? '');
@@ -241,19 +241,19 @@ interface LaunchedCommandHooks {
 type State = 'starting' | 'running' | 'exited' | 'failed';
 
 /**
- * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. Two Unix sockets: one is
- * the command's stdin (the mail goes in), the other its stdout and stderr (`stdout` here). Apart, so that a command
- * that exits before reading its mail (msmtp cannot connect) breaks only the input: Node drops a socket whose write
- * failed, and with one socket for both it dropped msmtp's last words too.
+ * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. One Unix socket per
+ * command: its stdin (the mail goes in). What the command writes on stdout and stderr the launcher reads and
+ * reports with the exit (launcher.py says why); `stdout` is made only for a caller that asks for it.
  */
 class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   pid: number | undefined = undefined;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   readonly stdin: Writable;
-  readonly stdout: Socket;
   readonly stderr = null;
   private readonly input: Socket;
+  private output: Buffer = EMPTY;
+  private outputStream: PassThrough | null = null;
   private state: State = 'starting';
   private stdinEnded = false;
   private abortPending = false;
@@ -262,13 +262,10 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
 
   constructor(private readonly argv: readonly string[], private readonly id: string, private readonly hooks: LaunchedCommandHooks) {
     super();
-    this.stdout = new Socket({ allowHalfOpen: true });
     this.input = new Socket({ allowHalfOpen: true });
-    for (const socket of [this.stdout, this.input]) {
-      socket.on('error', () => {
-        // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
-      });
-    }
+    this.input.on('error', () => {
+      // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
+    });
     this.stdin = new Writable({
       highWaterMark: 64 * 1024,
       // The mail may flow before the start is confirmed: the request's length prefix keeps it apart.
@@ -294,14 +291,25 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     }, START_TIMEOUT_MS);
   }
 
+  /** What the command wrote on stdout and stderr, as a stream that ends once it exited (for callers that read it). */
+  get stdout(): PassThrough {
+    if (!this.outputStream) {
+      this.outputStream = new PassThrough();
+      if (this.state === 'exited' || this.state === 'failed') this.outputStream.end(this.output);
+    }
+    return this.outputStream;
+  }
+
+  /** Everything the command wrote (its tail), complete once it exited: deliver reads this instead of a stream. */
+  capturedOutput(): Buffer {
+    return this.output;
+  }
+
   /**
-   * Sends the request: the output connection first (the launcher takes connections in the order they were made),
-   * then the input connection with the argv. The mail may follow at once (the socket queues it until connected).
+   * Sends the request on the command's input connection: the argv, then at once the mail (the socket queues it
+   * until connected, and the length prefix keeps the two apart).
    */
   connect(socketPath: string): void {
-    this.stdout.connect(socketPath);
-    // Nothing else goes this way: ending our side now lets the socket close as soon as the command's side does.
-    this.stdout.end(lengthPrefixed(this.id));
     this.input.connect(socketPath);
     this.input.write(lengthPrefixed([this.id, ...this.argv].join('\0')));
   }
@@ -340,14 +348,16 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     this.fail(Object.assign(new Error(`spawn ${this.argv[0]} ${code}`), { code, errno: -errno, syscall: `spawn ${this.argv[0]}`, path: this.argv[0] }));
   }
 
-  /** Like a ChildProcess, 'exit' may come before the last output was read; deliver waits a moment for it. */
-  exited(code: number, signalNumber: number): void {
+  /** The launcher reports the exit with all the command wrote (hex, '-' for nothing). */
+  exited(code: number, signalNumber: number, outputHex = '-'): void {
     if (this.state !== 'running') return;
     this.state = 'exited';
+    if (outputHex !== '-') this.output = Buffer.from(outputHex, 'hex');
     const signal = signalNumber === 0 ? null : signalName(signalNumber);
     this.exitCode = signal ? null : code;
     this.signalCode = signal;
     this.hooks.done();
+    this.outputStream?.end(this.output);
     this.emit('exit', this.exitCode, this.signalCode);
   }
 
@@ -366,6 +376,7 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     clearTimeout(this.startTimer);
     this.closeSockets();
     this.hooks.done();
+    this.outputStream?.end();
     this.emit('error', error);
   }
 
@@ -386,7 +397,6 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
 
   private closeSockets(): void {
     this.input.destroy();
-    this.stdout.destroy();
   }
 }
 
@@ -397,6 +407,8 @@ function environmentEntries(): string {
     .map(([name, value]) => `${name}=${value}`)
     .join('\0');
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function lengthPrefixed(text: string): Buffer {
   const payload = Buffer.from(text);
