@@ -278,7 +278,12 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
         }, callback),
       final: (callback) => {
         this.stdinEnded = true; // a complete mail: its EOF may reach the command
-        this.whenOpen(() => this.input.end(callback), callback);
+        // Once all is written, our end is closed: what was sent stays queued for the command, then it reads EOF.
+        // Nothing more comes back on this socket, and without this its close is one more wake-up per mail.
+        this.whenOpen(() => this.input.end(() => {
+          this.input.destroy();
+          callback();
+        }), callback);
       },
       destroy: (error, callback) => {
         // deliver destroys stdin without ending it only to abort: the command must die before it sees EOF.
