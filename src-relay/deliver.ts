@@ -96,13 +96,22 @@ export function buildArgv(template: readonly string[], envelope: Pick<Envelope, 
 }
 
 /** Our own trace header, with LF line ends like the body the command gets. */
-export function receivedHeader(envelope: Envelope, hostname: string, date = new Date()): string {
+export function receivedHeader(envelope: Envelope, hostname: string, date?: Date): string {
   const remote = envelope.remote.replace(/[^0-9A-Fa-f.:]/g, '');
   return (
     `Received: from ${sanitizeHelo(envelope.helo)} ([${remote}])\n` +
     `\tby ${hostname} (msmtp-relay) with ${envelope.user ? 'ESMTPA' : 'ESMTP'} id ${envelope.id};\n` +
-    `\t${rfc5322Date(date)}\n`
+    `\t${date ? rfc5322Date(date) : currentDate()}\n`
   );
+}
+
+/** The date of this second, formatted once per second rather than once per mail. */
+let dateCache = { second: NaN, text: '' };
+function currentDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: rfc5322Date(new Date(now)) };
+  return dateCache.text;
 }
 
 /** msmtpd's rule: keep a HELO name made of A-Z a-z 0-9 . : - (optionally in brackets), else say 'invalid'. */

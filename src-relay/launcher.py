@@ -18,12 +18,13 @@
 #   mail, and reads msmtp's words only when there are some (msmtp says nothing when it succeeds); and a command that
 #   exits before reading its mail cannot take its error message with it when the relay's next write fails (Node
 #   drops a socket whose write failed, with what was still unread on it).
-# - On stdout: "R" once listening; per command "S ID PID" (running) or "F ID ERRNO" (could not start), then
+# - On stdout: "R" once listening; per command "S ID PID" (running; held back up to START_REPORT_DELAY, see
+#   there) or "F ID ERRNO" (could not start), then
 #   "X PID CODE SIGNAL OUTPUT" when it exited (exit code, or the number of the signal that killed it; OUTPUT is
 #   what it wrote, hex, or "-" for nothing). Everything the command wrote before it exited is in the pipe by then.
 # - EOF on stdin (the relay is gone or done) ends the launcher, which removes the socket and its directory;
 #   running commands are left alone.
-import os, selectors, signal, socket, sys
+import os, selectors, signal, socket, sys, time
 if not hasattr(os, 'posix_spawnp'):
     sys.exit('launcher: python 3.8 or newer is needed')
 
@@ -58,8 +59,29 @@ signal.signal(signal.SIGCHLD, lambda *_: None)
 DEFAULT_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 selector = selectors.DefaultSelector()
 
+# Lines for the relay, written together once per turn of the loop: one read, one wake-up for the relay.
+lines = []
+
 def report(line):
-    os.write(1, (line + '\n').encode())
+    lines.append(line)
+
+def flush_reports():
+    if lines:
+        os.write(1, ('\n'.join(lines) + '\n').encode())
+        lines.clear()
+
+# "S" lines held back a moment (pid -> [due time, line]): a command that exits by then (msmtp, mostly) has its
+# start and its exit reported in one write, and the relay wakes once per mail instead of twice. The relay needs
+# the pid only to kill a command it gave up on, and until it has it the command keeps its stdin open (no EOF):
+# such a kill comes at most START_REPORT_DELAY later.
+START_REPORT_DELAY = 0.05
+held_starts = {}
+
+def release_due_starts(now):
+    for pid, (due, line) in list(held_starts.items()):
+        if due <= now:
+            del held_starts[pid]
+            report(line)
 
 def read_exactly(conn, size):
     data = b''
@@ -123,7 +145,7 @@ def launch(conn):
     output = Output(out_r)
     outputs[pid] = output
     selector.register(out_r, selectors.EVENT_READ, output)
-    report('S %s %d' % (request_id, pid))
+    held_starts[pid] = [time.monotonic() + START_REPORT_DELAY, 'S %s %d' % (request_id, pid)]
 
 def reap():
     while True:
@@ -145,6 +167,9 @@ def reap():
                     break
             output.close()
             data = output.data
+        held = held_starts.pop(pid, None)
+        if held:
+            report(held[1])
         report('X %d %d %d %s' % (pid, code, signum, data.hex() or '-'))
 
 def serve():
@@ -152,8 +177,12 @@ def serve():
     selector.register(server, selectors.EVENT_READ, 'server')
     selector.register(wake_r, selectors.EVENT_READ, 'wake')
     report('R')
+    flush_reports()
     while True:
-        for key, _ in selector.select():
+        timeout = None
+        if held_starts:
+            timeout = max(0, min(due for due, _ in held_starts.values()) - time.monotonic())
+        for key, _ in selector.select(timeout):
             if key.data == 'wake':
                 try:
                     os.read(wake_r, 4096)
@@ -169,6 +198,9 @@ def serve():
                 conn.close()  # the command holds its own copy
             elif key.data.fd is not None and key.data.read() == 'eof':
                 key.data.close()  # the data stays until the exit is reported
+        if held_starts:
+            release_due_starts(time.monotonic())
+        flush_reports()
 
 try:
     serve()

@@ -101,6 +101,7 @@ class Launcher {
   private sequence = 0;
   private pendingOutput = '';
   private readonly commands = new Map<string, LaunchedCommand>();
+  private stuckTimer: NodeJS.Timeout | null = null;
   /** Commands by pid, from their "S" on: exits are reported by pid. */
   private readonly running = new Map<number, LaunchedCommand>();
   /** Resolves when the current launcher is ready or gone. */
@@ -122,13 +123,33 @@ class Launcher {
         this.commands.delete(id);
         this.updateRef();
       },
-      stuck: () => this.child?.kill('SIGKILL'),
     });
     this.commands.set(id, command);
     this.updateRef();
+    this.stuckTimer ??= setTimeout(this.checkStarts, START_TIMEOUT_MS).unref();
     command.connect(this.socketPath);
     return command;
   }
+
+  /**
+   * One timer for all commands waiting for their start report (not one per mail): a command the launcher has not
+   * confirmed for START_TIMEOUT_MS means it is stuck, and it is killed (then restarted). Unref'd: pending commands
+   * keep the process alive through the launcher's pipes (updateRef).
+   */
+  private readonly checkStarts = (): void => {
+    this.stuckTimer = null;
+    const now = Date.now();
+    let oldest = Infinity;
+    for (const command of this.commands.values()) {
+      if (command.starting) oldest = Math.min(oldest, command.requestedAt);
+    }
+    if (oldest === Infinity) return;
+    if (now - oldest >= START_TIMEOUT_MS) {
+      this.child?.kill('SIGKILL');
+      return;
+    }
+    this.stuckTimer = setTimeout(this.checkStarts, oldest + START_TIMEOUT_MS - now).unref();
+  };
 
   close(): void {
     const child = this.child;
@@ -175,8 +196,12 @@ class Launcher {
   private updateRef(): void {
     const child = this.child;
     if (!child) return;
+    const needed = !this.ready || this.commands.size > 0;
+    // The process too: its death must be seen while commands wait on it, also once their own sockets are closed.
+    if (needed) child.ref();
+    else child.unref();
     for (const stream of [child.stdout, child.stdin] as (Socket | null)[]) {
-      if (!this.ready || this.commands.size > 0) stream?.ref();
+      if (needed) stream?.ref();
       else stream?.unref();
     }
   }
@@ -234,8 +259,6 @@ class Launcher {
 interface LaunchedCommandHooks {
   /** The command is settled (exited or failed to start): the launcher forgets it. */
   done(): void;
-  /** The launcher did not confirm the start in time. */
-  stuck(): void;
 }
 
 type State = 'starting' | 'running' | 'exited' | 'failed';
@@ -258,7 +281,8 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   private stdinEnded = false;
   private abortPending = false;
   private pendingSignal: NodeJS.Signals | number | null = null;
-  private readonly startTimer: NodeJS.Timeout;
+  /** When the launcher was asked to start it (Date.now()). */
+  readonly requestedAt = Date.now();
 
   constructor(private readonly argv: readonly string[], private readonly id: string, private readonly hooks: LaunchedCommandHooks) {
     super();
@@ -291,9 +315,11 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
         callback(error);
       },
     });
-    this.startTimer = setTimeout(() => {
-      if (this.state === 'starting') hooks.stuck();
-    }, START_TIMEOUT_MS);
+  }
+
+  /** Not yet confirmed started by the launcher. */
+  get starting(): boolean {
+    return this.state === 'starting';
   }
 
   /** What the command wrote on stdout and stderr, as a stream that ends once it exited (for callers that read it). */
@@ -337,7 +363,6 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     if (this.state !== 'starting') return;
     this.state = 'running';
     this.pid = pid;
-    clearTimeout(this.startTimer);
     this.emit('spawn');
     if (this.abortPending) {
       this.abort();
@@ -378,7 +403,6 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
 
   private fail(error: Error): void {
     this.state = 'failed';
-    clearTimeout(this.startTimer);
     this.closeSockets();
     this.hooks.done();
     this.outputStream?.end();
