@@ -7,7 +7,7 @@ import { startTracked, stopTracked } from './processes';
 
 export const MSMTPD = '/usr/bin/msmtpd';
 const outDir = join(__dirname, '..');
-const relayCli = join(outDir, 'src-relay', 'cli.js');
+const relayCli = join(outDir, 'src-relay', 'cli', 'main.js');
 const relayServer = join(__dirname, 'relay-server.js');
 
 /** A server under test, started fresh for each measurement and stopped (with its whole process group) after. */
@@ -69,7 +69,7 @@ export function msmtpRelay(spawner: string, cliArgs: readonly string[] = [], bal
   return {
     name: 'msmtp-relay',
     description: useCli
-      ? `node out/src-relay/cli.js --interface=127.0.0.1 --port=P --command='<command> -f %F --'`
+      ? `node out/src-relay/cli/main.js --interface=127.0.0.1 --port=P --command='<command> -f %F --'`
       : `node out/bench/relay-server.js${ballastMib > 0 ? ` --ballast-mib=${ballastMib}` : ''} (createRelay, spawner '${spawner}')`,
     async start(commandArgv) {
       const port = await freePort();
