@@ -15,7 +15,7 @@ export function addBallast(mib: number): void {
       for (let j = 0; j < 16 * 1024; j++) objects.push({ index: j, name: `entry ${i}.${j}` });
       retained.push(objects);
     } else {
-      retained.push(Array.from({ length: DOUBLES_PER_MIB }, (_, j) => j + 0.5));
+      retained.push(new Array<number>(DOUBLES_PER_MIB).fill(i + 0.5));
     }
   }
 }

@@ -294,5 +294,7 @@ function msmtpVerdict(failures: number): string {
 
 main().catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 2;
+  // process.exit, not exitCode: the resident client and any server still up would keep the bench alive (the
+  // 'exit' handler of processes.ts kills every process group it started).
+  process.exit(2);
 });

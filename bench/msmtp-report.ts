@@ -32,7 +32,7 @@ function runVerdict(sample: MsmtpSample, msmtpd: MsmtpSample | undefined): strin
 
 /** The table of the real-msmtp rows, one line per row and server, with the goal judged run by run. */
 export function msmtpReport(figures: MsmtpFigures, sides: readonly SideSpec[]): { lines: string[]; failures: number } {
-  const header = ['Row', 'Server', 'mails/s', 'ratio to msmtpd, per run', 'p50 ms', 'p99 ms', 'CPU ms/mail: server', 'CPU ms/mail: tree', 'Goal, per run'];
+  const header = ['Row', 'Server', 'RSS MiB', 'mails/s', 'ratio to msmtpd, per run', 'p50 ms', 'p99 ms', 'CPU ms/mail: server', 'CPU ms/mail: tree', 'Goal, per run'];
   const rows: string[][] = [];
   let failures = 0;
   for (const [rowIndex, row] of msmtpRows.entries()) {
@@ -51,6 +51,7 @@ export function msmtpReport(figures: MsmtpFigures, sides: readonly SideSpec[]): 
       rows.push([
         row.label,
         side.label,
+        fixed(median(samples.map((s) => s.rssMiB)), 0),
         spread(samples.map((s) => s.rate), 0),
         side.key === 'msmtpd' ? '—' : ratios.map((r) => `${fixed(r, 2)}×`).join(' '),
         spread(samples.map((s) => s.p50), 1),

@@ -5,13 +5,14 @@
  * whole process tree (launcher and commands, or msmtpd's session forks and their shells).
  */
 import { cpuPerMail, sampleCpu, type CpuSample } from './cpu';
+import { readResidency } from './memory';
 import type { LoadJob, LoadResult } from './load-client';
 import { msmtpd, msmtpRelay, type RunningServer, type ServerKind } from './servers';
 import { startMsmtpTarget } from './sink';
 import { percentile } from './stats';
 
 /** The desktop app's main process is several times the CLI's size: the relay is measured at that size too. */
-export const DESKTOP_BALLAST_MIB = 180;
+export const DESKTOP_BALLAST_MIB = 150;
 
 export interface MsmtpRow {
   readonly label: string;
@@ -47,6 +48,8 @@ export interface MsmtpSample {
   p50: number;
   p99: number;
   cpu: CpuSample;
+  /** Resident size of the server process after the row (msmtpd: its listening process). */
+  rssMiB: number;
 }
 
 /** samples[row][sideKey] = one sample per run. */
@@ -70,6 +73,7 @@ async function measureOnce(server: RunningServer, row: MsmtpRow, load: Load): Pr
     p50: percentile(result.mailLatenciesMs, 50),
     p99: percentile(result.mailLatenciesMs, 99),
     cpu: cpuPerMail(before, after, result.mails),
+    rssMiB: (readResidency(server.pid)?.rssKiB ?? NaN) / 1024,
   };
 }
 

@@ -37,7 +37,8 @@ async function started(child: ChildProcess, port: number, mailHandlerPids: () =>
   child.stdout?.resume();
   try {
     await Promise.race([
-      waitForSmtp(port),
+      // A relay that takes a desktop-sized heap first needs a few seconds more on a busy machine.
+      waitForSmtp(port, 60_000),
       new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.trim()}`)))),
     ]);
   } catch (error) {
