@@ -208,11 +208,15 @@ export async function deliverViaCommand(
 
   try {
     const converter = new CrlfToLf();
-    await feed(Buffer.from(header));
+    // The header goes with the first piece of the body: one write to the command for a small mail, not two.
+    let headerBytes: Buffer | null = Buffer.from(header);
     for await (const chunk of body) {
       if (child.exitCode !== null || child.signalCode !== null) stdinBroken = true; // gone before the end of the mail
-      await feed(converter.convert(chunk as Buffer));
+      const data = converter.convert(chunk as Buffer);
+      await feed(headerBytes ? Buffer.concat([headerBytes, data]) : data);
+      headerBytes = null;
     }
+    if (headerBytes) await feed(headerBytes);
     const rest = converter.flush();
     await copy?.add(rest);
     if (!stdinBroken) stdin.end(rest);
