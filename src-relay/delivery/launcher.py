@@ -189,6 +189,7 @@ def serve():
                 except BlockingIOError:
                     pass
                 reap()
+                flush_reports()  # exits first: a mail's 250 should not wait for other commands' starts
             elif key.data == 'relay':
                 if not os.read(0, 4096):
                     return
