@@ -53,8 +53,8 @@ export interface ProviderOptions {
   readonly ca: TestCa;
   /** 'starttls': plain greeting, STARTTLS required before AUTH; 'tls': TLS from the first byte. */
   readonly mode: 'starttls' | 'tls';
-  readonly user: string;
-  readonly password: string;
+  /** The logins it accepts: user → password (a map, so a test can change a password). */
+  readonly users: ReadonlyMap<string, string>;
   /** The reply to a wrong login (default 535 5.7.8). */
   readonly refusal?: { code: number; message: string };
   /** Offer only these AUTH methods (default PLAIN LOGIN). */
@@ -75,7 +75,7 @@ export async function startProvider(options: ProviderOptions): Promise<Provider>
     logger: false,
     closeTimeout: 1000,
     onAuth(auth, _session, callback) {
-      const ok = auth.username === options.user && auth.password === options.password;
+      const ok = auth.username !== undefined && options.users.get(auth.username) === auth.password;
       logins.push({ user: auth.username ?? '', ok });
       if (ok) {
         callback(null, { user: auth.username });

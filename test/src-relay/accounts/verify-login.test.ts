@@ -14,7 +14,7 @@ const USER = 'alice@example.test';
 const PASSWORD = 'right horse battery';
 
 async function withProvider(options: Partial<ProviderOptions>, run: (provider: Provider) => Promise<void>): Promise<void> {
-  const provider = await startProvider({ ca, mode: 'starttls', user: USER, password: PASSWORD, ...options });
+  const provider = await startProvider({ ca, mode: 'starttls', users: new Map([[USER, PASSWORD]]), ...options });
   try {
     await run(provider);
   } finally {
