@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { classifyCommandFailure, type FailureStage } from './failure-class';
+import { classifyCommandFailure, type AccountAttention, type FailureStage } from './failure-class';
 import type { MailCopy } from './mail-copy';
 import { SmtpError } from './reply';
 
@@ -55,6 +55,8 @@ export interface DeliveryFailure {
   readonly reason: string;
   /** What happened, in words, for the log. */
   readonly detail?: string;
+  /** The msmtp account needs the user (login refused, no password); the mail itself is fine and is kept. */
+  readonly account?: AccountAttention;
 }
 
 /** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
@@ -73,8 +75,9 @@ export const NO_REPORT: DeliveryReport = Object.freeze({ exitCode: null, signal:
 /** What a session learns of the mail it handed on. */
 export type MailResult = DeliveryOutcome | QueuedOutcome;
 
-export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string): DeliveryFailure {
-  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}) };
+export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string,
+  account?: AccountAttention): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}), ...(account ? { account } : {}) };
 }
 
 const OUTPUT_TAIL_BYTES = 2048;
@@ -130,7 +133,7 @@ export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFa
   const judged = judgeCommand(report, (reason) => `Pipe command reported error ${report.signal
     ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
     : `${report.exitCode}: ${reason}`}`);
-  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail);
+  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail, judged.account);
 }
 
 /** A command that could not start is a setting to fix (msmtp not installed, a wrong path): the same table decides. */
@@ -144,6 +147,7 @@ interface Judged {
   reply: SmtpError;
   stage: FailureStage;
   reason: string;
+  account?: AccountAttention;
 }
 
 /** msmtp's failure table decides 451 (the mail may still go out, and the outbox keeps it) or 554 (it never will). */
@@ -151,7 +155,7 @@ function judgeCommand(report: DeliveryReport, words: (reason: string) => string)
   const judged = classifyCommandFailure(report);
   const text = words(judged.reason);
   const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
-  return { reply, stage: judged.stage, reason: judged.reason };
+  return { reply, stage: judged.stage, reason: judged.reason, ...(judged.account ? { account: judged.account } : {}) };
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */

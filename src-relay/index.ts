@@ -23,7 +23,7 @@ export { Outbox, defaultOutboxTiming } from './outbox';
 export type { OutboxOptions, OutboxEntry, SentEntry, KeptMailSender } from './outbox';
 export type { OutboxAction } from './events';
 export { classifyCommandFailure, describeFailure, STAGE_LABELS } from './failure-class';
-export type { FailureClass, FailureStage } from './failure-class';
+export type { FailureClass, FailureStage, AccountAttention } from './failure-class';
 export { writeTextDurably } from './durable-file';
 export { decodeEncodedWords } from './encoded-words';
 export { headerField } from './mail-copy';
