@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeTextDurably } from '../durable-file';
+import { writeTextDurably } from '../outbox/durable-file';
 import { AccountFileError } from './msmtprc-block';
 
 export interface ConfigPlace {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { AccountSettings } from '../../../src-relay/accounts/account-settings';
+import type { AccountSettings } from '../../../src-relay/index';
 import { verifyLogin, type LoginCheck } from '../../../src-relay/accounts/verify-login';
 import { makeTestCa, startProvider, type Provider, type ProviderOptions, type TestCa } from '../../helpers/provider';
 
