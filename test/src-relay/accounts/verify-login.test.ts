@@ -150,6 +150,16 @@ describe('verifyLogin against a loopback provider', () => {
     }
   });
 
+  test('a server without STARTTLS, or without AUTH, is named before any password is sent', async () => {
+    await withProvider({ disabledCommands: ['STARTTLS'] }, async (provider) => {
+      assert.equal(cause(await verifyLogin(settingsFor(provider.port), PASSWORD)), 'no-starttls');
+      assert.deepEqual(provider.logins, []);
+    });
+    await withProvider({ disabledCommands: ['AUTH'] }, async (provider) => {
+      assert.equal(cause(await verifyLogin(settingsFor(provider.port), PASSWORD)), 'no-login-offered');
+    });
+  });
+
   test('a missing trust file is named', async () => {
     assert.equal(cause(await verifyLogin(settingsFor(1, { tlsTrustFile: '/nonexistent/ca.pem' }), PASSWORD)), 'trust-file-unreadable');
   });
