@@ -6,7 +6,7 @@
  * save, send a test mail. See helpers/app-browser.ts for the one replaced part, the IPC transport.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -25,6 +25,7 @@ import { startSink, type SmtpSink } from '../helpers/smtp-sink';
 import { waitUntil } from '../helpers/wait';
 
 const AXE = require.resolve('axe-core/axe.min.js');
+const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
 const PANES = ['relay', 'logs', 'setup', 'outbox'] as const;
 type Pane = typeof PANES[number];
@@ -86,6 +87,7 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
     relay.onOutbox((view) => push(page, 'outbox', view));
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
@@ -455,6 +457,10 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
           return out;
         })()`);
         problems.push(...found.map((problem) => `${zoom}% ${pane}: ${problem}`));
+        if (pane === 'relay' || pane === 'outbox') {
+          await page.evaluate("document.getElementById('toast').hidden = true; document.activeElement?.blur()");
+          await page.screenshot({ path: join(ARTIFACTS, `app-zoom-${zoom}-${pane}.png`), fullPage: true });
+        }
       }
     }
     await page.setViewportSize({ width: 940, height: 700 });
