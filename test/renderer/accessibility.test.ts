@@ -13,7 +13,6 @@ import type { Page } from 'playwright-core';
 import type { OutboxView, RelayStatus } from '../../electron/contract/api';
 import { AppCommands } from '../../electron/core/commands';
 import { createXdgAutostart } from '../../electron/desktop/autostart';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
@@ -23,6 +22,8 @@ import { sendWithNodemailer } from '../helpers/mail';
 import { writeMsmtprc, type TestMsmtprc } from '../helpers/msmtprc';
 import { startSink, type SmtpSink } from '../helpers/smtp-sink';
 import { waitUntil } from '../helpers/wait';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
 
 const AXE = require.resolve('axe-core/axe.min.js');
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
@@ -40,7 +41,7 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let push: Awaited<ReturnType<typeof installBridge>>;
   let msmtprc: TestMsmtprc;
@@ -60,20 +61,21 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
     const store = createSettingsStore(dataDir);
     await store.save(msmtpSettingsFor(msmtprc.path, await freePort(), user));
     const loaded = await store.load();
-    relay = new RelayHost({
+    core = createAppCore({
+      settings: UNSET_SETTINGS,
       secrets, outboxDir: join(dataDir, 'outbox'), outboxTiming: { retryInitialMs: 15 * 60_000 },
       engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
     });
     const controller = new AppCommands({
-      relay,
+      app: core,
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
       writeClipboard: () => undefined,
       openLogFile: async () => '',
       chooseFile: async () => '/usr/bin/msmtp',
-    }, loaded.settings);
-    const started = await relay.start(loaded.settings);
+    });
+    const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
     pass = (await secrets.get(user))!;
     axeSource = await readFile(AXE, 'utf8');
@@ -82,9 +84,9 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
     browser = await launchChromium();
     push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
-    relay.onLog((entry) => push(page, 'log', entry));
-    relay.onStatus((status) => push(page, 'status', status));
-    relay.onOutbox((view) => push(page, 'outbox', view));
+    core.log.onEntry((entry) => push(page, 'log', entry));
+    core.status.onStatus((status) => push(page, 'status', status));
+    core.outbox!.onView((view) => push(page, 'outbox', view));
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await mkdir(ARTIFACTS, { recursive: true });
@@ -93,14 +95,14 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
   after(async () => {
     await browser?.close();
     ui?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await sink?.close();
     msmtprc?.remove();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
   });
 
-  const send = (to: string, subject = 'hello') => sendWithNodemailer(relay.status().port, { user, pass }, to, subject);
+  const send = (to: string, subject = 'hello') => sendWithNodemailer(core.status.current().port, { user, pass }, to, subject);
   const focused = () => page.evaluate<string>(`(() => {
     const element = document.activeElement;
     if (!element || element === document.body) return 'body';
@@ -201,7 +203,7 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
   const seedContent = async () => {
     await seedOutbox();
     const status: RelayStatus = {
-      ...relay.status(),
+      ...core.status.current(),
       notices: ['The settings file was broken and has been replaced.'],
       problems: [{ kind: 'msmtp-no-config', title: 'msmtp has no configuration file', detail: 'Create one.', steps: ['Create ~/.msmtprc'], sample: 'account default', fix: { action: 'retry', label: 'Check again' } }],
     };
@@ -381,7 +383,7 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
       await page.focus('#btn-toggle');
       await page.keyboard.press('Enter');
       await idle('#btn-toggle');
-      await waitUntil(async () => relay.status().state === (i === 0 ? 'stopped' : 'running'), 10_000, 'the toggle');
+      await waitUntil(async () => core.status.current().state === (i === 0 ? 'stopped' : 'running'), 10_000, 'the toggle');
       if (!(await isFocused('#btn-toggle'))) lost.push(`#btn-toggle: focus on ${await focused()}`);
     }
     assert.deepEqual(lost, []);
