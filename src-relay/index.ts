@@ -28,3 +28,7 @@ export { writeTextDurably } from './durable-file';
 export { decodeEncodedWords } from './encoded-words';
 export { headerField } from './mail-copy';
 export { isListenHost } from './listen';
+export { lookupAccount, AddressError } from './accounts/lookup';
+export type { LookupSeams } from './accounts/lookup';
+export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';
+export type { AccountSettings, TlsMode } from './accounts/account-settings';
