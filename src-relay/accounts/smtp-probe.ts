@@ -28,24 +28,26 @@ export async function probeSmtp(
   const abort = () => sockets.forEach((socket) => socket.destroy(new Error('cancelled')));
   signal?.addEventListener('abort', abort, { once: true });
   try {
+    let talk: Dialogue;
     if (mode === 'tls') {
       const secure = await open(connectTls({ host: target.host, port: target.port, ...tlsOptions }), 'secureConnect', sockets);
-      const talk = new Dialogue(secure);
+      talk = new Dialogue(secure);
       await talk.expect(220);
       await talk.send('EHLO localhost', 250);
     } else {
       const plain = await open(connectTcp({ host: target.host, port: target.port }), 'connect', sockets);
-      const talk = new Dialogue(plain);
-      await talk.expect(220);
-      const ehlo = await talk.send('EHLO localhost', 250);
+      const first = new Dialogue(plain);
+      await first.expect(220);
+      const ehlo = await first.send('EHLO localhost', 250);
       if (!ehlo.some((line) => /^STARTTLS\b/i.test(line.slice(4)))) return { ok: false, reason: 'the server offers no STARTTLS' };
-      await talk.send('STARTTLS', 220);
-      talk.detach();
+      await first.send('STARTTLS', 220);
+      first.detach();
       const secure = await open(connectTls({ socket: plain, ...tlsOptions }), 'secureConnect', sockets);
-      await new Dialogue(secure).send('EHLO localhost', 250);
+      talk = new Dialogue(secure);
+      await talk.send('EHLO localhost', 250);
     }
-    const last = sockets[sockets.length - 1]!;
-    last.end('QUIT\r\n');
+    // A polite end; the answer is already known, so a server that closes instead of saying 221 changes nothing.
+    await talk.send('QUIT', 221).catch(() => undefined);
     return { ok: true };
   } catch (error) {
     return { ok: false, reason: (error as Error).message };
