@@ -13,7 +13,9 @@ const GLUE = '^electron/(main|preload|ipc|tray|window)[.]ts$';
 const RENDERER_CONTRACT = '^(renderer/|electron/api[.]ts$)';
 const UNIT_TEST = '^test/(?:properties/|cases/)?([a-z-]+)(?:[.]test)?[.]ts$';
 const LAUNCHER_TEST = '^test/spawner-launcher[.]test[.]ts$';
-const CLI = '^src-relay/(cli|cli-args|cli-queue|cli-run|cli-startup|getopt|log)[.]ts$';
+const CLI = '^src-relay/(cli|cli-args|cli-lookup|cli-queue|cli-run|cli-startup|getopt|log)[.]ts$';
+/** The account lookup's tests (test/src-relay/accounts/) test the modules of src-relay/accounts/, the folder they mirror. */
+const ACCOUNTS_TEST = '^test/src-relay/accounts/[a-z-]+[.]test[.]ts$';
 
 module.exports = {
   forbidden: [
@@ -83,10 +85,17 @@ module.exports = {
       to: { path: '^src-relay/', pathNot: '^src-relay/(index|spawner-launcher|deliver)[.]ts$' },
     },
     {
+      name: 'accounts-tests-use-their-folder',
+      comment: 'A test of test/src-relay/accounts/ imports the engine index or the modules of src-relay/accounts/.',
+      severity: 'error',
+      from: { path: ACCOUNTS_TEST },
+      to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/accounts/'] },
+    },
+    {
       name: 'test-helpers-use-the-engine-index',
       comment: 'Test helpers, fixtures and stress runs use the engine through src-relay/index.ts.',
       severity: 'error',
-      from: { path: '^test/', pathNot: UNIT_TEST },
+      from: { path: '^test/', pathNot: [UNIT_TEST, ACCOUNTS_TEST] },
       to: { path: '^src-relay/', pathNot: '^src-relay/index[.]ts$' },
     },
     {
