@@ -1,21 +1,31 @@
 /**
- * The boundaries of docs/architecture.md, checked by `npm run lint` (and so by `npm test`).
- * Which files may import what:
- * - the engine (src-relay/) is a library: no desktop, bench or test code;
- * - only the Electron glue (GLUE below) imports electron or electron-log; the rest of electron/ runs under plain Node;
- * - the renderer imports only the IPC contract; the main process imports from renderer/ only the status wording
- *   it shares with the window (renderer/status-text.ts, import-free);
- * - callers of the engine (electron/, bench/, renderer/, the CLI, tests) use src-relay/index.ts only. The exception
- *   is a unit test: test/<module>.test.ts, its fast-check properties test/properties/<module>.ts and its shared cases
- *   test/cases/<module>.ts may import src-relay/<module>.ts itself, the internals they are there to test.
+ * The boundaries of docs/architecture.md, as folder rules, checked by `npm run lint` (and so by `npm test`).
+ * - src-relay/ is a library in layers: cli/ -> index.ts -> engine.ts -> outbox/ -> delivery/ -> smtp/ -> the root
+ *   vocabulary (options, events, listen, secrets). Nothing imports a layer above its own.
+ * - electron/ in layers: glue/ -> core/ -> setup/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
+ *   imports electron or electron-log; the rest runs under plain Node.
+ * - renderer/ imports only electron/contract/ (as types) and its own modules.
+ * - Callers of the engine (electron/, bench/, the CLI, tests) use src-relay/index.ts. A unit test is the exception: it
+ *   sits at its module's path under test/ (test/src-relay/smtp/wire.test.ts for src-relay/smtp/wire.ts) and may
+ *   reach that module; a fast-check suite test/properties/<name>.ts may reach the engine module of that name.
  */
-const GLUE = '^electron/(main|preload|ipc|tray|window)[.]ts$';
-const RENDERER_CONTRACT = '^(renderer/|electron/api[.]ts$)';
-const UNIT_TEST = '^test/(?:properties/|cases/)?([a-z-]+)(?:[.]test)?[.]ts$';
-const LAUNCHER_TEST = '^test/spawner-launcher[.]test[.]ts$';
-const CLI = '^src-relay/(cli|cli-args|cli-lookup|cli-queue|cli-run|cli-startup|getopt|log)[.]ts$';
-/** The account lookup's tests (test/src-relay/accounts/) test the modules of src-relay/accounts/, the folder they mirror. */
+const ENGINE_ABOVE = (layer) => ({
+  smtp: '^src-relay/(delivery|outbox|cli)/|^src-relay/(engine|index)[.]ts$',
+  delivery: '^src-relay/(outbox|cli)/|^src-relay/(engine|index)[.]ts$',
+  outbox: '^src-relay/cli/|^src-relay/(engine|index)[.]ts$',
+  accounts: '^src-relay/(smtp|delivery|outbox|cli)/|^src-relay/(engine|index)[.]ts$',
+}[layer]);
+/** The account lookup's tests may reach every module of src-relay/accounts/: its table, overlay and parser work together. */
 const ACCOUNTS_TEST = '^test/src-relay/accounts/[a-z-]+[.]test[.]ts$';
+const ELECTRON_ABOVE = {
+  core: '^electron/glue/',
+  setup: '^electron/(glue|core)/',
+  health: '^electron/(glue|core|setup)/',
+  tray: '^electron/(glue|core|setup|health)/',
+  desktop: '^electron/(glue|core|setup|health|tray)/',
+  outbox: '^electron/(glue|core|setup|health|tray)/',
+  contract: '^electron/(glue|core|setup|health|tray|desktop|outbox)/',
+};
 
 module.exports = {
   forbidden: [
@@ -26,76 +36,96 @@ module.exports = {
       from: { path: '^src-relay/' },
       to: { path: '^(electron|renderer|bench|test)/' },
     },
-    {
-      name: 'electron-only-in-glue',
-      comment: `Only the glue files (${GLUE}) import electron or electron-log; everything else must load under plain Node.`,
+    ...['smtp', 'delivery', 'outbox', 'accounts'].map((layer) => ({
+      name: `engine-${layer}-imports-no-layer-above`,
+      comment: `src-relay/${layer}/ is below ${ENGINE_ABOVE(layer)}.`,
       severity: 'error',
-      from: { pathNot: GLUE },
-      to: { path: '^node_modules/(electron|electron-log)/' },
-    },
+      from: { path: `^src-relay/${layer}/` },
+      to: { path: ENGINE_ABOVE(layer) },
+    })),
     {
-      name: 'renderer-imports-only-the-contract',
-      comment: 'The settings window sees the main process only through the IPC contract (electron/api.ts).',
+      name: 'engine-vocabulary-is-the-bottom',
+      comment: 'The root vocabulary (options, events, listen, secrets) imports only itself and node.',
       severity: 'error',
-      from: { path: '^renderer/' },
-      to: { pathNot: RENDERER_CONTRACT },
-    },
-    {
-      name: 'desktop-shares-only-status-text',
-      comment: 'The main process and the window share one import-free module, renderer/status-text.ts; nothing else.',
-      severity: 'error',
-      from: { pathNot: '^renderer/' },
-      to: { path: '^renderer/', pathNot: '^renderer/status-text[.]ts$' },
-    },
-    {
-      name: 'status-text-is-import-free',
-      comment: 'renderer/status-text.ts is compiled by both tsconfigs (Node and the browser): it imports nothing.',
-      severity: 'error',
-      from: { path: '^renderer/status-text[.]ts$' },
-      to: {},
-    },
-    {
-      name: 'callers-use-the-engine-index',
-      comment: 'Desktop, bench and tests use the engine through src-relay/index.ts.',
-      severity: 'error',
-      from: { path: '^(electron|bench|renderer)/' },
-      to: { path: '^src-relay/', pathNot: '^src-relay/index[.]ts$' },
+      from: { path: '^src-relay/(options|events|listen|secrets)[.]ts$' },
+      to: { path: '^src-relay/', pathNot: '^src-relay/(options|events|listen|secrets)[.]ts$' },
     },
     {
       name: 'cli-uses-the-engine-index',
       comment: 'The CLI (its own modules aside) is a caller of src-relay/index.ts like the desktop app.',
       severity: 'error',
-      from: { path: CLI },
-      to: { path: '^src-relay/', pathNot: [CLI, '^src-relay/index[.]ts$'] },
+      from: { path: '^src-relay/cli/' },
+      to: { path: '^src-relay/', pathNot: '^src-relay/(cli/|index[.]ts$)' },
     },
     {
-      name: 'tests-use-the-engine-index',
-      comment: 'A unit test imports engine internals only of the module it is named after: test/wire.test.ts, ' +
-        'test/properties/wire.ts (fast-check properties) and test/cases/deliver.ts (cases shared by several tests) ' +
-        '-> src-relay/wire.ts, src-relay/deliver.ts. Everything else in test/ uses src-relay/index.ts.',
+      name: 'electron-only-in-glue',
+      comment: 'Only electron/glue/ imports electron or electron-log; everything else must load under plain Node.',
       severity: 'error',
-      from: { path: UNIT_TEST, pathNot: LAUNCHER_TEST },
-      to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/$1[.]ts$'] },
+      from: { pathNot: '^electron/glue/' },
+      to: { path: '^node_modules/(electron|electron-log)/' },
+    },
+    ...Object.entries(ELECTRON_ABOVE).map(([layer, above]) => ({
+      name: `electron-${layer}-imports-no-layer-above`,
+      comment: `electron/${layer}/ is below ${above}.`,
+      severity: 'error',
+      from: { path: `^electron/${layer}/` },
+      to: { path: above },
+    })),
+    {
+      name: 'renderer-imports-only-the-contract',
+      comment: 'The settings window sees the main process only through the IPC contract (electron/contract/).',
+      severity: 'error',
+      from: { path: '^renderer/' },
+      to: { pathNot: '^(renderer|electron/contract)/' },
+    },
+    {
+      name: 'nothing-imports-the-renderer',
+      comment: 'The window is a browser page: the main process sends it words, it does not share modules.',
+      severity: 'error',
+      from: { pathNot: '^renderer/' },
+      to: { path: '^renderer/' },
+    },
+    {
+      name: 'callers-use-the-engine-index',
+      comment: 'Desktop, bench and renderer use the engine through src-relay/index.ts.',
+      severity: 'error',
+      from: { path: '^(electron|bench|renderer)/' },
+      to: { path: '^src-relay/', pathNot: '^src-relay/index[.]ts$' },
+    },
+    {
+      name: 'unit-tests-reach-only-their-module',
+      comment: 'test/src-relay/<path>.test.ts (and <path>.cases.ts) may import src-relay/<path>.ts; the rest of the ' +
+        'engine only through src-relay/index.ts (and the session contract, smtp/handler.ts). The launcher test drives the launcher through deliverViaCommand.',
+      severity: 'error',
+      from: { path: '^test/(src-relay/[a-z/-]+)(?:[.]test|[.]cases)?[.]ts$', pathNot: ['^test/src-relay/delivery/launcher[.]test[.]ts$', ACCOUNTS_TEST] },
+      to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^$1[.]ts$', '^src-relay/smtp/handler[.]ts$'] },
     },
     {
       name: 'launcher-test-drives-deliver',
       comment: 'The launcher is a spawner for deliver.ts; its test drives it through deliverViaCommand, as the engine does.',
       severity: 'error',
-      from: { path: LAUNCHER_TEST },
-      to: { path: '^src-relay/', pathNot: '^src-relay/(index|spawner-launcher|deliver)[.]ts$' },
+      from: { path: '^test/src-relay/delivery/launcher[.]test[.]ts$' },
+      to: { path: '^src-relay/', pathNot: '^src-relay/(index|delivery/launcher|delivery/deliver|smtp/handler)[.]ts$' },
     },
     {
-      name: 'accounts-tests-use-their-folder',
-      comment: 'A test of test/src-relay/accounts/ imports the engine index or the modules of src-relay/accounts/.',
+      name: 'accounts-tests-reach-their-folder',
+      comment: 'test/src-relay/accounts/*.test.ts may import src-relay/accounts/ (table, overlay, parser and lookup are tested together) and index.ts.',
       severity: 'error',
       from: { path: ACCOUNTS_TEST },
       to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/accounts/'] },
     },
     {
-      name: 'test-helpers-use-the-engine-index',
-      comment: 'Test helpers, fixtures and stress runs use the engine through src-relay/index.ts.',
+      name: 'properties-reach-only-their-module',
+      comment: 'test/properties/<name>.ts and <name>.test.ts are the fast-check suite of the engine module <name>.',
       severity: 'error',
-      from: { path: '^test/', pathNot: [UNIT_TEST, ACCOUNTS_TEST] },
+      from: { path: '^test/properties/([a-z-]+)(?:[.]test)?[.]ts$' },
+      to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/$1[.]ts$', '^src-relay/(smtp|delivery|outbox)/$1[.]ts$'] },
+    },
+    {
+      name: 'other-tests-use-the-engine-index',
+      comment: 'Tests of the app, whole-product tests, helpers, fixtures and stress runs use src-relay/index.ts.',
+      severity: 'error',
+      from: { path: '^test/', pathNot: '^test/(src-relay|properties)/' },
       to: { path: '^src-relay/', pathNot: '^src-relay/index[.]ts$' },
     },
     {

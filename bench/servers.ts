@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { childPids } from './memory';
-import { freePort, waitForSmtp } from './ports';
+import { freePort, waitForSmtp } from '../test/helpers/ports';
 import { startTracked, stopTracked } from './processes';
 
 export const MSMTPD = '/usr/bin/msmtpd';

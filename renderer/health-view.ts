@@ -1,4 +1,4 @@
-import type { HealthFix, HealthProblem, RendererApi } from '../electron/api';
+import type { HealthFix, HealthProblem, RendererApi } from '../electron/contract/api';
 import { busy, toast } from './dom.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { LogEntry, RendererApi } from '../electron/api';
+import type { LogEntry, RendererApi } from '../electron/contract/api';
 import { busy, byId, toast } from './dom.js';
 
 const MAX_LINES = 2000;

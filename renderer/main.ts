@@ -1,10 +1,9 @@
-import type { RelayStatus, RendererApi } from '../electron/api';
+import type { RelayStatus, RendererApi } from '../electron/contract/api';
 import { busy, byId, toast } from './dom.js';
 import { mountLogsPane } from './logs-pane.js';
 import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
 import { mountOutboxPane } from './outbox-pane.js';
-import { lastMailFailed, mailsSentToday, runningLine } from './status-text.js';
 import { renderProblems } from './health-view.js';
 import { mountTestMail } from './test-mail-view.js';
 
@@ -78,11 +77,9 @@ function selectPane(name: PaneName): void {
 
 function showStatus(status: RelayStatus): void {
   const card = byId('status-card');
-  card.dataset.state = lastMailFailed(status) ? 'warning' : status.state;
-  byId('status-line').textContent = status.state === 'running'
-    ? runningLine(status.host, status.port)
-    : status.state === 'stopped' ? 'Stopped' : 'Not running';
-  const mails = mailsSentToday(status.mailsToday);
+  card.dataset.state = status.words.attention ? 'warning' : status.state;
+  byId('status-line').textContent = status.words.line;
+  const mails = status.words.mails;
   byId('status-mails').textContent = status.lastMail
     ? `${mails}. Last: ${status.lastMail.summary}`
     : mails;

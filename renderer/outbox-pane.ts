@@ -1,4 +1,4 @@
-import type { OutboxMail, OutboxView, RendererApi, SentMail } from '../electron/api';
+import type { OutboxMail, OutboxView, RendererApi, SentMail } from '../electron/contract/api';
 import { busy, byId, toast } from './dom.js';
 
 /** How long the second click of Delete is awaited before the button asks again from the start. */

@@ -1,4 +1,4 @@
-import type { AppSettings, CommandCheck, RendererApi, SaveResult, SettingsField } from '../electron/api';
+import type { AppSettings, CommandCheck, RendererApi, SaveResult, SettingsField } from '../electron/contract/api';
 import { busy, byId, toast } from './dom.js';
 
 /**

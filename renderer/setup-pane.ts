@@ -1,4 +1,4 @@
-import type { ClientGuide, ClientSetupView, CopyItem, RendererApi, ThunderbirdProfileView } from '../electron/api';
+import type { ClientGuide, ClientSetupView, CopyItem, RendererApi, ThunderbirdProfileView } from '../electron/contract/api';
 import { busy, byId, toast } from './dom.js';
 
 /** The Mail client setup pane: the values a mail program needs, Add to Thunderbird, and a guide per program. */

@@ -1,4 +1,4 @@
-import type { RendererApi, TestMailResult } from '../electron/api';
+import type { RendererApi, TestMailResult } from '../electron/contract/api';
 import { busy, byId } from './dom.js';
 
 /** "Send a test mail" in the Relay pane: the address (msmtp's default From to start with) and the result. */

@@ -12,8 +12,8 @@ for (const file of readdirSync(source)) {
   cpSync(join(source, file), join(target, file), { recursive: true });
 }
 
-// The python launcher (src-relay/spawner-launcher.ts reads it as text at run time).
-cpSync(join(root, 'src-relay', 'launcher.py'), join(root, 'out', 'src-relay', 'launcher.py'));
+// The python launcher (src-relay/delivery/launcher.ts reads it as text at run time).
+cpSync(join(root, 'src-relay', 'delivery', 'launcher.py'), join(root, 'out', 'src-relay', 'delivery', 'launcher.py'));
 
-// tsc writes plain files; the CLI is run directly too (./out/src-relay/cli.js, npm's bin link).
-chmodSync(join(root, 'out', 'src-relay', 'cli.js'), 0o755);
+// tsc writes plain files; the CLI is run directly too (./out/src-relay/cli/main.js, npm's bin link).
+chmodSync(join(root, 'out', 'src-relay', 'cli', 'main.js'), 0o755);

@@ -1,22 +1,22 @@
 /**
  * The settings window in real headless Chromium, with the real main-process side behind it. Only the IPC transport
  * is replaced: the compiled preload runs in the page with a `require('electron')` whose ipcRenderer.invoke goes
- * through a Playwright binding into the same IPC gate (sender check + input validation) and Controller that
+ * through a Playwright binding into the same IPC gate (sender check + input validation) and AppCommands that
  * ipc.ts wires up in the app; pushes go the other way through page.evaluate.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { MainApi, PushChannel, PushPayloads } from '../../electron/api';
-import { createIpcGate } from '../../electron/ipc-validate';
-import { readUiFile } from '../../electron/ui-files';
+import type { MainApi, PushChannel, PushPayloads } from '../../electron/contract/api';
+import { createIpcGate } from '../../electron/core/ipc-gate';
+import { readUiFile } from '../../electron/desktop/ui-files';
 import { tempDir } from './app-env';
 import { OUT_DIR } from './paths';
 
 const OUT = OUT_DIR;
 export const UI_ROOT = join(OUT, 'ui', 'renderer');
-const PRELOAD = join(OUT, 'electron', 'preload.js');
+const PRELOAD = join(OUT, 'electron', 'glue', 'preload.js');
 
 /** Serves the compiled renderer exactly as the app's app:// handler does (same files, same headers). */
 export async function serveUi(root = UI_ROOT): Promise<{ origin: string; server: Server }> {

@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
-import { smtpGreets } from '../../bench/ports';
+import { smtpGreets } from './ports';
 import { waitUntil } from './wait';
 
 import { OUT_DIR } from './paths';
 
-export const cliPath = join(OUT_DIR, 'src-relay', 'cli.js');
+export const cliPath = join(OUT_DIR, 'src-relay', 'cli', 'main.js');
 
 /** argv as one shell-quoted string, for --command (which the relay splits again without a shell). */
 export function commandString(argv: readonly string[]): string {

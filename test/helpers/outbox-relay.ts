@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../bench/ports';
+import { freePort } from './ports';
 import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { writeMsmtprc, type TestMsmtprc } from './msmtprc';
 import { EventLog } from './event-log';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from '../../bench/ports';
+import { freePort } from './ports';
 import { Marionette } from './marionette';
 import { waitUntil } from './wait';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeBase64Strict, decodePlain } from '../../src-relay/auth';
+import { decodeBase64Strict, decodePlain } from '../../src-relay/smtp/auth';
 import { SmtpError } from '../../src-relay/index';
 import { fuzzRunOptions } from './arbitraries';
 

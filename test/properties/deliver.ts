@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { buildArgv } from '../../src-relay/deliver';
+import { buildArgv } from '../../src-relay/delivery/deliver';
 import { fuzzRunOptions } from './arbitraries';
 
 /** Pure: argv building keeps every recipient one element, replaces only the first %F, adds nothing else. */

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { SmtpError } from '../../src-relay/index';
-import { SmtpReader, StreamEndedError } from '../../src-relay/wire';
+import { SmtpReader, StreamEndedError } from '../../src-relay/smtp/wire';
 import { bodyLines, fuzzRunOptions, interestingByte } from './arbitraries';
 import { decodeDataStream, encodeDataBody, expectedBody, splitAt } from './smtp-model';
 

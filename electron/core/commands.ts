@@ -1,0 +1,272 @@
+import { homedir } from 'node:os';
+import type {
+  ActionResult, AppSettings, ClientGuide, ClientSetupView, GuideId, CommandCheck, CopyItem, HealthFix, LogEntry, MainApi, RelayStatus,
+  SaveResult, TestMailResult, ThunderbirdProfileView, ThunderbirdRequest,
+} from '../contract/api';
+import type { HealthMonitor } from '../health/monitor';
+import { isMsmtp, probeMsmtp } from '../health/msmtp-pretend';
+import { classifyCommandFailure, parseCommand } from '../../src-relay/index';
+import { defaultTestAddress, sendTestMail } from '../setup/test-mail';
+import { exportCertificate, type LocalCertificate } from './tls-cert';
+import type { OutboxView } from '../contract/api';
+import type { Autostart } from '../desktop/autostart';
+import { clientGuides, clientSetupText, clientSetupView } from '../setup/mail-clients';
+import type { SecretStore } from '../../src-relay/index';
+import { checkCommand, msmtpAccounts, type CheckOptions } from '../health/msmtp-check';
+import { generatePassword, passwordProblem } from './password';
+import type { RelayHost } from './relay-host';
+import type { SettingsStore } from './settings';
+import { addRelayToListedProfile, describeProfiles, type ThunderbirdPlaces } from '../setup/thunderbird-profiles';
+
+/** The platform services the controller needs; main.ts passes Electron's, tests pass real stand-ins of their own. */
+export interface AppCommandsDeps {
+  relay: RelayHost;
+  store: SettingsStore;
+  secrets: SecretStore;
+  autostart: Autostart;
+  /** Electron 45's clipboard.writeText returns a promise; a test's array push does not. */
+  writeClipboard(text: string): Promise<void> | void;
+  /** Opens the log file in the desktop's viewer; resolves to an error message, or '' on success (shell.openPath). */
+  openLogFile(): Promise<string>;
+  chooseFile(): Promise<string | null>;
+  checkOptions?: CheckOptions;
+  /** The health checks (main.ts and the window tests pass one; without it the fixes only restart the relay). */
+  health?: HealthMonitor;
+  /** The relay's key and certificate for STARTTLS (tls-cert.ts's ensureCertificate for the app's data folder). */
+  certificate?: () => Promise<LocalCertificate>;
+  /** Native save dialog; resolves to the chosen path or null when cancelled. */
+  chooseSavePath?: (suggestedName: string) => Promise<string | null>;
+  /** Where to look for Thunderbird profiles; this user's home and %APPDATA% by default. */
+  thunderbird?: ThunderbirdPlaces;
+}
+
+/**
+ * Everything the settings window can ask for, without Electron: ipc.ts calls these after checking the sender and
+ * validating the input, the tray calls a few of them too.
+ */
+export class AppCommands implements MainApi {
+  private settings: AppSettings;
+
+  constructor(private readonly deps: AppCommandsDeps, initial: AppSettings) {
+    this.settings = { ...initial };
+  }
+
+  current(): AppSettings {
+    return { ...this.settings };
+  }
+
+  async getSettings(): Promise<AppSettings> {
+    return this.current();
+  }
+
+  async saveSettings(next: AppSettings): Promise<SaveResult> {
+    const checked = await this.deps.store.save(next);
+    if (!checked.ok) return checked;
+    const saved = checked.settings;
+    if (saved.launchAtLogin !== this.settings.launchAtLogin) {
+      try {
+        await this.deps.autostart.setEnabled(saved.launchAtLogin);
+      } catch (error) {
+        this.deps.relay.appLog('error', `could not change start at login: ${(error as Error).message}`);
+      }
+    }
+    this.settings = saved;
+    const status = await this.deps.relay.apply(saved);
+    void this.deps.health?.checkMsmtp();
+    return { ok: true, settings: this.current(), status };
+  }
+
+  async setPassword(password: string): Promise<ActionResult> {
+    const problem = passwordProblem(password);
+    if (problem) return { ok: false, error: problem };
+    return this.storePassword(password, 'Password saved in the keyring. Enter it in your mail client too.');
+  }
+
+  async regeneratePassword(): Promise<ActionResult> {
+    return this.storePassword(generatePassword(), 'New password saved in the keyring. Copy it into your mail client.');
+  }
+
+  async copy(item: CopyItem): Promise<ActionResult> {
+    const view = await this.clientSetup();
+    let text: string;
+    switch (item) {
+      case 'host':
+        text = view.host;
+        break;
+      case 'port':
+        text = String(view.port);
+        break;
+      case 'user':
+        text = view.user;
+        break;
+      case 'all':
+        text = clientSetupText(view);
+        break;
+      case 'password':
+        try {
+          text = await this.deps.relay.ensurePassword(this.settings.user);
+        } catch (error) {
+          return { ok: false, error: `No keyring: ${(error as Error).message}` };
+        }
+        break;
+    }
+    await this.deps.writeClipboard(text);
+    return { ok: true, message: item === 'password' ? 'Password copied' : `Copied ${item === 'all' ? 'settings' : item}` };
+  }
+
+  async getStatus(): Promise<RelayStatus> {
+    return this.deps.relay.status();
+  }
+
+  async setRunning(on: boolean): Promise<RelayStatus> {
+    return on ? this.deps.relay.start(this.settings) : this.deps.relay.stop();
+  }
+
+  async recentLog(): Promise<LogEntry[]> {
+    return this.deps.relay.recentLog();
+  }
+
+  async clearLog(): Promise<void> {
+    this.deps.relay.clearLog();
+  }
+
+  async openLogFile(): Promise<ActionResult> {
+    const problem = await this.deps.openLogFile();
+    return problem ? { ok: false, error: problem } : { ok: true };
+  }
+
+  async checkCommand(command: string): Promise<CommandCheck> {
+    return checkCommand(command, this.deps.checkOptions);
+  }
+
+  async chooseCommandFile(): Promise<string | null> {
+    return this.deps.chooseFile();
+  }
+
+  async clientSetup(): Promise<ClientSetupView> {
+    const view = clientSetupView(this.settings, this.deps.relay.status());
+    if (view.security !== 'starttls' || !this.deps.certificate) return view;
+    const certificate = await this.deps.certificate().catch(() => null);
+    return certificate ? { ...view, fingerprint: certificate.fingerprint256 } : view;
+  }
+
+  async testMailDefaults(): Promise<{ from?: string; to?: string }> {
+    const address = defaultTestAddress(await msmtpAccounts(this.deps.checkOptions));
+    return address ? { from: address, to: address } : {};
+  }
+
+  async sendTestMail(to: string): Promise<TestMailResult> {
+    const status = this.deps.relay.status();
+    const from = (await this.testMailDefaults()).from ?? `${this.settings.user}@localhost`;
+    const tlsCa = this.settings.tls && this.deps.certificate ? (await this.deps.certificate()).cert : undefined;
+    const argv = parseCommand(this.settings.command);
+    const result = await sendTestMail({
+      address: status.state === 'running' ? { host: status.host, port: status.port } : null,
+      user: this.settings.user,
+      password: () => this.deps.relay.ensurePassword(this.settings.user),
+      from,
+      to,
+      ...(tlsCa !== undefined ? { tlsCa } : {}),
+      subscribe: (listener) => this.deps.relay.onEvent(listener),
+      probe: (sender) => (isMsmtp(argv[0]!) ? probeMsmtp(argv, sender, { env: this.deps.checkOptions?.env }) : Promise.resolve(null)),
+      classify: classifyCommandFailure,
+    });
+    this.deps.relay.appLog(result.outcome === 'sent' ? 'info' : 'error', `test mail to ${to}: ${result.headline}`);
+    return result;
+  }
+
+  async applyFix(fix: HealthFix): Promise<ActionResult> {
+    switch (fix.action) {
+      case 'use-port': {
+        const saved = await this.saveSettings({ ...this.settings, port: fix.port });
+        if (!saved.ok) return { ok: false, error: Object.values(saved.errors).join('; ') };
+        return saved.status.state === 'running'
+          ? { ok: true, message: `The relay now listens on port ${fix.port}. Change the port in your mail client too.` }
+          : { ok: false, error: saved.status.error ?? `The relay did not start on port ${fix.port}` };
+      }
+      case 'retry': {
+        const [status] = await Promise.all([this.deps.relay.start(this.settings), this.deps.health?.checkMsmtp()]);
+        return status.state === 'running' ? { ok: true, message: 'The relay is running' } : { ok: false, error: status.error ?? 'The relay did not start' };
+      }
+      case 'fix-permissions': {
+        if (!this.deps.health) return { ok: false, error: 'The health checks are not available' };
+        try {
+          const file = await this.deps.health.fixPermissions();
+          return { ok: true, message: `${file} is now private to you (chmod 600)` };
+        } catch (error) {
+          return { ok: false, error: (error as Error).message };
+        }
+      }
+    }
+  }
+
+  async exportCertificate(): Promise<ActionResult> {
+    if (!this.deps.certificate || !this.deps.chooseSavePath) return { ok: false, error: 'Encrypted connections are not available here' };
+    const certificate = await this.deps.certificate();
+    const target = await this.deps.chooseSavePath('msmtp-relay-localhost.pem');
+    if (!target) return { ok: false, error: 'Not exported' };
+    await exportCertificate(certificate.cert, target);
+    return { ok: true, message: `Certificate saved to ${target}` };
+  }
+
+  async listOutbox(): Promise<OutboxView> {
+    return this.deps.relay.outboxView();
+  }
+
+  async retryOutbox(id: string | null): Promise<ActionResult> {
+    const count = await this.deps.relay.retryOutbox(id);
+    if (count === 0) return { ok: false, error: id === null ? 'No mail is waiting' : `Mail ${id} is not in the outbox (or it is being sent right now)` };
+    const what = id === null ? (count === 1 ? 'the waiting mail' : `the ${count} waiting mails`) : 'the mail';
+    if (this.deps.relay.status().state !== 'running') return { ok: true, message: `The relay is stopped: ${what} will be sent once it runs` };
+    return { ok: true, message: `Trying ${what} now` };
+  }
+
+  async deleteFromOutbox(id: string): Promise<ActionResult> {
+    const removed = await this.deps.relay.removeFromOutbox(id);
+    return removed ? { ok: true, message: 'Deleted from the outbox' } : { ok: false, error: `Mail ${id} is not in the outbox (or it is being sent right now)` };
+  }
+
+  async setSendingPaused(paused: boolean): Promise<OutboxView> {
+    return this.deps.relay.setSendingPaused(paused);
+  }
+
+  async clientGuides(): Promise<ClientGuide[]> {
+    const from = defaultTestAddress(await msmtpAccounts(this.deps.checkOptions));
+    return clientGuides(await this.clientSetup(), from ? { from } : {});
+  }
+
+  async copySnippet(id: GuideId, index: number): Promise<ActionResult> {
+    const snippet = (await this.clientGuides()).find((guide) => guide.id === id)?.snippets[index];
+    if (!snippet) return { ok: false, error: 'That snippet is not there any more' };
+    await this.deps.writeClipboard(snippet.text);
+    return { ok: true, message: `Copied ${snippet.label}` };
+  }
+
+  async thunderbirdProfiles(): Promise<ThunderbirdProfileView[]> {
+    return describeProfiles(this.thunderbirdPlaces());
+  }
+
+  async addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult> {
+    const view = await this.clientSetup();
+    const server = { host: view.host, port: view.port, user: view.user, starttls: view.security === 'starttls' };
+    const result = await addRelayToListedProfile(this.thunderbirdPlaces(), request, server);
+    if (result.ok) this.deps.relay.appLog('info', result.logLine);
+    return result.ok ? { ok: true, message: result.message } : result;
+  }
+
+  private thunderbirdPlaces(): ThunderbirdPlaces {
+    return this.deps.thunderbird ?? { platform: process.platform, home: homedir(), ...(process.env.APPDATA ? { appData: process.env.APPDATA } : {}) };
+  }
+
+  private async storePassword(password: string, message: string): Promise<ActionResult> {
+    try {
+      await this.deps.secrets.set(this.settings.user, password);
+    } catch (error) {
+      return { ok: false, error: `No keyring: ${(error as Error).message}` };
+    }
+    this.deps.relay.appLog('info', `password for user ${this.settings.user} changed`);
+    await this.deps.relay.restart();
+    return { ok: true, message };
+  }
+}
+

@@ -1,0 +1,109 @@
+import { readFile, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { writeTextDurably } from '../../src-relay/index';
+import { xdgConfigHome } from './xdg';
+
+/** Start the app at login, in the tray (the command line carries --hidden). */
+export interface Autostart {
+  isEnabled(): Promise<boolean>;
+  setEnabled(on: boolean): Promise<void>;
+}
+
+export const HIDDEN_FLAG = '--hidden';
+export const DESKTOP_FILE_NAME = 'msmtp-relay.desktop';
+
+/** The folder XDG-compliant desktops read login items from. */
+export function xdgAutostartDir(env: NodeJS.ProcessEnv = process.env, home = homedir()): string {
+  return join(xdgConfigHome(env, home), 'autostart');
+}
+
+/**
+ * The command line a login item runs: an AppImage must be started through $APPIMAGE (the path the user keeps),
+ * not through the executable inside its temporary mount; a development run needs the app folder as argument.
+ */
+export function launchCommand(options: {
+  execPath: string;
+  appImage?: string | undefined;
+  appPath?: string | undefined;
+}): string[] {
+  if (options.appImage) return [options.appImage, HIDDEN_FLAG];
+  return [options.execPath, ...(options.appPath ? [options.appPath] : []), HIDDEN_FLAG];
+}
+
+/** The Exec= value of a desktop entry (Desktop Entry Specification, "The Exec key"). */
+export function desktopExec(argv: readonly string[]): string {
+  const quoted = argv.map((arg) => {
+    if (/[\0-\x1f\x7f]/.test(arg)) throw new Error(`cannot put a control character in a desktop entry: ${JSON.stringify(arg)}`);
+    const plain = /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/["`$\\]/g, (c) => `\\${c}`)}"`;
+    return plain.replace(/%/g, '%%'); // a lone % would start a field code
+  });
+  // The value as a whole is a desktop-entry string, where a backslash is itself escaped.
+  return quoted.join(' ').replace(/\\/g, '\\\\');
+}
+
+export function desktopEntry(argv: readonly string[]): string {
+  return [
+    '[Desktop Entry]',
+    'Type=Application',
+    'Version=1.0',
+    'Name=msmtp Relay',
+    'Comment=Local SMTP relay that hands each mail to msmtp',
+    `Exec=${desktopExec(argv)}`,
+    'Icon=msmtp-relay',
+    'Terminal=false',
+    'Categories=Network;Email;',
+    'X-GNOME-Autostart-enabled=true',
+    '',
+  ].join('\n');
+}
+
+/** Linux: a .desktop file in ~/.config/autostart; refreshed at launch while enabled, so a moved AppImage keeps working. */
+export function createXdgAutostart(dir: string, argv: readonly string[]): Autostart & { readonly file: string } {
+  const file = join(dir, DESKTOP_FILE_NAME);
+  return {
+    file,
+    async isEnabled() {
+      try {
+        const text = await readFile(file, 'utf8');
+        return !/^Hidden\s*=\s*true\s*$/m.test(text) && !/^X-GNOME-Autostart-enabled\s*=\s*false\s*$/m.test(text);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw error;
+      }
+    },
+    async setEnabled(on) {
+      if (on) {
+        await writeTextDurably(file, desktopEntry(argv), { durable: false });
+        return;
+      }
+      await unlink(file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    },
+  };
+}
+
+/** The parts of Electron's app.get/setLoginItemSettings this module uses (macOS and Windows). */
+export interface LoginItemApi {
+  getLoginItemSettings(options?: { args?: string[] }): { openAtLogin: boolean; executableWillLaunchAtLogin?: boolean };
+  setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
+}
+
+/**
+ * macOS and Windows: the OS keeps the login item; Windows passes --hidden, macOS reports wasOpenedAtLogin.
+ * On Windows an entry switched off in Task Manager still has its Run key (openAtLogin) but will not launch:
+ * executableWillLaunchAtLogin is the state the user sees there.
+ */
+export function createLoginItemAutostart(api: LoginItemApi): Autostart {
+  const args = [HIDDEN_FLAG];
+  return {
+    async isEnabled() {
+      const settings = api.getLoginItemSettings({ args });
+      return settings.openAtLogin && settings.executableWillLaunchAtLogin !== false;
+    },
+    async setEnabled(on) {
+      api.setLoginItemSettings({ openAtLogin: on, args });
+    },
+  };
+}

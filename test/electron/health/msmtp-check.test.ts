@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
+import { findExecutable } from '../../../src-relay/index';
+import { tempDir } from '../../helpers/app-env';
+
+describe('msmtp check', { timeout: 20_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let home: string;
+  before(async () => {
+    dir = await tempDir('check');
+    home = join(dir.path, 'home');
+    await mkdir(join(home, '.config', 'msmtp'), { recursive: true });
+    await writeFile(join(home, '.msmtprc'), [
+      '# personal accounts',
+      'defaults',
+      'auth on',
+      'tls on',
+      'from me@example.org',
+      '',
+      'account personal',
+      'host smtp.example.org',
+      '',
+      'account work',
+      'host smtp.work.example',
+      'from "Me Work <me@work.example>"',
+      '',
+      'account backup : work',
+      'host smtp.backup.example',
+      '',
+      'account default : personal',
+    ].join('\n'));
+    await writeFile(join(home, '.config', 'msmtp', 'config'), 'account xdg\n  from xdg@example.net\n');
+  });
+  after(() => dir.remove());
+
+  it('runs the real msmtp --version and lists the accounts of both configuration files', async () => {
+    const result = await checkCommand('msmtp -f %F --', { home, env: { ...process.env, XDG_CONFIG_HOME: '' } });
+    assert.equal(result.ok, true, JSON.stringify(result));
+    if (!result.ok) return;
+    const expected = execFileSync('msmtp', ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim();
+    assert.equal(result.version, expected);
+    assert.match(result.version, /^msmtp version \d+\.\d+/);
+    assert.equal(result.program, 'msmtp');
+    assert.deepEqual(result.accounts, [
+      { file: '~/.msmtprc', account: 'personal', from: 'me@example.org' },
+      { file: '~/.msmtprc', account: 'work', from: 'Me Work <me@work.example>' },
+      { file: '~/.msmtprc', account: 'backup', from: 'Me Work <me@work.example>' },
+      { file: '~/.msmtprc', account: 'default', from: 'me@example.org' },
+      { file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' },
+    ]);
+    const elsewhere = await checkCommand('msmtp', { home, env: { ...process.env, XDG_CONFIG_HOME: join(dir.path, 'home', 'cfg') } });
+    assert.deepEqual(elsewhere.accounts.map((account) => account.file), Array(4).fill('~/.msmtprc'));
+  });
+
+  it('says plainly when the program is missing', async () => {
+    const missing = await checkCommand('/nonexistent/msmtp -f %F --', { home });
+    assert.deepEqual(missing.ok, false);
+    assert.equal(!missing.ok && missing.error, '/nonexistent/msmtp was not found');
+    assert.equal(missing.accounts.length, 5, 'the accounts are listed even when the program is missing');
+
+    const notInPath = await checkCommand('msmtp -f %F --', { home, env: { PATH: join(dir.path, 'empty-bin') } });
+    assert.equal(!notInPath.ok && notInPath.error,
+      'msmtp was not found in PATH (install msmtp, e.g. "sudo apt install msmtp" or "brew install msmtp")');
+  });
+
+  it('reports a program that fails, is not executable, or a command that cannot be parsed', async () => {
+    const failing = await checkCommand('false -f %F --', { home });
+    assert.match(!failing.ok ? failing.error : '', /^'false --version' exited with 1(: |$)/);
+
+    const script = join(dir.path, 'not-executable');
+    await writeFile(script, '#!/bin/sh\necho hi\n');
+    await chmod(script, 0o644);
+    const denied = await checkCommand(`${script} -f %F --`, { home });
+    assert.match(!denied.ok ? denied.error : '', /is not executable \(permission denied\)/);
+
+    const complaining = join(dir.path, 'complains');
+    await writeFile(complaining, '#!/bin/sh\necho "msmtp: unknown option --version" >&2\nexit 64\n');
+    await chmod(complaining, 0o755);
+    const said = await checkCommand(complaining, { home });
+    assert.equal(!said.ok && said.error, `'${complaining} --version' exited with 64: msmtp: unknown option --version`);
+
+    const slow = join(dir.path, 'slow');
+    await writeFile(slow, '#!/bin/sh\nexec sleep 10\n');
+    await chmod(slow, 0o755);
+    const timedOut = await checkCommand(slow, { home, timeoutMs: 300 });
+    assert.equal(!timedOut.ok && timedOut.error, `'${slow} --version' did not finish within 300 ms`);
+
+    const shell = await checkCommand('msmtp -f %F -- && rm -rf ~', { home });
+    assert.match(!shell.ok ? shell.error : '', /shell operator '&&' is not supported/);
+    assert.equal(shell.ok === false && shell.program, undefined);
+  });
+
+  it('never runs a shell: metacharacters reach the program as plain argv', async () => {
+    const marker = join(dir.path, 'should-not-exist');
+    const result = await checkCommand(`'echo;touch ${marker}'`, { home });
+    assert.equal(result.ok, false);
+    assert.throws(() => execFileSync('test', ['-e', marker]), 'no shell ran the touch');
+  });
+
+  it('finds programs on PATH without running them', () => {
+    assert.equal(findExecutable('msmtp'), execFileSync('sh', ['-c', 'command -v msmtp'], { encoding: 'utf8' }).trim());
+    assert.equal(findExecutable('msmtp', { PATH: join(dir.path, 'nowhere') }), null);
+    assert.equal(findExecutable(process.execPath), process.execPath);
+    assert.equal(findExecutable(join(dir.path, 'not-executable')), null);
+    assert.equal(findExecutable(dir.path), null, 'a directory is not a program');
+  });
+
+  it('knows where msmtp keeps user configuration', () => {
+    assert.deepEqual(msmtpConfigFiles({}, '/home/me'), ['/home/me/.msmtprc', '/home/me/.config/msmtp/config']);
+    assert.deepEqual(msmtpConfigFiles({ XDG_CONFIG_HOME: '/cfg' }, '/home/me'), ['/home/me/.msmtprc', '/cfg/msmtp/config']);
+  });
+
+  it('parses account blocks: defaults, inheritance, comments, quotes, CRLF', () => {
+    const text = 'account a\r\nfrom a@x\r\n# from commented@x\r\naccount b : a\r\naccount c\r\n';
+    assert.deepEqual(parseMsmtpAccounts(text, 'f'), [
+      { file: 'f', account: 'a', from: 'a@x' },
+      { file: 'f', account: 'b', from: 'a@x' },
+      { file: 'f', account: 'c' },
+    ]);
+    assert.deepEqual(parseMsmtpAccounts('from orphan@x\n', 'f'), []);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { addRelayToProfile, findProfiles, thunderbirdRoots, thunderbirdRunning } from '../../../electron/setup/thunderbird-profiles';
+import { PrefsFile } from '../../../electron/setup/thunderbird-prefs';
+import { tempDir } from '../../helpers/app-env';
+
+const RELAY = { host: 'localhost', port: 2500, user: 'msmtpd-user', starttls: false };
+
+describe('Thunderbird profiles', { timeout: 20_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    dir = await tempDir('thunderbird-profiles');
+  });
+  after(() => dir.remove());
+
+  it('knows the native, Flatpak and Snap places on Linux, and the macOS and Windows ones', () => {
+    assert.deepEqual(thunderbirdRoots({ platform: 'linux', home: '/home/ann' }), [
+      '/home/ann/.thunderbird', '/home/ann/.var/app/org.mozilla.Thunderbird/.thunderbird', '/home/ann/snap/thunderbird/common/.thunderbird',
+    ]);
+    assert.deepEqual(thunderbirdRoots({ platform: 'darwin', home: '/Users/ann' }), ['/Users/ann/Library/Thunderbird']);
+    assert.deepEqual(thunderbirdRoots({ platform: 'win32', home: 'C:\\Users\\ann', appData: '/appdata' }), ['/appdata/Thunderbird']);
+  });
+
+  it('finds relative and absolute profiles, the install default from installs.ini, and skips missing folders', async () => {
+    const home = join(dir.path, 'home');
+    const native = join(home, '.thunderbird');
+    const flatpak = join(home, '.var', 'app', 'org.mozilla.Thunderbird', '.thunderbird');
+    const elsewhere = join(dir.path, 'elsewhere', 'work.profile');
+    await mkdir(join(native, 'abcd.default'), { recursive: true });
+    await mkdir(join(native, 'efgh.default-esr'), { recursive: true });
+    await mkdir(elsewhere, { recursive: true });
+    await mkdir(join(flatpak, 'flat.default'), { recursive: true });
+    await writeFile(join(native, 'profiles.ini'), [
+      '[Profile2]', 'Name=gone', 'IsRelative=1', 'Path=missing.profile', '',
+      '[Profile1]', 'Name=default', 'IsRelative=1', 'Path=abcd.default', 'Default=1', '',
+      '[Profile0]', 'Name=default-esr', 'IsRelative=1', 'Path=efgh.default-esr', '',
+      '[Profile3]', 'Name=work', 'IsRelative=0', `Path=${elsewhere}`, '',
+      '[General]', 'StartWithLastProfile=1', 'Version=2', '',
+      '[InstallFDC34C9F024745EB]', 'Default=efgh.default-esr', 'Locked=1', '',
+    ].join('\r\n'));
+    await writeFile(join(native, 'installs.ini'), '[FDC34C9F024745EB]\nDefault=efgh.default-esr\nLocked=1\n');
+    await writeFile(join(flatpak, 'profiles.ini'), '[Profile0]\nName=flat\nIsRelative=1\nPath=flat.default\nDefault=1\n');
+    const profiles = await findProfiles(thunderbirdRoots({ platform: 'linux', home }));
+    assert.deepEqual(profiles.map(({ name, dir: path, isDefault }) => ({ name, path, isDefault })), [
+      { name: 'default', path: join(native, 'abcd.default'), isDefault: false },
+      { name: 'default-esr', path: join(native, 'efgh.default-esr'), isDefault: true },
+      { name: 'work', path: elsewhere, isDefault: false },
+      { name: 'flat', path: join(flatpak, 'flat.default'), isDefault: true },
+    ]);
+    assert.deepEqual(await findProfiles([join(dir.path, 'no-thunderbird')]), []);
+  });
+
+  it('sees a lock held by a live process, and ignores one left by a dead process', async () => {
+    const profile = join(dir.path, 'locked');
+    await mkdir(profile);
+    assert.equal(await thunderbirdRunning(profile, 'linux'), false);
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      await symlink(`127.0.0.1:+${sleeper.pid}`, join(profile, 'lock'));
+      assert.equal(await thunderbirdRunning(profile, 'linux'), true);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    await new Promise((done) => sleeper.once('exit', done));
+    assert.equal(await thunderbirdRunning(profile, 'linux'), false, 'a crash leaves a lock naming a dead process');
+    // Windows: only a parent.lock nobody can open is held (that sharing violation cannot be made here); one that
+    // opens was left behind.
+    assert.equal(await thunderbirdRunning(profile, 'win32'), false);
+    await writeFile(join(profile, 'parent.lock'), '');
+    assert.equal(await thunderbirdRunning(profile, 'win32'), false);
+  });
+
+  it('backs up prefs.js, writes the server, and a second run updates it; a locked profile is left alone', async () => {
+    const profile = join(dir.path, 'write');
+    await mkdir(profile);
+    const original = 'user_pref("mail.accountmanager.accounts", "account1");\nuser_pref("mail.account.account1.identities", "id1");\nuser_pref("mail.identity.id1.useremail", "ann@example.org");\n';
+    await writeFile(join(profile, 'prefs.js'), original);
+    const first = await addRelayToProfile(profile, RELAY, ['id1'], { now: () => new Date('2026-12-01T09:00:00Z') });
+    assert.ok(first.ok);
+    assert.deepEqual({ key: first.key, added: first.added, identities: first.identities }, { key: 'smtp1', added: true, identities: ['id1'] });
+    assert.equal(await readFile(first.backup!, 'utf8'), original);
+    const second = await addRelayToProfile(profile, { ...RELAY, port: 2600 }, [], { now: () => new Date('2026-12-01T09:01:00Z') });
+    assert.ok(second.ok && !second.added && second.key === 'smtp1');
+    const prefs = PrefsFile.parse(await readFile(join(profile, 'prefs.js'), 'utf8'));
+    assert.equal(prefs.get('mail.smtpservers'), 'smtp1');
+    assert.equal(prefs.get('mail.smtpserver.smtp1.port'), 2600);
+    assert.equal(prefs.get('mail.identity.id1.smtpServer'), 'smtp1', 'identities chosen before stay on the relay');
+    assert.equal((await readdir(profile)).filter((name) => name.endsWith('.bak')).length, 2);
+
+    const before = await readFile(join(profile, 'prefs.js'), 'utf8');
+    await symlink(`127.0.0.1:+${process.pid}`, join(profile, 'lock'));
+    const refused = await addRelayToProfile(profile, RELAY, []);
+    assert.deepEqual(refused, { ok: false, reason: 'running', error: 'Thunderbird is running with this profile. Quit Thunderbird, then click Add to Thunderbird again.' });
+    assert.equal(await readFile(join(profile, 'prefs.js'), 'utf8'), before);
+    const broken = join(dir.path, 'broken');
+    await mkdir(broken);
+    await writeFile(join(broken, 'prefs.js'), 'user_pref("a", oops);\n');
+    const unreadable = await addRelayToProfile(broken, RELAY, []);
+    assert.ok(!unreadable.ok && unreadable.reason === 'unreadable');
+    assert.equal(await readFile(join(broken, 'prefs.js'), 'utf8'), 'user_pref("a", oops);\n');
+  });
+});
