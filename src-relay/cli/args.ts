@@ -105,6 +105,8 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
   if (value('lookup-account') !== undefined) {
     if (config.queueTool) throw new UsageError('--lookup-account cannot be combined with a queue tool');
     config.lookupAccount = { address: value('lookup-account')!, overrides };
+  } else if (Object.keys(overrides).length > 0) {
+    throw new UsageError('the --account-* options need --lookup-account');
   }
   if (value('auth') !== undefined) config.auth = parseAuth(value('auth')!);
   if (value('timeout') !== undefined) config.idleTimeoutMs = parseSeconds('timeout', value('timeout'), 0, false);
