@@ -11,11 +11,11 @@ import { readFile, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { tempDir } from '../helpers/app-env';
-import { commandString } from '../helpers/cli-process';
-import { writeMsmtprc } from '../helpers/msmtprc';
+import { tempDir } from '../helpers/app/app-env';
+import { commandString } from '../helpers/relay/cli-process';
+import { writeMsmtprc } from '../helpers/programs/msmtprc';
 import { REPO_ROOT } from '../helpers/paths';
-import { startSink } from '../helpers/smtp-sink';
+import { startSink } from '../helpers/smtp/smtp-sink';
 
 const run = promisify(execFile);
 

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchApp } from '../helpers/desktop-app';
-import { cleanUp, desk, listening, liveTray, started, waitForState } from '../helpers/desktop-session';
-import { fakeService, type FakeService } from '../helpers/fake-desktop';
+import { launchApp } from '../helpers/app/desktop-app';
+import { cleanUp, desk, listening, liveTray, started, waitForState } from '../helpers/app/desktop-session';
+import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
 
 describe('composition root: a start at login, with a late tray host or one that lists nothing', { timeout: 110_000 }, () => {

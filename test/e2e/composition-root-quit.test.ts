@@ -8,10 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { refused } from '../helpers/app-env';
-import { launchApp } from '../helpers/desktop-app';
-import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/desktop-session';
-import { fakeService, type FakeService } from '../helpers/fake-desktop';
+import { refused } from '../helpers/app/app-env';
+import { launchApp } from '../helpers/app/desktop-app';
+import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
+import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
 
 describe('composition root: every way out with a mail in flight', { timeout: 110_000 }, () => {

@@ -11,9 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchApp } from '../helpers/desktop-app';
-import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/desktop-session';
-import { fakeService, type FakeService } from '../helpers/fake-desktop';
+import { launchApp } from '../helpers/app/desktop-app';
+import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
+import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
 
 describe('composition root: cold start, second launch, renderer crash', { timeout: 110_000 }, () => {

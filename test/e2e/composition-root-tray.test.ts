@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchApp } from '../helpers/desktop-app';
-import { cleanUp, desk, liveTray, started, waitForState } from '../helpers/desktop-session';
-import { fakeService, type FakeService } from '../helpers/fake-desktop';
+import { launchApp } from '../helpers/app/desktop-app';
+import { cleanUp, desk, liveTray, started, waitForState } from '../helpers/app/desktop-session';
+import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
 
 describe('composition root: the tray host away during a screen lock', { timeout: 110_000 }, () => {

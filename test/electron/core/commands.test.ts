@@ -11,8 +11,8 @@ import { createAppCore } from '../../../electron/core/app-core';
 import { createSettingsStore } from '../../../electron/core/settings';
 import { APPROVAL_NEEDED, createLoginItemAutostart } from '../../../electron/desktop/autostart';
 import { createKeyringStore } from '../../../src-relay/index';
-import { UNSET_SETTINGS } from '../../helpers/app-core';
-import { settingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
+import { UNSET_SETTINGS } from '../../helpers/app/app-core';
+import { settingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
 import { freePort } from '../../helpers/ports';
 
 const secrets = createKeyringStore();

@@ -8,7 +8,7 @@ import {
   APPROVAL_NEEDED, DESKTOP_FILE_NAME, LOGIN_ITEM_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
   xdgAutostartDir,
 } from '../../../electron/desktop/autostart';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 describe('autostart', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

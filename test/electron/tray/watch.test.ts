@@ -13,7 +13,7 @@ import {
   STATUS_NOTIFIER_WATCHER, TrayWatch, itemListed, linuxSession, sessionLocked, trayExpected, type LinuxSession, type TrayWatchOptions,
 } from '../../../electron/tray/watch';
 import { BUS_TOOLS, createBusProbe, createBusReader, parseDbusSendValue, parseGdbusValue, type BusProbe } from '../../../electron/desktop/session-bus';
-import { fakeService, systemBusEnv } from '../../helpers/fake-desktop';
+import { fakeService, systemBusEnv } from '../../helpers/app/fake-desktop';
 import { waitUntil } from '../../helpers/wait';
 
 const OWN_NAME = [

@@ -36,7 +36,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../app-browser';
+import { launchChromium } from '../app/app-browser';
 
 const WATCHER = 'org.kde.StatusNotifierWatcher';
 const journal: string[] = [];

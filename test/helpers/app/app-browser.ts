@@ -1,0 +1,95 @@
+/**
+ * The settings window in real headless Chromium, with the real main-process side behind it. Only the IPC transport
+ * is replaced: the compiled preload runs in the page with a `require('electron')` whose ipcRenderer.invoke goes
+ * through a Playwright binding into the same IPC gate (sender check + input validation) and AppCommands that
+ * ipc.ts wires up in the app; pushes go the other way through page.evaluate.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { MainApi, PushChannel, PushPayloads } from '../../../electron/contract/api';
+import { createIpcGate } from '../../../electron/core/ipc-gate';
+import { readUiFile } from '../../../electron/desktop/ui-files';
+import { tempDir } from './app-env';
+import { OUT_DIR } from '../paths';
+
+const OUT = OUT_DIR;
+export const UI_ROOT = join(OUT, 'ui', 'renderer');
+const PRELOAD = join(OUT, 'electron', 'glue', 'preload.js');
+
+/** Serves the compiled renderer exactly as the app's app:// handler does (same files, same headers). */
+export async function serveUi(root = UI_ROOT): Promise<{ origin: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    void readUiFile(root, pathname).then((file) => {
+      response.writeHead(file.status, file.headers);
+      response.end(file.body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { origin: `http://127.0.0.1:${port}`, server };
+}
+
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = await tempDir('chromium');
+  const context = await chromium.launchPersistentContext(profile.path, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 940, height: 700 },
+    args: [
+      '--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run',
+    ],
+    timeout: 30_000,
+    // Chromium needs no session bus; kept off it, it starts no accessibility bus in the test's private one.
+    env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'disabled:', NO_AT_BRIDGE: '1' },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close().catch(() => undefined);
+      await profile.remove();
+    },
+  };
+}
+
+/** Installs the transport on every page of the context; returns a push function for the main → window direction. */
+export async function installBridge(context: BrowserContext, api: MainApi, trustedPage: string) {
+  const gate = createIpcGate(api, trustedPage);
+  await context.exposeBinding('__relayIpc', (source, channel: string, args: unknown[]) =>
+    gate({ url: source.frame.url(), isMainFrame: source.frame.parentFrame() === null }, channel, args));
+  const preload = await readFile(PRELOAD, 'utf8');
+  await context.addInitScript({
+    content: `(() => {
+      const listeners = new Map();
+      const electron = {
+        contextBridge: { exposeInMainWorld: (key, value) => Object.defineProperty(window, key, { value: Object.freeze(value) }) },
+        ipcRenderer: {
+          invoke: (channel, ...args) => window.__relayIpc(channel, args),
+          on: (channel, listener) => {
+            if (!listeners.has(channel)) listeners.set(channel, new Set());
+            listeners.get(channel).add(listener);
+          },
+          removeListener: (channel, listener) => listeners.get(channel)?.delete(listener),
+        },
+      };
+      window.__relayPush = (channel, payload) => {
+        for (const listener of listeners.get(channel) ?? []) listener({}, payload);
+      };
+      const sandboxedRequire = (name) => {
+        if (name !== 'electron') throw new Error('a sandboxed preload can only require electron, not ' + name);
+        return electron;
+      };
+      const module = { exports: {} };
+      (function (require, exports, module) {
+${preload}
+      })(sandboxedRequire, module.exports, module);
+    })();`,
+  });
+  return function push<C extends PushChannel>(page: Page, channel: C, payload: PushPayloads[C]): void {
+    page.evaluate(`window.__relayPush(${JSON.stringify(channel)}, ${JSON.stringify(payload)})`)
+      .catch(() => undefined); // the page may be closing at the end of a test
+  };
+}
