@@ -362,6 +362,18 @@ class WebContents extends EventEmitter {
     return this.url;
   }
 
+  private zoom = 0;
+
+  /** Electron's zoom level (0 = 100 %); the stand-in keeps the number and zooms the page as Chromium would. */
+  getZoomLevel(): number {
+    return this.zoom;
+  }
+
+  setZoomLevel(level: number): void {
+    this.zoom = level;
+    this.page?.evaluate(`document.body.style.zoom = ${Math.pow(1.2, level)}`).catch(() => undefined);
+  }
+
   send(channel: string, payload: unknown): void {
     if (this.destroyed || !this.page) return;
     this.page.evaluate(`window.__standInPush && window.__standInPush(${JSON.stringify(channel)}, ${JSON.stringify(payload)})`).catch(() => undefined);
@@ -441,6 +453,11 @@ export class BrowserWindow extends EventEmitter {
 
   removeMenu(): void {
     // no menu bar
+  }
+
+  /** Linux and Windows: the menu bar stays hidden (Alt shows it); the application menu's accelerators still work. */
+  setMenuBarVisibility(visible: boolean): void {
+    note(`window ${this.id} menu bar ${visible ? 'shown' : 'hidden'}`);
   }
 
   show(): void {
