@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/relay/cli-process';
-import { startDnsServer, type DnsServer } from '../../helpers/dns-server';
-import { startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup-servers';
-import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
+import { startDnsServer, type DnsServer } from '../../helpers/lookup/dns-server';
+import { startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup/lookup-servers';
+import { makeTestCertificates, type TestCertificates } from '../../helpers/lookup/test-ca';
 
 let certificates: TestCertificates;
 let https: HttpsStub;
