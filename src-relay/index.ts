@@ -27,3 +27,7 @@ export type { FailureClass } from './delivery/msmtp-failures';
 export { writeTextDurably } from './outbox/durable-file';
 export { headerField } from './outbox/mail-copy';
 export { isListenHost } from './listen';
+export { lookupAccount, AddressError } from './accounts/lookup';
+export type { LookupSeams } from './accounts/lookup';
+export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';
+export type { AccountSettings, TlsMode } from './accounts/account-settings';

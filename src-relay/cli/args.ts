@@ -1,3 +1,4 @@
+import { ACCOUNT_OPTIONS, parseAccountOverrides, type AccountOverrides } from './lookup';
 import { getoptLong, UsageError, type LongOption } from './getopt';
 import { parseLogTarget, type LogTarget } from './log';
 import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, isListenHost, parseCommand } from '../index';
@@ -30,6 +31,8 @@ export interface CliConfig {
   queueLifetimeMs: number;
   /** A queue tool instead of the relay (each needs --queue). */
   queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
+  /** --lookup-account=ADDRESS instead of the relay, with the --account-* overrides. */
+  lookupAccount?: { address: string; overrides: AccountOverrides };
 }
 
 interface OptionDoc extends LongOption {
@@ -62,6 +65,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'queue-list', takesValue: false, text: 'list the mails kept in --queue and exit' },
   { name: 'queue-flush', takesValue: false, text: 'send every waiting mail in --queue now (a running relay on it is asked to) and exit' },
   { name: 'queue-remove', takesValue: true, value: 'id', text: 'delete a kept mail from --queue and exit' },
+  ...ACCOUNT_OPTIONS,
 ];
 
 /** Parses and checks the whole command line; throws UsageError with msmtpd-like one-line texts. */
@@ -96,6 +100,11 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
   if (tools[0]) {
     if (config.queueDir === undefined) throw new UsageError(`--queue-${tools[0].kind} needs --queue=DIR`);
     config.queueTool = tools[0];
+  }
+  const overrides = parseAccountOverrides(value);
+  if (value('lookup-account') !== undefined) {
+    if (config.queueTool) throw new UsageError('--lookup-account cannot be combined with a queue tool');
+    config.lookupAccount = { address: value('lookup-account')!, overrides };
   }
   if (value('auth') !== undefined) config.auth = parseAuth(value('auth')!);
   if (value('timeout') !== undefined) config.idleTimeoutMs = parseSeconds('timeout', value('timeout'), 0, false);
@@ -197,6 +206,8 @@ export function helpText(program: string): string {
     'asked to flush), 1 when mails are still waiting or failed; --queue-remove exits 0 when the mail was deleted,',
     '1 when there is no such mail or it is being sent right now; all exit 3 when the folder cannot be used.',
     'SIGUSR1 makes a running relay with --queue retry every waiting mail at once.',
+    '--lookup-account exits 0 when settings were found (or given with --account-host), 69 when none were found,',
+    '64 when the address is not one; it never logs in and writes nothing.',
   ].join('\n');
 }
 

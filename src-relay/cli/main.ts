@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, parseCliArgs, type CliConfig } from './args';
+import { runLookup } from './lookup';
 import { runQueueTool } from './queue';
 import { runDaemon, runInetd } from './run';
 import { prepareStartup, StartupError } from './startup';
@@ -36,6 +37,9 @@ export async function main(args: readonly string[]): Promise<number> {
   if (config.help) {
     process.stdout.write(`${helpText(PROGRAM)}\n`);
     return 0;
+  }
+  if (config.lookupAccount) {
+    return runLookup(config.lookupAccount.address, config.lookupAccount.overrides, (text) => process.stdout.write(text));
   }
   if (config.queueTool) {
     try {
