@@ -31,3 +31,14 @@ export { lookupAccount, AddressError } from './accounts/lookup';
 export type { LookupSeams } from './accounts/lookup';
 export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';
 export type { AccountSettings, TlsMode } from './accounts/account-settings';
+export { addAccount, removeAccount, listAccounts } from './accounts/accounts';
+export type {
+  AccountSeams, AddAccountResult, RemoveAccountResult, AccountList, ListedAccount, PasswordPlace, AccountProblemStage,
+} from './accounts/accounts';
+export { verifyLogin } from './accounts/verify-login';
+export type { LoginCheck, LoginCause, VerifyOptions } from './accounts/verify-login';
+export { msmtpKeyring, KeyringError } from './accounts/msmtp-keyring';
+export type { MsmtpKeyring } from './accounts/msmtp-keyring';
+export { msmtpUserConfigFile } from './accounts/msmtprc-file';
+export { parseMsmtprc } from './accounts/msmtprc-parse';
+export type { MsmtprcModel, MsmtprcAccount } from './accounts/msmtprc-parse';
