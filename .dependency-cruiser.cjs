@@ -23,6 +23,8 @@ const ELECTRON_ABOVE = {
   outbox: '^electron/(glue|core|setup|health|tray)/',
   contract: '^electron/(glue|core|setup|health|tray|desktop|outbox)/',
 };
+/** The account tests (test/src-relay/accounts/) test the modules of src-relay/accounts/, the folder they mirror. */
+const ACCOUNTS_TEST = '^test/src-relay/accounts/[a-z-]+[.]test[.]ts$';
 
 module.exports = {
   forbidden: [
@@ -94,7 +96,7 @@ module.exports = {
       comment: 'test/src-relay/<path>.test.ts (and <path>.cases.ts) may import src-relay/<path>.ts; the rest of the ' +
         'engine only through src-relay/index.ts (and the session contract, smtp/handler.ts). The launcher test drives the launcher through deliverViaCommand.',
       severity: 'error',
-      from: { path: '^test/(src-relay/[a-z/-]+)(?:[.]test|[.]cases)?[.]ts$', pathNot: '^test/src-relay/delivery/launcher[.]test[.]ts$' },
+      from: { path: '^test/(src-relay/[a-z/-]+)(?:[.]test|[.]cases)?[.]ts$', pathNot: ['^test/src-relay/delivery/launcher[.]test[.]ts$', ACCOUNTS_TEST] },
       to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^$1[.]ts$', '^src-relay/smtp/handler[.]ts$'] },
     },
     {
@@ -103,6 +105,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^test/src-relay/delivery/launcher[.]test[.]ts$' },
       to: { path: '^src-relay/', pathNot: '^src-relay/(index|delivery/launcher|delivery/deliver|smtp/handler)[.]ts$' },
+    },
+    {
+      name: 'accounts-tests-use-their-folder',
+      comment: 'A test of test/src-relay/accounts/ imports the engine index or the modules of src-relay/accounts/.',
+      severity: 'error',
+      from: { path: ACCOUNTS_TEST },
+      to: { path: '^src-relay/', pathNot: ['^src-relay/index[.]ts$', '^src-relay/accounts/'] },
     },
     {
       name: 'properties-reach-only-their-module',
