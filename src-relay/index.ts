@@ -11,7 +11,7 @@ export type { RelayOptions, TlsOptions } from './options';
 export { describeEvent, formatHostPort, loopbackName } from './events';
 export type { RelayEvent, MailOutcome, SessionEndReason, LogLevel } from './events';
 export { SmtpError } from './smtp/reply';
-export { createKeyringStore, findPassword, PasswordError, APP_SERVICE } from './secrets';
+export { createKeyringStore, findPassword, PasswordError, APP_SERVICE, promptPassword } from './secrets';
 export type { SecretStore, PasswordSource } from './secrets';
 export { findExecutable } from './delivery/executable';
 export { deliverViaCommand, spawnDetached } from './delivery/deliver';

@@ -24,7 +24,7 @@ export class ReplyError extends Error {
  */
 export class ReplyReader {
   private buffer = '';
-  private waiting: { resolve(reply: Reply): void; reject(error: ReplyError): void } | null = null;
+  private waiting: { resolve: (reply: Reply) => void; reject: (error: ReplyError) => void } | null = null;
   private failure: ReplyError | null = null;
   private readonly lines: string[] = [];
 

@@ -33,7 +33,18 @@ export interface CliConfig {
   queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
   /** --lookup-account=ADDRESS instead of the relay, with the --account-* overrides. */
   lookupAccount?: { address: string; overrides: AccountOverrides };
+  /** An msmtp account tool instead of the relay (see cli-account.ts). */
+  accountTool?: AccountTool;
 }
+
+/** --add-account and the server settings given with it; what is not given is found (when a finder exists). */
+export type AccountTool =
+  | {
+    kind: 'add'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
+    trustFile?: string; fingerprint?: string;
+  }
+  | { kind: 'remove'; address: string }
+  | { kind: 'list' };
 
 interface OptionDoc extends LongOption {
   readonly value?: string;
@@ -66,6 +77,10 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'queue-flush', takesValue: false, text: 'send every waiting mail in --queue now (a running relay on it is asked to) and exit' },
   { name: 'queue-remove', takesValue: true, value: 'id', text: 'delete a kept mail from --queue and exit' },
   ...ACCOUNT_OPTIONS,
+  { name: 'add-account', takesValue: true, value: 'address', text: "add (or update) msmtp's account for this address: check the login, store the password (stdin, or a prompt) in the key ring, write msmtp's file, and exit" },
+  { name: 'account-tls-fingerprint', takesValue: true, value: 'sha256', text: "pin the server certificate's SHA-256 fingerprint instead" },
+  { name: 'remove-account', takesValue: true, value: 'address', text: "remove the account the app wrote for this address, and its key ring item, and exit" },
+  { name: 'list-accounts', takesValue: false, text: "list the accounts msmtp reads, in its order, and where each password comes from, and exit" },
 ];
 
 /** Parses and checks the whole command line; throws UsageError with msmtpd-like one-line texts. */
@@ -104,7 +119,15 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
   const overrides = parseAccountOverrides(value);
   if (value('lookup-account') !== undefined) {
     if (config.queueTool) throw new UsageError('--lookup-account cannot be combined with a queue tool');
+    if (['add-account', 'remove-account', 'list-accounts'].some((name) => given.has(name))) {
+      throw new UsageError('--lookup-account cannot be combined with --add-account, --remove-account or --list-accounts');
+    }
     config.lookupAccount = { address: value('lookup-account')!, overrides };
+  }
+  const accountTool = config.lookupAccount ? undefined : parseAccountTool(given);
+  if (accountTool) {
+    if (tools[0]) throw new UsageError(`--queue-${tools[0].kind} and the account options cannot be combined`);
+    config.accountTool = accountTool;
   }
   if (value('auth') !== undefined) config.auth = parseAuth(value('auth')!);
   if (value('timeout') !== undefined) config.idleTimeoutMs = parseSeconds('timeout', value('timeout'), 0, false);
@@ -116,6 +139,29 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     config.tlsKeyPath = key;
   }
   return config;
+}
+
+const ACCOUNT_SETTINGS = ['account-host', 'account-port', 'account-tls', 'account-user', 'account-tls-trust-file', 'account-tls-fingerprint'];
+
+function parseAccountTool(given: ReadonlyMap<string, string>): AccountTool | undefined {
+  const chosen = ['add-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
+  if (chosen.length > 1) throw new UsageError('--add-account, --remove-account and --list-accounts cannot be combined');
+  const settings = ACCOUNT_SETTINGS.filter((name) => given.has(name));
+  if (chosen[0] !== 'add-account' && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
+  if (chosen[0] === 'list-accounts') return { kind: 'list' };
+  if (chosen[0] === 'remove-account') return { kind: 'remove', address: given.get('remove-account')! };
+  if (chosen[0] !== 'add-account') return undefined;
+  const tool: AccountTool = { kind: 'add', address: given.get('add-account')! };
+  const tls = given.get('account-tls');
+  if (tls !== undefined && tls !== 'tls' && tls !== 'starttls') throw new UsageError(`invalid --account-tls '${tls}' (tls or starttls)`);
+  const port = given.get('account-port');
+  if (port !== undefined) tool.port = parsePort(port);
+  if (tls !== undefined) tool.tls = tls;
+  if (given.has('account-host')) tool.host = given.get('account-host')!;
+  if (given.has('account-user')) tool.user = given.get('account-user')!;
+  if (given.has('account-tls-trust-file')) tool.trustFile = given.get('account-tls-trust-file')!;
+  if (given.has('account-tls-fingerprint')) tool.fingerprint = given.get('account-tls-fingerprint')!;
+  return tool;
 }
 
 function parseInterface(text: string): string {
@@ -208,6 +254,11 @@ export function helpText(program: string): string {
     'SIGUSR1 makes a running relay with --queue retry every waiting mail at once.',
     '--lookup-account exits 0 when settings were found (or given with --account-host), 69 when none were found,',
     '64 when the address is not one; it never logs in and writes nothing.',
+    'Account tools exit 0 when done, 64 for a wrong option or value, 65 when the provider refused the login, 66',
+    'when the trust file cannot be read, 68 when the host is not found, 69 when the server offers no usable login or',
+    'the key ring cannot be used, 73 when msmtp\'s file cannot be changed, 74 when nothing answers on that port,',
+    '75 when the server deferred the login, 76 for a TLS problem (wrong mode for the port, untrusted certificate),',
+    '78 when msmtp would not use the written account (the change is undone). See docs/accounts.md.',
   ].join('\n');
 }
 

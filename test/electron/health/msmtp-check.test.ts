@@ -37,7 +37,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
   });
   after(() => dir.remove());
 
-  it('runs the real msmtp --version and lists the accounts of both configuration files', async () => {
+  it('runs the real msmtp --version and lists the accounts of the one file msmtp reads (~/.msmtprc first)', async () => {
     const result = await checkCommand('msmtp -f %F --', { home, env: { ...process.env, XDG_CONFIG_HOME: '' } });
     assert.equal(result.ok, true, JSON.stringify(result));
     if (!result.ok) return;
@@ -50,8 +50,10 @@ describe('msmtp check', { timeout: 20_000 }, () => {
       { file: '~/.msmtprc', account: 'work', from: 'Me Work <me@work.example>' },
       { file: '~/.msmtprc', account: 'backup', from: 'Me Work <me@work.example>' },
       { file: '~/.msmtprc', account: 'default', from: 'me@example.org' },
-      { file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' },
     ]);
+    // msmtp reads ~/.msmtprc and ignores the XDG file while it exists; msmtp --pretend agrees.
+    const pretend = execFileSync('msmtp', ['--pretend', '-f', 'xdg@example.net'], { encoding: 'utf8', env: { ...process.env, HOME: home, XDG_CONFIG_HOME: '' } });
+    assert.match(pretend, /using account default from .*\.msmtprc/);
     const elsewhere = await checkCommand('msmtp', { home, env: { ...process.env, XDG_CONFIG_HOME: join(dir.path, 'home', 'cfg') } });
     assert.deepEqual(elsewhere.accounts.map((account) => account.file), Array(4).fill('~/.msmtprc'));
   });
@@ -60,7 +62,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     const missing = await checkCommand('/nonexistent/msmtp -f %F --', { home });
     assert.deepEqual(missing.ok, false);
     assert.equal(!missing.ok && missing.error, '/nonexistent/msmtp was not found');
-    assert.equal(missing.accounts.length, 5, 'the accounts are listed even when the program is missing');
+    assert.equal(missing.accounts.length, 4, 'the accounts are listed even when the program is missing');
 
     const notInPath = await checkCommand('msmtp -f %F --', { home, env: { PATH: join(dir.path, 'empty-bin') } });
     assert.equal(!notInPath.ok && notInPath.error,
@@ -109,6 +111,14 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     assert.equal(findExecutable(dir.path), null, 'a directory is not a program');
   });
 
+  it('reads the XDG file when there is no ~/.msmtprc', async () => {
+    const xdgOnly = join(dir.path, 'xdg-only');
+    await mkdir(join(xdgOnly, '.config', 'msmtp'), { recursive: true });
+    await writeFile(join(xdgOnly, '.config', 'msmtp', 'config'), 'account xdg\n  from xdg@example.net\n');
+    const result = await checkCommand('msmtp -f %F --', { home: xdgOnly, env: { ...process.env, XDG_CONFIG_HOME: '' } });
+    assert.deepEqual(result.accounts, [{ file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' }]);
+  });
+
   it('knows where msmtp keeps user configuration', () => {
     assert.deepEqual(msmtpConfigFiles({}, '/home/me'), ['/home/me/.msmtprc', '/home/me/.config/msmtp/config']);
     assert.deepEqual(msmtpConfigFiles({ XDG_CONFIG_HOME: '/cfg' }, '/home/me'), ['/home/me/.msmtprc', '/cfg/msmtp/config']);
@@ -121,6 +131,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
       { file: 'f', account: 'b', from: 'a@x' },
       { file: 'f', account: 'c' },
     ]);
-    assert.deepEqual(parseMsmtpAccounts('from orphan@x\n', 'f'), []);
+    // A command before any account opens msmtp's implicit account "default" (msmtp 1.2 compatibility).
+    assert.deepEqual(parseMsmtpAccounts('from orphan@x\n', 'f'), [{ file: 'f', account: 'default', from: 'orphan@x' }]);
   });
 });
