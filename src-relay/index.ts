@@ -23,7 +23,7 @@ export { authStateDir, openAuthFailureFile } from './smtp/auth-throttle-file';
 export { Outbox, defaultOutboxTiming } from './outbox/outbox';
 export type { OutboxOptions, OutboxEntry } from './outbox/outbox';
 export { classifyCommandFailure, describeFailure, STAGE_LABELS } from './delivery/msmtp-failures';
-export type { FailureClass } from './delivery/msmtp-failures';
+export type { FailureClass, AccountAttention } from './delivery/msmtp-failures';
 export { writeTextDurably } from './outbox/durable-file';
 export { headerField } from './outbox/mail-copy';
 export { isListenHost } from './listen';

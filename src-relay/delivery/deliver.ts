@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { classifyCommandFailure } from './msmtp-failures';
+import { classifyCommandFailure, type AccountAttention } from './msmtp-failures';
 import { SmtpError } from '../smtp/reply';
 import { type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage } from '../smtp/handler';
 
@@ -13,8 +13,9 @@ export interface DeliveryCommand {
   readonly timeoutMs: number;
 }
 
-export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string): DeliveryFailure {
-  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}) };
+export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string,
+  account?: AccountAttention): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}), ...(account ? { account } : {}) };
 }
 
 /** Where a copy of what the command is fed goes (the outbox's MailCopy), so a failed mail can be kept. */
@@ -75,7 +76,7 @@ export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFa
   const judged = judgeCommand(report, (reason) => `Pipe command reported error ${report.signal
     ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
     : `${report.exitCode}: ${reason}`}`);
-  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail);
+  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail, judged.account);
 }
 
 /** A command that could not start is a setting to fix (msmtp not installed, a wrong path): the same table decides. */
@@ -89,6 +90,7 @@ interface Judged {
   reply: SmtpError;
   stage: FailureStage;
   reason: string;
+  account?: AccountAttention;
 }
 
 /** msmtp's failure table decides 451 (the mail may still go out, and the outbox keeps it) or 554 (it never will). */
@@ -96,7 +98,7 @@ function judgeCommand(report: DeliveryReport, words: (reason: string) => string)
   const judged = classifyCommandFailure(report);
   const text = words(judged.reason);
   const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
-  return { reply, stage: judged.stage, reason: judged.reason };
+  return { reply, stage: judged.stage, reason: judged.reason, ...(judged.account ? { account: judged.account } : {}) };
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */

@@ -17,6 +17,16 @@ export interface Envelope {
 }
 
 /** Where a failure happened: msmtp's dialogue stage, or the relay's own cases. */
+/** An msmtp account that cannot send until the user fixes it. */
+export interface AccountAttention {
+  /** 'login-refused': the provider refused the user or password (5xx at AUTH); 'no-password': msmtp found none. */
+  readonly reason: 'login-refused' | 'no-password';
+  /** The account's name, from msmtp's own "could not send mail (account NAME from FILE)"; absent when not said. */
+  readonly name?: string;
+  /** What the user can do, one sentence. */
+  readonly advice: string;
+}
+
 export type FailureStage = 'lookup' | 'connect' | 'greeting' | 'ehlo' | 'starttls' | 'tls' | 'auth'
   | 'mail-from' | 'rcpt-to' | 'data' | 'end-of-data' | 'timeout' | 'command' | 'unknown';
 
@@ -52,6 +62,8 @@ export interface DeliveryFailure {
   readonly reason: string;
   /** What happened, in words, for the log. */
   readonly detail?: string;
+  /** The msmtp account needs the user (login refused, no password); the mail itself is fine and is kept. */
+  readonly account?: AccountAttention;
 }
 
 /** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
