@@ -4,7 +4,8 @@
 // "enable access first" step. The XML is read by the relay's own parser (run `npm run build` first), so the table
 // and a live lookup understand the files the same way. No ISPDB file is copied into this repository.
 //
-//   node scripts/make-provider-table.mjs <ispdb-folder> --commit=<the autoconfig repository's commit>
+//   node scripts/make-provider-table.mjs <ispdb-folder> --commit=<the autoconfig repository's commit> [--out=FILE]
+// (--out is for the script's own test; the default is the table in src-relay/accounts/.)
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -15,9 +16,11 @@ const require = createRequire(import.meta.url);
 const { parseAutoconfig } = require(join(root, 'out', 'src-relay', 'accounts', 'autoconfig-xml.js'));
 
 const folder = process.argv[2];
-const commit = process.argv.find((arg) => arg.startsWith('--commit='))?.slice('--commit='.length);
+const option = (name) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+const commit = option('commit');
+const out = option('out') ?? join(root, 'src-relay', 'accounts', 'ispdb-table.ts');
 if (!folder || !commit || !/^[0-9a-f]{40}$/.test(commit)) {
-  console.error('usage: node scripts/make-provider-table.mjs <ispdb-folder> --commit=<40-hex commit>');
+  console.error('usage: node scripts/make-provider-table.mjs <ispdb-folder> --commit=<40-hex commit> [--out=FILE]');
   process.exit(64);
 }
 
@@ -61,6 +64,6 @@ const lines = [
   '];',
   '',
 ];
-writeFileSync(join(root, 'src-relay', 'accounts', 'ispdb-table.ts'), lines.join('\n'));
+writeFileSync(out, lines.join('\n'));
 for (const note of notes) console.error(note);
 console.log(`${providers.length} providers, ${owner.size} domains`);

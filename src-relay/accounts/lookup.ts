@@ -59,13 +59,11 @@ class LookupRun {
       () => this.probe(),
     ];
     for (const step of steps) {
-      if (this.signal.aborted) {
-        this.warnings.push('The lookup ran out of time.');
-        break;
-      }
+      if (this.signal.aborted) break;
       const found = await step();
       if (found) return { ...found, warnings: [...this.warnings, ...found.warnings] };
     }
+    if (this.signal.aborted) this.warnings.push('The lookup ran out of time.');
     return { found: false, tried: this.tried, warnings: this.warnings };
   }
 

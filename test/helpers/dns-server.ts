@@ -10,6 +10,8 @@ export interface DnsZone {
   readonly mx?: Readonly<Record<string, readonly string[]>>;
   /** name → SRV targets. */
   readonly srv?: Readonly<Record<string, readonly { readonly target: string; readonly port: number; readonly priority?: number }[]>>;
+  /** Names whose questions get no answer at all: a DNS server that has gone quiet. */
+  readonly silent?: readonly string[];
 }
 
 export interface DnsServer {
@@ -31,6 +33,7 @@ export async function startDnsServer(zone: DnsZone): Promise<DnsServer> {
     const question = readQuestion(packet);
     if (!question) return;
     questions.push(`${TYPE_NAMES[question.type] ?? question.type} ${question.name}`);
+    if (zone.silent?.includes(question.name)) return;
     socket.send(answer(packet, question, zone), from.port, from.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));

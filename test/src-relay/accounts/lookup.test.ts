@@ -49,6 +49,7 @@ before(async () => {
       'm365.test': ['m365-test.mail.protection.outlook.com'],
       'hosted.test': ['mx01.hoster.test'],
     },
+    silent: ['quiet.test'],
     srv: {
       '_submissions._tcp.srv-tls.test': [{ target: 'submit.srv-tls.test', port: 465 }],
       '_submission._tcp.srv-starttls.test': [{ target: 'submit.elsewhere.test', port: 587 }],
@@ -182,6 +183,22 @@ test("an MX whose provider is not bundled is asked of the live ISPDB; the login 
   assert.equal(result.settings.user, 'jo@hosted.test');
   assert.equal(result.needsConfirmation, true);
   assert.match(result.sourceDetail, /MX mx01\.hoster\.test, then https:\/\/ispdb\.test\/v1\.1\/hoster\.test/);
+});
+
+test('a DNS server that does not answer is given up within the step bound', async () => {
+  const started = Date.now();
+  const result = await lookupAccount('jo@quiet.test', seams({ stepTimeoutMs: 300 }));
+  assert.equal(result.found, false);
+  assert.ok(dns.questions.includes('MX quiet.test'));
+  assert.ok(!result.found && result.tried.includes('mx: no MX record for quiet.test'));
+  assert.ok(Date.now() - started < 2_500, `took ${Date.now() - started} ms`);
+});
+
+test('an internationalised domain is asked for in its ASCII (IDNA) form', async () => {
+  const result = await lookupAccount('jo@bücher.test', seams({ stepTimeoutMs: 300 }));
+  assert.equal(result.found, false);
+  assert.ok(dns.questions.includes('MX xn--bcher-kva.test'), dns.questions.join(', '));
+  assert.ok(!result.found && result.tried.includes('autoconfig: autoconfig.xn--bcher-kva.test:443 is not mapped'), JSON.stringify(result));
 });
 
 test('SRV: _submissions means TLS, _submission means STARTTLS; both are confirmed', async () => {

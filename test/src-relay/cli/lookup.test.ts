@@ -107,6 +107,9 @@ test('a bad address exits 64; a bad --account-* value is a usage error (3, like 
   const tls = await runCli(['--lookup-account=jo@gmail.com', '--account-tls=off'], { env });
   assert.equal(tls.code, 3);
   assert.match(tls.stderr, /invalid --account-tls 'off' \(tls or starttls\)/);
+  const alone = await runCli(['--account-host=smtp.example.test']);
+  assert.equal(alone.code, 3);
+  assert.match(alone.stderr, /the --account-\* options need --lookup-account/);
 });
 
 test('--help documents the option and its exit codes', async () => {
