@@ -11,7 +11,7 @@ import type {
 } from '../contract/api';
 import {
   AddressError, addAccount, listAccounts, lookupAccount, parseMsmtprc, removeAccount, type AccountSeams, type AccountSettings,
-  type LookupSeams, type MsmtprcModel,
+  type LookupSeams, type MsmtprcModel, type RelayEvent,
 } from '../../src-relay/index';
 import { accountView, tildePath } from './account-view';
 import { AccountAttention, type AccountTrouble } from './attention';
@@ -23,6 +23,8 @@ export interface AccountsHost {
   appLog(level: 'info' | 'error', message: string): void;
   setProblems(source: string, problems: HealthProblem[]): void;
   retryOutbox(id: string | null): Promise<number>;
+  /** The engine's events: an account-attention event marks the account it names. */
+  onEvent(listener: (event: RelayEvent) => void): () => void;
 }
 
 export interface AccountsDeps {
@@ -52,7 +54,13 @@ export class AccountsService {
   /** The last lookup per address (lower case): what must be confirmed, which pages may be opened. */
   private readonly looked = new Map<string, Remembered>();
 
-  constructor(private readonly deps: AccountsDeps) {}
+  constructor(private readonly deps: AccountsDeps) {
+    deps.relay.onEvent((event) => {
+      if (event.type !== 'account-attention') return;
+      // msmtp names the account in its closing line; without it, the sender stands for it.
+      this.noteTrouble({ account: event.account ?? event.from, kind: event.reason, address: event.from });
+    });
+  }
 
   async list(): Promise<AccountsView> {
     const listed = await listAccounts(this.deps.seams);
