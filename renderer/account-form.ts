@@ -93,7 +93,7 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
     const needed = confirmNeeded();
     byId('acc-confirm-box').hidden = !needed;
     if (!found || !needed) return;
-    byId('acc-confirm-reason').textContent = `${found.confirmReason ?? 'These settings were not learnt from your provider directly.'} Check that ${found.settings.host} is your provider's server before your password is sent there.`;
+    byId('acc-confirm-reason').textContent = `${sentence(found.confirmReason ?? 'these settings were not learnt from your provider directly')} Check that ${found.settings.host} is your provider's server before your password is sent there.`;
     byId('acc-confirm-label').textContent = `${found.settings.host}:${found.settings.port} is my provider's server: send my password there`;
   };
   const confirmNeeded = () => found !== null && found.needsConfirmation
@@ -312,6 +312,13 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
       (verify ? password : host).focus();
     },
   };
+}
+
+/** "the server is outside x" → "The server is outside x." (the engine's reasons are phrases). */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
 function line(text: string, className?: string): HTMLParagraphElement {

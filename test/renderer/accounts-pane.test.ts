@@ -141,7 +141,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
     relay.onStatus((status) => push(page, 'status', status));
-    await page.setViewportSize({ width: 940, height: 1000 });
+    await page.setViewportSize({ width: 940, height: 1400 });
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await page.click('#tab-accounts');
@@ -244,7 +244,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await page.inputValue('#acc-port'), String(provider.port));
     assert.equal(await page.inputValue('#acc-tls'), 'starttls');
     assert.equal(await page.isVisible('#acc-confirm-box'), true, 'a server outside own.test is confirmed first');
-    assert.match(await text('#acc-confirm-box'), /127\.0\.0\.1/);
+    assert.match(await text('#acc-confirm-reason'), /^The server 127\.0\.0\.1 is outside own\.test\. Check that 127\.0\.0\.1 is your provider's server/);
 
     await page.click('#acc-trust-box summary');
     await page.click('#btn-acc-trust');
