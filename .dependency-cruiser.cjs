@@ -2,7 +2,7 @@
  * The boundaries of docs/architecture.md, as folder rules, checked by `npm run lint` (and so by `npm test`).
  * - src-relay/ is a library in layers: cli/ -> index.ts -> engine.ts -> outbox/ -> delivery/ -> smtp/ -> the root
  *   vocabulary (options, events, listen, secrets). Nothing imports a layer above its own.
- * - electron/ in layers: glue/ -> core/ -> setup/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
+ * - electron/ in layers: glue/ -> core/ -> setup/, accounts/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
  *   imports electron or electron-log; the rest runs under plain Node.
  * - renderer/ imports only electron/contract/ (as types) and its own modules.
  * - Callers of the engine (electron/, bench/, the CLI, tests) use src-relay/index.ts. A unit test is the exception: it
@@ -20,11 +20,12 @@ const ACCOUNTS_TEST = '^test/src-relay/accounts/[a-z-]+[.]test[.]ts$';
 const ELECTRON_ABOVE = {
   core: '^electron/glue/',
   setup: '^electron/(glue|core)/',
-  health: '^electron/(glue|core|setup)/',
-  tray: '^electron/(glue|core|setup|health)/',
-  desktop: '^electron/(glue|core|setup|health|tray)/',
-  outbox: '^electron/(glue|core|setup|health|tray)/',
-  contract: '^electron/(glue|core|setup|health|tray|desktop|outbox)/',
+  accounts: '^electron/(glue|core)/',
+  health: '^electron/(glue|core|setup|accounts)/',
+  tray: '^electron/(glue|core|setup|accounts|health)/',
+  desktop: '^electron/(glue|core|setup|accounts|health|tray)/',
+  outbox: '^electron/(glue|core|setup|accounts|health|tray)/',
+  contract: '^electron/(glue|core|setup|accounts|health|tray|desktop|outbox)/',
 };
 
 module.exports = {

@@ -27,6 +27,8 @@ import { waitUntil } from '../helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const DOCS_SHOTS = join(__dirname, '..', '..', '..', 'docs', 'screenshots');
+/** The shots docs/desktop-app.md shows. */
+const DOC_SHOTS = ['accounts', 'accounts-wrong-password', 'accounts-attention'];
 const secrets = createKeyringStore();
 
 /** The provider's own autoconfig file: its SMTP server is on 127.0.0.1, outside the mail domain (to be confirmed). */
@@ -70,9 +72,10 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   const users = new Map<string, string>();
   const opened: string[] = [];
   const attention: string[] = [];
-  const address = `bob-${process.pid}@own.test`;
-  const user = uniqueUser('accounts');
   const forDocs = process.env.APP_SCREENSHOTS_FOR_DOCS === '1';
+  // A plain address for the pictures in docs/; otherwise one no other run uses (the key ring is shared).
+  const address = forDocs ? 'bob@own.test' : `bob-${process.pid}@own.test`;
+  const user = uniqueUser('accounts');
 
   before(async () => {
     dir = await tempDir('accounts-pane');
@@ -141,7 +144,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
     relay.onStatus((status) => push(page, 'status', status));
-    await page.setViewportSize({ width: 940, height: 1400 });
+    await page.setViewportSize({ width: 940, height: 1000 });
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await page.click('#tab-accounts');
@@ -162,14 +165,17 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
 
   const text = (selector: string) => page.locator(selector).innerText();
   const row = (name: string) => page.locator(`#accounts-list li[data-account="${name}"]`);
+  /** The window (or one element of it, in a window tall enough to hold it); the ones docs/ shows go there too. */
   const screenshot = async (name: string, selector?: string) => {
     await page.evaluate("document.getElementById('toast').hidden = true; document.activeElement?.blur()");
+    if (selector) await page.setViewportSize({ width: 940, height: 1500 });
     const target = selector ? page.locator(selector) : page;
     await target.screenshot({ path: join(ARTIFACTS, `app-${name}.png`) });
-    if (forDocs) {
+    if (forDocs && DOC_SHOTS.includes(name)) {
       await mkdir(DOCS_SHOTS, { recursive: true });
       await target.screenshot({ path: join(DOCS_SHOTS, `${name}.png`) });
     }
+    if (selector) await page.setViewportSize({ width: 940, height: 1000 });
   };
   const saveAndWait = async () => {
     const before = await page.locator('#acc-result').innerText().catch(() => '');
