@@ -1,5 +1,5 @@
 import type { AccountLookupView, AccountRequest, AccountSaveResult, AccountTls, AccountView, RendererApi } from '../electron/contract/api';
-import { busy, byId, toast } from './dom.js';
+import { busy, byId, focusOn, setEnabled, toast } from './dom.js';
 
 /**
  * The Add / Edit account form: the address, the settings found (and where from), the provider's advice, the
@@ -75,7 +75,7 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
     password.value = '';
     found = null;
     byId('btn-account-add').hidden = false;
-    byId('btn-account-add').focus();
+    focusOn(byId('btn-account-add'));
   };
 
   const fill = (values: { host?: string; port?: number; tls?: AccountTls; user?: string; trust?: string; fingerprint?: string }) => {
@@ -103,7 +103,7 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
     byId('acc-details').hidden = false;
     const advice = byId('acc-advice');
     advice.replaceChildren();
-    save.disabled = false;
+    setEnabled(save, true);
     if (!view.found) {
       found = null;
       fill({ port: 587, tls: 'starttls', user: typed });
@@ -117,7 +117,7 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
     byId('acc-source').textContent = `Found in ${view.sourceWords}. Check them, then enter the password.`;
     if (view.passwordNeverWorks) {
       advice.append(line('This provider refuses passwords from mail programs (Outlook.com, Hotmail and Live since September 2024): it only allows Microsoft sign-in, which msmtp Relay does not support yet. This address cannot be added for now.', 'advice-bad'));
-      save.disabled = true;
+      setEnabled(save, false);
     }
     if (view.enableAccessFirst) {
       const first = line(`First: ${view.enableAccessFirst}`, 'advice-step');
@@ -306,7 +306,7 @@ export function mountAccountForm(api: RendererApi, onSaved: () => void): Account
       fill({ host: account.host, port: account.port, tls: account.tls, user: account.user, trust: account.tlsTrustFile, fingerprint: account.tlsFingerprint });
       byId('acc-details').hidden = false;
       byId('acc-advice').replaceChildren();
-      save.disabled = false;
+      setEnabled(save, true);
       byId('acc-source').textContent = `Saved in ${account.file}. Enter the password to verify the login again; the account is rewritten only when it works.`;
       showConfirm();
       (verify ? password : host).focus();

@@ -1,6 +1,6 @@
 import type { AccountView, AccountsView, RendererApi } from '../electron/contract/api';
 import { mountAccountForm, type AccountForm } from './account-form.js';
-import { busy, byId, toast } from './dom.js';
+import { busy, byId, keepFocus, toast } from './dom.js';
 
 /**
  * The Accounts pane: every account msmtp reads, in msmtp's order, the default one marked, the senders no account
@@ -29,7 +29,10 @@ export function mountAccountsPane(api: RendererApi): AccountsPane {
     const problem = byId('accounts-problem');
     problem.hidden = !current.problem;
     problem.textContent = current.problem ? `msmtp would not accept ${current.file}: ${current.problem}` : '';
-    byId('accounts-list').replaceChildren(...current.accounts.map((account) => item(account)));
+    const list = byId('accounts-list');
+    // A redraw (a push, a removal) keeps the focus on the same button of the same account, or the pane's heading.
+    keepFocus(list, () => list.replaceChildren(...current.accounts.map((account) => item(account))),
+      () => document.querySelector<HTMLElement>('#pane-accounts h1'));
     byId('accounts-empty').hidden = current.accounts.length > 0;
     showUnmatched(current);
     const needing = current.accounts.filter((account) => account.attention).length;
@@ -43,6 +46,7 @@ export function mountAccountsPane(api: RendererApi): AccountsPane {
     const li = document.createElement('li');
     li.className = 'account';
     li.dataset.account = account.name;
+    li.dataset.key = account.name;
     if (account.attention) li.dataset.attention = 'true';
     const head = document.createElement('div');
     head.className = 'account-head';
@@ -75,17 +79,16 @@ export function mountAccountsPane(api: RendererApi): AccountsPane {
     const row = document.createElement('div');
     row.className = 'row account-actions';
     const address = account.from[0] ?? '';
-    const edit = button('Edit', account.name);
+    const edit = button('Edit', account.name, 'edit');
     edit.addEventListener('click', () => form.edit(account));
-    const verify = button('Verify again', account.name);
+    const verify = button('Verify again', account.name, 'verify');
     verify.addEventListener('click', () => form.edit(account, true));
-    const remove = button(confirming === account.name ? 'Click again to remove' : 'Remove', account.name);
+    const remove = button(confirming === account.name ? 'Click again to remove' : 'Remove', account.name, 'remove');
     remove.className = confirming === account.name ? 'danger' : 'subtle';
     remove.addEventListener('click', () => {
       if (confirming !== account.name) {
         confirming = account.name;
         if (view) show(view);
-        document.querySelector<HTMLButtonElement>(`li[data-account="${CSS.escape(account.name)}"] .danger`)?.focus();
         return;
       }
       confirming = null;
@@ -148,9 +151,10 @@ function fact(list: HTMLDListElement, term: string, value: string, tone?: 'bad')
 }
 
 /** A row's button; screen readers hear which account it is for ("Remove, account ann@example.org"). */
-function button(text: string, account: string): HTMLButtonElement {
+function button(text: string, account: string, action: string): HTMLButtonElement {
   const node = document.createElement('button');
   node.type = 'button';
+  node.dataset.action = action;
   node.textContent = text;
   node.setAttribute('aria-label', `${text}, account ${account}`);
   return node;

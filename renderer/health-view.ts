@@ -13,6 +13,7 @@ export function renderProblems(
     const card = document.createElement('section');
     card.className = 'problem';
     card.dataset.kind = problem.kind;
+    card.dataset.key = problem.kind;
     const title = document.createElement('h3');
     title.textContent = problem.title;
     const detail = document.createElement('p');
@@ -55,6 +56,7 @@ export function renderProblems(
       const button = document.createElement('button');
       button.type = 'button';
       button.className = opens ? 'fix' : 'primary fix';
+      button.dataset.action = 'fix';
       button.textContent = fix.label;
       button.addEventListener('click', () => {
         void busy(button, async () => {

@@ -133,10 +133,13 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   let detachOutbox: (() => void) | null = null;
   const handler: SessionHandler = {
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
-    deliver: (envelope, body) => {
+    deliver: async (envelope, body) => {
       const header = receivedHeader(envelope, options.hostname);
       if (!outbox || (seams.keepNewMail === false && !outbox.isPaused)) return deliver(command, envelope, body, header, spawner);
-      return outbox.acceptMail(envelope, body, header, (copy) => deliver(command, envelope, body, header, spawner, copy));
+      if (outbox.isPaused) return outbox.keepUntried(envelope, body, header);
+      // Tried at once, with a copy of what the command is fed; keeping it is the outbox's decision on the outcome.
+      const copy = outbox.newCopy();
+      return outbox.afterFirstTry(envelope, copy, await deliver(command, envelope, body, header, spawner, copy));
     },
   };
 

@@ -18,17 +18,18 @@ import { AccountAttention, type AccountTrouble } from './attention';
 import { unmatchedSenders } from './from-match';
 import { lookupView, providerPages, type ProviderPages } from './lookup-view';
 
-/** What the service needs of the relay host: its log, its problems list and the outbox's retry. */
+/** What the service needs of the app: its log, the status's problems, the outbox's retry and the engine's events. */
 export interface AccountsHost {
-  appLog(level: 'info' | 'error', message: string): void;
+  log(level: 'info' | 'error', message: string): void;
   setProblems(source: string, problems: HealthProblem[]): void;
-  retryOutbox(id: string | null): Promise<number>;
+  /** Tries every waiting mail now; how many were due. */
+  retryOutbox(): Promise<number>;
   /** The engine's events: an account-attention event marks the account it names. */
   onEvent(listener: (event: RelayEvent) => void): () => void;
 }
 
 export interface AccountsDeps {
-  relay: AccountsHost;
+  host: AccountsHost;
   /** The From addresses the user sends with, and where each was found (Thunderbird identities, the test mail). */
   senders(): Promise<SenderWarning[]>;
   /** Opens an https page in the user's browser (shell.openExternal). */
@@ -55,7 +56,7 @@ export class AccountsService {
   private readonly looked = new Map<string, Remembered>();
 
   constructor(private readonly deps: AccountsDeps) {
-    deps.relay.onEvent((event) => {
+    deps.host.onEvent((event) => {
       if (event.type !== 'account-attention') return;
       // msmtp names the account in its closing line; without it, the sender stands for it.
       this.noteTrouble({ account: event.account ?? event.from, kind: event.reason, address: event.from });
@@ -113,7 +114,7 @@ export class AccountsService {
     const result = await addAccount(settings, password, this.deps.seams);
     const where = `${request.host}:${request.port}`;
     if (!result.ok) {
-      this.deps.relay.appLog('error', `account for ${request.address} not saved (${result.stage}): ${result.message}`);
+      this.deps.host.log('error', `account for ${request.address} not saved (${result.stage}): ${result.message}`);
       return {
         ok: false,
         stage: result.stage,
@@ -122,11 +123,11 @@ export class AccountsService {
         ...(result.login?.serverReply ? { serverReply: result.login.serverReply } : {}),
       };
     }
-    this.deps.relay.appLog('info', `account ${result.account} for ${request.address} ${result.updated ? 'updated' : 'added'} in ${result.file}: the login at ${where} works`);
+    this.deps.host.log('info', `account ${result.account} for ${request.address} ${result.updated ? 'updated' : 'added'} in ${result.file}: the login at ${where} works`);
     const fixed = this.attention.clear(result.account);
     if (fixed) this.publish();
     // Mail that waited for this account (or for any account, when msmtp had none) can go now.
-    const flushed = await this.deps.relay.retryOutbox(null);
+    const flushed = await this.deps.host.retryOutbox();
     const more = flushed > 0 ? ` ${flushed === 1 ? 'The waiting mail goes' : `The ${flushed} waiting mails go`} out now.` : '';
     return {
       ok: true,
@@ -138,7 +139,7 @@ export class AccountsService {
   async remove(address: string): Promise<ActionResult> {
     const result = await removeAccount(address, this.deps.seams);
     if (!result.ok) return { ok: false, error: result.message };
-    this.deps.relay.appLog('info', `account ${result.account} for ${address} removed from ${result.file}`);
+    this.deps.host.log('info', `account ${result.account} for ${address} removed from ${result.file}`);
     if (this.attention.clear(result.account)) this.publish();
     return { ok: true, message: `Removed the account ${result.account}` };
   }
@@ -160,13 +161,13 @@ export class AccountsService {
     const fresh = this.attention.note(trouble);
     this.publish();
     if (fresh) {
-      this.deps.relay.appLog('error', `the msmtp account ${trouble.account} needs attention (${trouble.kind})`);
+      this.deps.host.log('error', `the msmtp account ${trouble.account} needs attention (${trouble.kind})`);
       this.deps.onAttention?.(trouble);
     }
   }
 
   private publish(): void {
-    this.deps.relay.setProblems('accounts', this.attention.problems());
+    this.deps.host.setProblems('accounts', this.attention.problems());
   }
 }
 

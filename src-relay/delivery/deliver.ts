@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { classifyCommandFailure, type AccountAttention } from './msmtp-failures';
-import { SmtpError } from '../smtp/reply';
+import { PIPED, SmtpError } from '../smtp/reply';
 import { type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage } from '../smtp/handler';
 
 export interface DeliveryCommand {
@@ -232,7 +232,7 @@ export async function deliverViaCommand(
     return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(), 'command',
       'delivery command did not read the whole mail', 'the command closed its input before the end of the mail, then exited 0');
   }
-  return { status: 'delivered', report: report() };
+  return { status: 'delivered', reply: PIPED, report: report() };
 }
 
 function inputFailure(reply: SmtpError, report: DeliveryReport, detail: string): DeliveryFailure {

@@ -3,7 +3,7 @@
  * (the envelope and the body), and the one result it gets back, which carries the reply for the client.
  */
 import type { Credentials } from './auth';
-import type { SmtpError } from './reply';
+import type { SmtpError, SmtpReply } from './reply';
 import type { DataBody } from './wire';
 
 export interface Envelope {
@@ -43,6 +43,8 @@ export type DeliveryOutcome = DeliverySuccess | DeliveryFailure;
 
 export interface DeliverySuccess {
   readonly status: 'delivered';
+  /** 250: what the client hears. */
+  readonly reply: SmtpReply;
   readonly report: DeliveryReport;
 }
 
@@ -69,6 +71,8 @@ export interface DeliveryFailure {
 /** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
 export interface QueuedOutcome {
   readonly status: 'queued';
+  /** 250 with the queue id and the reason: what the client hears. */
+  readonly reply: SmtpReply;
   readonly queueId: string;
   /** Why it was not sent now, in a few words ("mail server unreachable", "sending is paused"). */
   readonly reason: string;

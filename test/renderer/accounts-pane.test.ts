@@ -12,12 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { createTransport } from 'nodemailer';
 import type { Page } from 'playwright-core';
 import { AppCommands } from '../../electron/core/commands';
-import { RelayHost } from '../../electron/core/relay-host';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { trayModel } from '../../electron/tray/model';
 import { createKeyringStore, msmtpKeyring, type AccountSeams } from '../../src-relay/index';
 import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
+import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
 import { settingsFor, tempDir, uniqueUser } from '../helpers/app-env';
 import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup-servers';
 import { freePort } from '../helpers/ports';
@@ -61,7 +62,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let ca: TestCa;
   let provider: Provider;
@@ -109,7 +110,8 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     // The relay runs the real msmtp on this HOME (`env` is a program: no shell).
     await store.save({ ...settingsFor('', await freePort(), user), command: `env HOME=${home} msmtp -f %F --` });
     const loaded = await store.load();
-    relay = new RelayHost({
+    core = createAppCore({
+      settings: UNSET_SETTINGS,
       secrets, outboxDir: join(dataDir, 'outbox'), outboxTiming: { retryInitialMs: 15 * 60_000 },
       engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
     });
@@ -117,7 +119,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
       place: { env, home }, keyring: msmtpKeyring('linux', env), msmtp: { env }, verifyOptions: { timeoutMs: 5000 },
     };
     const controller = new AppCommands({
-      relay,
+      app: core,
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
@@ -135,15 +137,15 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
         lookupSeams: loopbackSeams({ 'autoconfig.own.test:443': https.port }, certificates),
         onAttention: (trouble) => attention.push(trouble.account),
       },
-    }, loaded.settings);
-    const started = await relay.start(loaded.settings);
+    });
+    const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
     ui = await serveUi();
     browser = await launchChromium();
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
-    relay.onStatus((status) => push(page, 'status', status));
+    core.status.onStatus((status) => push(page, 'status', status));
     await page.setViewportSize({ width: 940, height: 1000 });
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
@@ -154,7 +156,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   after(async () => {
     await browser?.close();
     ui?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await provider?.close();
     await https?.close();
     await msmtpKeyring('linux', env).remove('127.0.0.1', address).catch(() => undefined);
@@ -185,7 +187,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   };
   const sendAs = async (from: string, subject: string) => {
     const transport = createTransport({
-      host: '127.0.0.1', port: relay.status().port, secure: false, ignoreTLS: true,
+      host: '127.0.0.1', port: core.status.current().port, secure: false, ignoreTLS: true,
       auth: { user, pass: (await secrets.get(user))! }, connectionTimeout: 5000, socketTimeout: 20_000,
     });
     try {
@@ -233,7 +235,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     await page.click('#btn-acc-find');
     await waitUntil(async () => (await page.inputValue('#acc-user')) === 'ann.example@outlook.com', 10_000, 'the Outlook.com lookup');
     assert.match(await text('#acc-advice .advice-bad'), /since September 2024.*does not support yet/);
-    assert.equal(await page.isDisabled('#btn-acc-save'), true);
+    assert.equal(await page.getAttribute('#btn-acc-save', 'aria-disabled'), 'true', 'Verify and save is off (and keeps the focus)');
     await page.click('#btn-acc-cancel');
     assert.equal(await page.isHidden('#account-form'), true);
   });
@@ -312,11 +314,11 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await text('#accounts-attention-count'), '1');
     const card = page.locator('.problem[data-kind="account-attention"]');
     assert.equal(await card.locator('h3').innerText(), `The msmtp account ${address} needs attention`);
-    const tray = trayModel(relay.status());
+    const tray = trayModel(core.status.current());
     assert.equal(tray.look, 'error');
     assert.ok(tray.items.some((item) => item.kind === 'label' && item.label.includes(`${address} needs attention`)), JSON.stringify(tray.items));
     assert.deepEqual(attention, [address], 'notified once for two kept mails');
-    assert.equal((await relay.outboxView()).mails.length, 2);
+    assert.equal((await core.outbox!.view()).mails.length, 2);
     await screenshot('accounts-attention');
 
     await card.locator('button.opens').click();
@@ -327,10 +329,10 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     await saveAndWait();
     assert.equal(await page.isHidden('#account-form'), true, await text('#acc-result').catch(() => ''));
     await waitUntil(async () => (await row(address).getAttribute('data-attention')) === null, 10_000, 'the mark to go');
-    await waitUntil(async () => (await relay.outboxView()).mails.length === 0, 30_000, 'the kept mails to go out');
+    await waitUntil(async () => (await core.outbox!.view()).mails.length === 0, 30_000, 'the kept mails to go out');
     const delivered = provider.mails.filter((mail) => mail.user === address).map((mail) => mail.raw.toString());
     assert.ok(delivered.some((raw) => raw.includes('first kept')) && delivered.some((raw) => raw.includes('second kept')));
-    assert.equal(relay.status().problems?.some((problem) => problem.kind === 'account-attention') ?? false, false);
+    assert.equal(core.status.current().problems?.some((problem) => problem.kind === 'account-attention') ?? false, false);
     assert.equal(await page.locator('.problem[data-kind="account-attention"]').count(), 0);
   });
 
