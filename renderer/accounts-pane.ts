@@ -50,7 +50,7 @@ export function mountAccountsPane(api: RendererApi): AccountsPane {
     if (account.attention) li.dataset.attention = 'true';
     const head = document.createElement('div');
     head.className = 'account-head';
-    const name = document.createElement('h3');
+    const name = document.createElement('h2');
     name.textContent = account.name;
     head.append(name);
     if (account.isDefault) head.append(badge('default', 'Default account'));

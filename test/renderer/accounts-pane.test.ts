@@ -30,6 +30,7 @@ const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const DOCS_SHOTS = join(__dirname, '..', '..', '..', 'docs', 'screenshots');
 /** The shots docs/desktop-app.md shows. */
 const DOC_SHOTS = ['accounts', 'accounts-wrong-password', 'accounts-attention'];
+const AXE = require.resolve('axe-core/axe.min.js');
 const secrets = createKeyringStore();
 
 /** The provider's own autoconfig file: its SMTP server is on 127.0.0.1, outside the mail domain (to be confirmed). */
@@ -179,6 +180,12 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     }
     if (selector) await page.setViewportSize({ width: 940, height: 1000 });
   };
+  /** axe-core's violations in the window as it is now, as one line each. */
+  const axe = async (): Promise<string[]> => {
+    if (!(await page.evaluate<boolean>('typeof window.axe === "object"'))) await page.evaluate(await readFile(AXE, 'utf8'));
+    return page.evaluate<string[]>(`axe.run(document, { resultTypes: ['violations'] }).then((result) =>
+      result.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((node) => node.target.join(' ')).join(' | ')))`);
+  };
   const saveAndWait = async () => {
     const before = await page.locator('#acc-result').innerText().catch(() => '');
     await page.click('#btn-acc-save');
@@ -199,7 +206,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
 
   it('lists the hand-written accounts read-only, in msmtp\'s order, the default marked, and warns of a sender no account has', async () => {
     await waitUntil(async () => (await page.locator('#accounts-list li').count()) === 2, 10_000, 'the two accounts');
-    assert.deepEqual(await page.locator('#accounts-list li h3').allInnerTexts(), ['personal', 'default']);
+    assert.deepEqual(await page.locator('#accounts-list li h2').allInnerTexts(), ['personal', 'default']);
     assert.equal(await text('#accounts-file'), '~/.msmtprc');
     assert.match(await text('#accounts-list li[data-account="default"] .account-head'), /Default account/);
     assert.doesNotMatch(await row('personal').locator('.account-head').innerText(), /Default account/);
@@ -217,10 +224,12 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   });
 
   it('Gmail: the settings from the app\'s table, the app-password page opened through the main process; Outlook.com: the plain truth, no Verify', async () => {
-    await page.click('#btn-account-add');
+    // By keyboard: Enter on Add account, the address typed into the field that has the focus, Enter to look it up.
+    await page.focus('#btn-account-add');
+    await page.keyboard.press('Enter');
     assert.equal(await page.evaluate("document.activeElement?.id"), 'acc-address', 'the address field has the focus');
-    await page.fill('#acc-address', 'ann.example@gmail.com');
-    await page.click('#btn-acc-find');
+    await page.keyboard.type('ann.example@gmail.com');
+    await page.keyboard.press('Enter');
     await page.waitForSelector('#acc-details:not([hidden])', { timeout: 10_000 });
     assert.match(await text('#acc-source'), /^Found in msmtp Relay's own provider table/);
     assert.equal(await page.inputValue('#acc-host'), 'smtp.gmail.com');
@@ -271,6 +280,12 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await readFile(rc, 'utf8'), before, 'nothing written');
     assert.equal(await msmtpKeyring('linux', env).has('127.0.0.1', address), false, 'nothing stored');
     await screenshot('accounts-wrong-password', '#account-form');
+    // The pane at its busiest: hand-written accounts, the sender warning, the form with a confirmation and an error.
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await axe(), [], `axe in ${scheme}`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
 
     await page.fill('#acc-password', 'right password');
     await saveAndWait();
@@ -320,6 +335,11 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     assert.deepEqual(attention, [address], 'notified once for two kept mails');
     assert.equal((await core.outbox!.view()).mails.length, 2);
     await screenshot('accounts-attention');
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      assert.deepEqual(await axe(), [], `axe in ${scheme}, an account needing attention`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
 
     await card.locator('button.opens').click();
     await page.waitForSelector('#account-form:not([hidden])');
