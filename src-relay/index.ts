@@ -21,7 +21,7 @@ export { createLauncherSpawner } from './delivery/launcher';
 export type { ThrottleStore } from './smtp/auth';
 export { authStateDir, openAuthFailureFile } from './smtp/auth-throttle-file';
 export { Outbox, defaultOutboxTiming } from './outbox/outbox';
-export type { OutboxOptions, OutboxEntry } from './outbox/outbox';
+export type { OutboxOptions, OutboxEntry, SentEntry } from './outbox/outbox';
 export { classifyCommandFailure, describeFailure, STAGE_LABELS } from './delivery/msmtp-failures';
 export type { FailureClass, AccountAttention } from './delivery/msmtp-failures';
 export { writeTextDurably } from './outbox/durable-file';

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from 'shell-quote';
 import { createKeyringStore, describeEvent, type RelayEvent } from '../../src-relay/index';
-import { runCli } from '../helpers/cli-process';
+import { runCli } from '../helpers/relay/cli-process';
 import { waitUntil } from '../helpers/wait';
-import { CliProcess } from '../helpers/cli-process';
+import { CliProcess } from '../helpers/relay/cli-process';
 import { freePort } from '../helpers/ports';
-import { recordCommand, startRelayHarness } from '../helpers/relay-harness';
-import { connectSmtp, type SmtpTestClient } from '../helpers/smtp-client';
+import { recordCommand, startRelayHarness } from '../helpers/relay/relay-harness';
+import { connectSmtp, type SmtpTestClient } from '../helpers/smtp/smtp-client';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 // Whole AUTH sessions (PLAIN and LOGIN, right and wrong passwords, a password typed into the user field), then a
 // search for the password in every form a client sends it: plain, base64, and inside a base64 PLAIN blob. It must

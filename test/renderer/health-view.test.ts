@@ -21,13 +21,13 @@ import { HealthMonitor } from '../../electron/health/monitor';
 import { createSettingsStore } from '../../electron/core/settings';
 import { ensureCertificate } from '../../electron/core/tls-cert';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { tempDir, uniqueUser } from '../helpers/app-env';
-import { holdPort } from '../helpers/port-holder';
-import { startScriptedSink, type ScriptedSink } from '../helpers/scripted-sink';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { tempDir, uniqueUser } from '../helpers/app/app-env';
+import { holdPort } from '../helpers/programs/port-holder';
+import { startScriptedSink, type ScriptedSink } from '../helpers/smtp/scripted-sink';
 import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();

@@ -16,12 +16,12 @@ import { AppCommands } from '../../electron/core/commands';
 import { createSettingsStore } from '../../electron/core/settings';
 import { PrefsFile } from '../../electron/setup/thunderbird-prefs';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { settingsFor, sunkMails, tempDir, uniqueUser } from '../helpers/app-env';
-import { describeProgram, runProgram } from '../helpers/run-program';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { settingsFor, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { describeProgram, runProgram } from '../helpers/programs/run-program';
 import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();

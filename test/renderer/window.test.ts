@@ -15,13 +15,13 @@ import { DESKTOP_FILE_NAME, createXdgAutostart } from '../../electron/desktop/au
 import { AppCommands } from '../../electron/core/commands';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
 import { freePort } from '../helpers/ports';
-import { SINK, refused, sunkMails, tempDir, uniqueUser } from '../helpers/app-env';
-import { sendWithNodemailer } from '../helpers/mail';
+import { SINK, refused, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { sendWithNodemailer } from '../helpers/smtp/mail';
 import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();

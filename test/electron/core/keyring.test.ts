@@ -13,12 +13,12 @@ import { createXdgAutostart } from '../../../electron/desktop/autostart';
 import { createSettingsStore } from '../../../electron/core/settings';
 import { APP_SERVICE, createKeyringStore, findPassword } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
-import { CliProcess } from '../../helpers/cli-process';
+import { settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
+import { CliProcess } from '../../helpers/relay/cli-process';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 import { ensureRelayPassword } from '../../../electron/core/password';
 
 const secrets = createKeyringStore();

@@ -11,13 +11,13 @@ import type { GaveUpMail } from '../../../electron/outbox/app-outbox';
 import { outboxLine, trayModel } from '../../../electron/tray/model';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { msmtpSettingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer as sendMail } from '../../helpers/mail';
-import { writeMsmtprc, type TestMsmtprc } from '../../helpers/msmtprc';
-import { startSink, type SinkOptions, type SmtpSink } from '../../helpers/smtp-sink';
+import { msmtpSettingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer as sendMail } from '../../helpers/smtp/mail';
+import { writeMsmtprc, type TestMsmtprc } from '../../helpers/programs/msmtprc';
+import { startSink, type SinkOptions, type SmtpSink } from '../../helpers/smtp/smtp-sink';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore, type AppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith, applyWith, pausedView } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith, applyWith, pausedView } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 const engineOptions = { stopGraceMs: 10_000, authFailureDelayMs: 0 };

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
-import { describeProgram, runProgram } from '../../helpers/run-program';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
+import { describeProgram, runProgram } from '../../helpers/programs/run-program';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith, applyWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith, applyWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];

@@ -8,7 +8,7 @@ import {
   DESKTOP_FILE_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
   xdgAutostartDir,
 } from '../../../electron/desktop/autostart';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 describe('autostart', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

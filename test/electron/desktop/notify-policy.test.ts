@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { NotifyPolicy, type Notice } from '../../../electron/desktop/notify-policy';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { settingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer as sendMail } from '../../helpers/mail';
+import { settingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer as sendMail } from '../../helpers/smtp/mail';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 

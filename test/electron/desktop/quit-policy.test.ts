@@ -10,11 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { QuitPolicy, closeAction } from '../../../electron/desktop/quit-policy';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore, type AppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];

@@ -20,12 +20,12 @@ import { createSettingsStore } from '../../../electron/core/settings';
 import { createXdgAutostart } from '../../../electron/desktop/autostart';
 import { trayModel } from '../../../electron/tray/model';
 import { createKeyringStore } from '../../../src-relay/index';
-import { settingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
+import { settingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
 import { REPO_ROOT } from '../../helpers/paths';
-import { holdPort } from '../../helpers/port-holder';
+import { holdPort } from '../../helpers/programs/port-holder';
 import { waitUntil } from '../../helpers/wait';
 import { createAppCore, type AppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const run = promisify(execFile);
 const secrets = createKeyringStore();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
 import { findExecutable } from '../../../src-relay/index';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 describe('msmtp check', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -18,10 +18,10 @@ import { sendTestMail } from '../../../electron/setup/test-mail';
 import { ensureCertificate } from '../../../electron/core/tls-cert';
 import { classifyCommandFailure } from '../../../src-relay/index';
 import { createKeyringStore } from '../../../src-relay/index';
-import { tempDir, uniqueUser } from '../../helpers/app-env';
-import { startScriptedSink, type ScriptedSink } from '../../helpers/scripted-sink';
+import { tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { startScriptedSink, type ScriptedSink } from '../../helpers/smtp/scripted-sink';
 import { createAppCore, type AppCore } from '../../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addRelayToProfile, findProfiles, thunderbirdRoots, thunderbirdRunning } from '../../../electron/setup/thunderbird-profiles';
 import { PrefsFile } from '../../../electron/setup/thunderbird-prefs';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 const RELAY = { host: 'localhost', port: 2500, user: 'msmtpd-user', starttls: false };
 

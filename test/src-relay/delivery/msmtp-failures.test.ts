@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { deliverViaCommand, type DeliveryReport } from '../../../src-relay/index';
 import { STAGE_LABELS, classifyCommandFailure, describeFailure } from '../../../src-relay/delivery/msmtp-failures';
 import { bodyOf, deliveryError } from './deliver.cases';
-import { writeMsmtprc } from '../../helpers/msmtprc';
-import { startScriptedSink, type SinkScript, type SinkStage } from '../../helpers/scripted-sink';
+import { writeMsmtprc } from '../../helpers/programs/msmtprc';
+import { startScriptedSink, type SinkScript, type SinkStage } from '../../helpers/smtp/scripted-sink';
 import { type FailureStage } from '../../../src-relay/smtp/handler';
 
 /*

@@ -1,6 +1,6 @@
-import type { AppCore } from '../../electron/core/app-core';
-import type { EngineState } from '../../electron/core/app-status';
-import type { AppSettings, OutboxView } from '../../electron/contract/api';
+import type { AppCore } from '../../../electron/core/app-core';
+import type { EngineState } from '../../../electron/core/app-status';
+import type { AppSettings, OutboxView } from '../../../electron/contract/api';
 import { settingsFor } from './app-env';
 
 /** What a test's app core holds before the test says which settings it runs with. */
