@@ -9,7 +9,7 @@ import { parseAutoconfig } from './autoconfig-xml';
 import { lookupMx, lookupSrv, type DnsSeams } from './dns-records';
 import { fetchHttpsText, type NetworkSeams } from './https-fetch';
 import { bare, fromProvider, type LookupFound, type LookupResult, type LookupSource, type Origin } from './lookup-result';
-import { parseMailAddress } from './mail-address';
+import { AddressError, parseMailAddress } from './mail-address';
 import { bundledProvider } from './provider-table';
 import { probeSmtp } from './smtp-probe';
 
@@ -28,8 +28,6 @@ const DEFAULT_TOTAL_MS = 30_000;
 /** An autoconfig file is a few KiB; anything much bigger is not one. */
 const MAX_XML_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 3;
-
-export class AddressError extends Error {}
 
 /** Throws AddressError for an address that is not user@domain.tld. */
 export async function lookupAccount(input: string, seams: LookupSeams = {}): Promise<LookupResult> {

@@ -8,6 +8,9 @@ export interface ParsedAddress {
   readonly domain: string;
 }
 
+/** The text given as an address is not one (the CLI's exit status 64). */
+export class AddressError extends Error {}
+
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** The address and its domain, or null when it is not a plain user@domain.tld address. */

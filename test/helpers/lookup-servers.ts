@@ -127,8 +127,9 @@ export function loopbackSeams(map: Readonly<Record<string, number>>, certificate
     },
     ca: certificates.ca,
     dnsServers: ['127.0.0.1:1'],
-    stepTimeoutMs: 2_000,
-    totalTimeoutMs: 10_000,
+    // Generous for a loaded machine: the tests of the bounds set their own.
+    stepTimeoutMs: 10_000,
+    totalTimeoutMs: 60_000,
     ...extra,
   };
 }

@@ -4,7 +4,8 @@ import { FetchError, fetchHttpsText, type NetworkSeams } from '../../../src-rela
 import { redirect, startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup-servers';
 import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
 
-const LIMITS = { maxBytes: 64 * 1024, maxRedirects: 3, timeoutMs: 2_000 };
+// Generous: five TLS handshakes on a loaded machine; the slow-answer tests set their own bound.
+const LIMITS = { maxBytes: 64 * 1024, maxRedirects: 3, timeoutMs: 15_000 };
 let certificates: TestCertificates;
 let stub: HttpsStub;
 let seams: NetworkSeams;
@@ -23,7 +24,7 @@ before(async () => {
     'a.test/slow': (_req, res) => {
       res.writeHead(200);
       res.write('<clientConfig>');
-      const timer = setTimeout(() => res.end('</clientConfig>'), 10_000);
+      const timer = setTimeout(() => res.end('</clientConfig>'), 60_000);
       res.on('close', () => clearTimeout(timer));
     },
     'a.test/hop1': redirect('/hop2'),
@@ -65,7 +66,7 @@ test('huge answers are cut off, whether announced or not', async () => {
 test('a slow answer times out within its bound', async () => {
   const started = Date.now();
   await assert.rejects(fetchHttpsText('https://a.test/slow', seams, { ...LIMITS, timeoutMs: 500 }), /timed out/);
-  assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
 });
 
 test('the lookup-wide signal cancels a fetch too', async () => {

@@ -22,7 +22,7 @@ test('gmail.com is answered from the bundled table inside a network namespace, q
   assert.equal(result.found, true);
   assert.equal(result.source, 'bundled');
   assert.deepEqual([result.settings.host, result.settings.port], ['smtp.gmail.com', 465]);
-  assert.ok(result.ms < 1_000, `took ${result.ms} ms`);
+  assert.ok(result.ms < 3_000, `took ${result.ms} ms`);
   // And the namespace really is offline: a step that needs the network finds nothing there.
   const offline = spawnSync('unshare', [unshare!, process.execPath, '-e', `require(${JSON.stringify(index)}).lookupAccount('someone@example.com', { stepTimeoutMs: 1000, totalTimeoutMs: 5000 })
     .then((result) => console.log(JSON.stringify(result)))`], { encoding: 'utf8', timeout: 20_000 });

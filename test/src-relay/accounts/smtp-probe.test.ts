@@ -40,30 +40,30 @@ after(async () => {
 });
 
 test('port 465: the TLS handshake with the host name checked, EHLO, QUIT, and no login', async () => {
-  assert.deepEqual(await probeSmtp('smtp.probe.test', 465, 'tls', seams, 2_000), { ok: true });
+  assert.deepEqual(await probeSmtp('smtp.probe.test', 465, 'tls', seams, 10_000), { ok: true });
   assert.deepEqual(stubs.tls!.commands.slice(-2), ['EHLO localhost', 'QUIT']);
   assert.ok(!stubs.tls!.commands.some((command) => /^AUTH/i.test(command)));
 });
 
 test('port 587: EHLO lists STARTTLS, the upgrade succeeds, EHLO again, QUIT', async () => {
-  assert.deepEqual(await probeSmtp('smtp.probe.test', 587, 'starttls', seams, 2_000), { ok: true });
+  assert.deepEqual(await probeSmtp('smtp.probe.test', 587, 'starttls', seams, 10_000), { ok: true });
   assert.deepEqual(stubs.starttls!.commands.slice(-4), ['EHLO localhost', 'STARTTLS', 'EHLO localhost', 'QUIT']);
   assert.ok(!stubs.starttls!.commands.some((command) => /^AUTH/i.test(command)));
 });
 
 test('a server without STARTTLS is refused: never plain', async () => {
-  const outcome = await probeSmtp('plain.probe.test', 587, 'starttls', seams, 2_000);
+  const outcome = await probeSmtp('plain.probe.test', 587, 'starttls', seams, 10_000);
   assert.deepEqual(outcome, { ok: false, reason: 'the server offers no STARTTLS' });
   assert.ok(!stubs.plain!.commands.includes('STARTTLS'));
 });
 
 test('a certificate for another name, a silent server and an unmapped name all fail, within the bound', async () => {
-  const wrong = await probeSmtp('wrong-name.test', 465, 'tls', seams, 2_000);
+  const wrong = await probeSmtp('wrong-name.test', 465, 'tls', seams, 10_000);
   assert.equal(wrong.ok, false);
   assert.match(wrong.ok ? '' : wrong.reason, /altnames|Hostname/i);
   const started = Date.now();
   const quiet = await probeSmtp('silent.probe.test', 465, 'tls', seams, 300);
   assert.equal(quiet.ok, false);
-  assert.ok(Date.now() - started < 1_500, `took ${Date.now() - started} ms`);
+  assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   assert.deepEqual(await probeSmtp('elsewhere.test', 465, 'tls', seams, 300), { ok: false, reason: 'elsewhere.test:465 is not mapped' });
 });

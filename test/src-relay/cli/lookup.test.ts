@@ -30,8 +30,8 @@ before(async () => {
     connectTo: { 'autoconfig.own.test:443': `127.0.0.1:${https.port}` },
     caFile: certificates.caFile,
     dnsServers: [dns.address],
-    stepTimeoutMs: 1_500,
-    totalTimeoutMs: 8_000,
+    stepTimeoutMs: 10_000,
+    totalTimeoutMs: 25_000,
   }));
   env = { ...process.env, MSMTP_RELAY_TEST_LOOKUP_SEAMS: seamFile };
 });
@@ -53,7 +53,7 @@ function fields(stdout: string): Map<string, string[]> {
 }
 
 test('--lookup-account prints the bundled settings, their source and the advice; exit 0', async () => {
-  const run = await runCli(['--lookup-account=someone@gmail.com'], { env });
+  const run = await runCli(['--lookup-account=someone@gmail.com'], { env, timeoutMs: 30_000 });
   assert.equal(run.code, 0, run.stderr);
   const out = fields(run.stdout);
   assert.deepEqual(out.get('host'), ['smtp.gmail.com']);
@@ -66,13 +66,13 @@ test('--lookup-account prints the bundled settings, their source and the advice;
 });
 
 test("the provider's autoconfig file through the test seam, and the --account-* overrides on top", async () => {
-  const run = await runCli(['--lookup-account', 'jo@own.test'], { env });
+  const run = await runCli(['--lookup-account', 'jo@own.test'], { env, timeoutMs: 30_000 });
   assert.equal(run.code, 0, run.stderr);
   const out = fields(run.stdout);
   assert.deepEqual([out.get('host'), out.get('port'), out.get('tls'), out.get('user')], [['mail.own.test'], ['587'], ['starttls'], ['jo']]);
   assert.deepEqual(out.get('source'), ['autoconfig (https://autoconfig.own.test/mail/config-v1.1.xml)']);
   const overridden = await runCli(['--lookup-account=jo@own.test', '--account-port=465', '--account-tls=tls', '--account-user=jo@own.test',
-    '--account-tls-trust-file=/etc/ssl/own.pem'], { env });
+    '--account-tls-trust-file=/etc/ssl/own.pem'], { env, timeoutMs: 30_000 });
   assert.equal(overridden.code, 0, overridden.stderr);
   const changed = fields(overridden.stdout);
   assert.deepEqual([changed.get('host'), changed.get('port'), changed.get('tls'), changed.get('user'), changed.get('tls_trust_file')],
@@ -80,7 +80,7 @@ test("the provider's autoconfig file through the test seam, and the --account-* 
 });
 
 test('a custom domain through its MX must be confirmed, and the output says so', async () => {
-  const run = await runCli(['--lookup-account=jo@workspace.test'], { env });
+  const run = await runCli(['--lookup-account=jo@workspace.test'], { env, timeoutMs: 30_000 });
   assert.equal(run.code, 0, run.stderr);
   const out = fields(run.stdout);
   assert.deepEqual(out.get('host'), ['smtp.gmail.com']);
@@ -88,11 +88,11 @@ test('a custom domain through its MX must be confirmed, and the output says so',
 });
 
 test('nothing found: exit 69 with what was tried; with --account-host the given settings are printed, exit 0', async () => {
-  const run = await runCli(['--lookup-account=jo@nothing.test'], { env, timeoutMs: 20_000 });
+  const run = await runCli(['--lookup-account=jo@nothing.test'], { env, timeoutMs: 30_000 });
   assert.equal(run.code, 69, run.stderr);
   assert.match(run.stdout, /^No settings found for jo@nothing\.test\./);
   assert.match(run.stdout, /^tried: probe: smtp\.nothing\.test:465: smtp\.nothing\.test:465 is not mapped in MSMTP_RELAY_TEST_LOOKUP_SEAMS$/m);
-  const given = await runCli(['--lookup-account=jo@nothing.test', '--account-host=smtp.nothing.test', '--account-port=587'], { env, timeoutMs: 20_000 });
+  const given = await runCli(['--lookup-account=jo@nothing.test', '--account-host=smtp.nothing.test', '--account-port=587'], { env, timeoutMs: 30_000 });
   assert.equal(given.code, 0, given.stderr);
   const out = fields(given.stdout);
   assert.deepEqual([out.get('host'), out.get('port'), out.get('tls'), out.get('user'), out.get('source')],
@@ -100,20 +100,20 @@ test('nothing found: exit 69 with what was tried; with --account-host the given 
 });
 
 test('a bad address exits 64; a bad --account-* value is a usage error (3, like every bad option)', async () => {
-  const bad = await runCli(['--lookup-account=not-an-address'], { env });
+  const bad = await runCli(['--lookup-account=not-an-address'], { env, timeoutMs: 30_000 });
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /not a mail address/);
   assert.equal(bad.stdout, '');
-  const tls = await runCli(['--lookup-account=jo@gmail.com', '--account-tls=off'], { env });
+  const tls = await runCli(['--lookup-account=jo@gmail.com', '--account-tls=off'], { env, timeoutMs: 30_000 });
   assert.equal(tls.code, 3);
   assert.match(tls.stderr, /invalid --account-tls 'off' \(tls or starttls\)/);
-  const alone = await runCli(['--account-host=smtp.example.test']);
+  const alone = await runCli(['--account-host=smtp.example.test'], { timeoutMs: 30_000 });
   assert.equal(alone.code, 3);
   assert.match(alone.stderr, /the --account-\* options need --lookup-account/);
 });
 
 test('--help documents the option and its exit codes', async () => {
-  const run = await runCli(['--help']);
+  const run = await runCli(['--help'], { timeoutMs: 30_000 });
   assert.equal(run.code, 0);
   assert.match(run.stdout, /--lookup-account=address/);
   assert.match(run.stdout, /69 when none were found/);
