@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { AccountSettings } from './account-settings';
 import { probeMsmtpLogin, type ProbeResult } from './msmtp-login-probe';
 import { KeyringError, msmtpKeyring, type MsmtpKeyring } from './msmtp-keyring';
@@ -123,7 +124,7 @@ async function msmtpProblem(settings: AccountSettings, password: string, name: s
   const options = seams.msmtp ?? {};
   const picked = await (seams.pretend ?? pretendAccount)(settings.address, options);
   if (!picked.ok) return `msmtp does not accept the file: ${picked.error}`;
-  if (picked.file !== file) return `msmtp reads ${picked.file}, not ${file}`;
+  if (resolve(picked.file) !== resolve(file)) return `msmtp reads ${picked.file}, not ${file}`;
   if (picked.account !== name) return `msmtp would send ${settings.address} through the account '${picked.account}', not '${name}' (an earlier account matches the address)`;
   const probe = await (seams.probe ?? probeMsmtpLogin)(settings.address, settings.user, password, options);
   return probe.ok ? null : probe.message;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { findExecutable } from '../delivery/executable';
 
 /**
  * The password where msmtp itself looks for it (src/password.c): on Linux a Secret Service item with the attributes
@@ -27,7 +28,7 @@ export class KeyringError extends Error {
 /** The key ring msmtp reads on this platform. */
 export function msmtpKeyring(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): MsmtpKeyring {
   if (platform === 'linux' || platform === 'freebsd' || platform === 'openbsd') return secretServiceKeyring(env);
-  if (platform === 'darwin') return macKeychain(env);
+  if (platform === 'darwin') return macKeychain(env, findExecutable('msmtp', env));
   return unsupportedKeyring(`msmtp on ${platform} reads no key ring: put a passwordeval command in its file instead`);
 }
 
@@ -77,7 +78,8 @@ function secretServiceKeyring(env: NodeJS.ProcessEnv): MsmtpKeyring {
     },
     async remove(host, user) {
       const ran = await runTool('secret-tool', ['clear', ...attributes(host, user)], '', env);
-      if (ran.code !== 0) throw new KeyringError(`the key ring did not remove the password: ${firstLine(ran.stderr) || `secret-tool exited ${ran.code}`}`);
+      // secret-tool clear exits 1 when there was nothing to clear, too: only an item still there is a failure.
+      if (ran.code !== 0 && await this.has(host, user)) throw new KeyringError(`the key ring did not remove the password: ${firstLine(ran.stderr) || `secret-tool exited ${ran.code}`}`);
     },
     async has(host, user) {
       // SearchItems over D-Bus returns object paths only (unlocked, locked), never a secret; secret-tool's own search
@@ -100,11 +102,13 @@ function gvariantString(value: string): string {
  * macOS (untested here: no Mac on this machine). `security add-internet-password -w` without a value prompts on the
  * terminal; there is no stdin form, so the password is passed with -w, visible briefly to `ps` of the same user.
  */
-function macKeychain(env: NodeJS.ProcessEnv): MsmtpKeyring {
+function macKeychain(env: NodeJS.ProcessEnv, msmtp: string | null): MsmtpKeyring {
   const item = (host: string, user: string) => ['-s', host, '-a', user, '-r', 'smtp'];
+  // -T lets msmtp read the item without the keychain asking the user each time.
+  const trusted = msmtp ? ['-T', msmtp] : [];
   return {
     async store(host, user, password) {
-      const ran = await runTool('security', ['add-internet-password', ...item(host, user), '-l', `msmtp: ${user} at ${host}`, '-U', '-w', password], '', env);
+      const ran = await runTool('security', ['add-internet-password', ...item(host, user), '-l', `msmtp: ${user} at ${host}`, ...trusted, '-U', '-w', password], '', env);
       if (ran.code !== 0) throw new KeyringError(`the keychain refused the password: ${firstLine(ran.stderr) || `security exited ${ran.code}`}`);
     },
     async remove(host, user) {

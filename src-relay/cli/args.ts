@@ -33,7 +33,7 @@ export interface CliConfig {
   queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
   /** --lookup-account=ADDRESS instead of the relay, with the --account-* overrides. */
   lookupAccount?: { address: string; overrides: AccountOverrides };
-  /** An msmtp account tool instead of the relay (see cli-account.ts). */
+  /** An msmtp account tool instead of the relay (see account.ts). */
   accountTool?: AccountTool;
 }
 

@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { classifyCommandFailure, type AccountAttention } from './msmtp-failures';
+import { classifyCommandFailure } from './msmtp-failures';
 import { PIPED, SmtpError } from '../smtp/reply';
-import { type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage } from '../smtp/handler';
+import {
+  type AccountAttention, type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage,
+} from '../smtp/handler';
 
 export interface DeliveryCommand {
   /** argv template: the first '%F' becomes the envelope sender; the recipients are appended. */

@@ -1,6 +1,4 @@
 import type { AccountAttention, FailureStage } from '../smtp/handler';
-
-export type { AccountAttention };
 import { constants as osConstants } from 'node:os';
 
 /**
@@ -32,6 +30,7 @@ export interface FailureClass {
    */
   account?: AccountAttention;
 }
+
 
 /** What the engine knows of a failed command: exit status or signal, and the tail of its stderr+stdout. */
 export interface CommandFailureReport {

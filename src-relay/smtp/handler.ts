@@ -17,7 +17,7 @@ export interface Envelope {
 }
 
 /** Where a failure happened: msmtp's dialogue stage, or the relay's own cases. */
-/** An msmtp account that cannot send until the user fixes it. */
+/** An msmtp account that cannot send until the user fixes it (see delivery/msmtp-failures.ts). */
 export interface AccountAttention {
   /** 'login-refused': the provider refused the user or password (5xx at AUTH); 'no-password': msmtp found none. */
   readonly reason: 'login-refused' | 'no-password';

@@ -1,9 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccountSeams } from '../../src-relay/accounts/accounts';
-import { msmtpKeyring, type MsmtpKeyring } from '../../src-relay/accounts/msmtp-keyring';
-import { runMsmtp, type MsmtpRun } from '../../src-relay/accounts/msmtp-run';
+import { msmtpKeyring, runMsmtp, type AccountSeams, type MsmtpKeyring, type MsmtpRun } from '../../src-relay/index';
 
 /** A private HOME, so ~/.msmtprc is the test's own, with the seams that make the accounts code use it. */
 export interface AccountHome {

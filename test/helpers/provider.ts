@@ -59,6 +59,8 @@ export interface ProviderOptions {
   readonly refusal?: { code: number; message: string };
   /** Offer only these AUTH methods (default PLAIN LOGIN). */
   readonly authMethods?: string[];
+  /** Commands the server does not offer (e.g. ['STARTTLS'], ['AUTH']). */
+  readonly disabledCommands?: string[];
 }
 
 /** A mail provider on 127.0.0.1: STARTTLS or TLS with the test CA's certificate, AUTH required, mail kept. */
@@ -71,6 +73,7 @@ export async function startProvider(options: ProviderOptions): Promise<Provider>
     cert: options.ca.cert,
     authMethods: options.authMethods ?? ['PLAIN', 'LOGIN'],
     allowInsecureAuth: false,
+    ...(options.disabledCommands ? { disabledCommands: options.disabledCommands } : {}),
     disableReverseLookup: true,
     logger: false,
     closeTimeout: 1000,

@@ -3,7 +3,7 @@
  * RelayHost, engine, key ring, outbox, the real msmtp delivering to a loopback SMTP sink): axe-core on every pane in
  * light and dark, the tab list's keyboard pattern, the focus after Enter on buttons that start async work, one
  * announcement per result, and the layout at 150% and 200% zoom. One whole task runs by keyboard alone: set the port,
- * save, send a test mail. See helpers/app-browser.ts for the one replaced part, the IPC transport.
+ * save, send a test mail. See helpers/app/app-browser.ts for the one replaced part, the IPC transport.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -16,14 +16,14 @@ import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app-env';
-import { sendWithNodemailer } from '../helpers/mail';
-import { writeMsmtprc, type TestMsmtprc } from '../helpers/msmtprc';
-import { startSink, type SmtpSink } from '../helpers/smtp-sink';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { sendWithNodemailer } from '../helpers/smtp/mail';
+import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
+import { startSink, type SmtpSink } from '../helpers/smtp/smtp-sink';
 import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const AXE = require.resolve('axe-core/axe.min.js');
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import type { AccountSettings } from '../../../src-relay/accounts/account-settings';
+import type { AccountSettings } from '../../../src-relay/index';
 import { addAccount, listAccounts, removeAccount } from '../../../src-relay/accounts/accounts';
 import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
 import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { AccountSettings } from '../../../src-relay/accounts/account-settings';
+import type { AccountSettings } from '../../../src-relay/index';
 import { verifyLogin, type LoginCheck } from '../../../src-relay/accounts/verify-login';
 import { makeTestCa, startProvider, type Provider, type ProviderOptions, type TestCa } from '../../helpers/provider';
 
@@ -148,6 +148,16 @@ describe('verifyLogin against a loopback provider', () => {
     } finally {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
+  });
+
+  test('a server without STARTTLS, or without AUTH, is named before any password is sent', async () => {
+    await withProvider({ disabledCommands: ['STARTTLS'] }, async (provider) => {
+      assert.equal(cause(await verifyLogin(settingsFor(provider.port), PASSWORD)), 'no-starttls');
+      assert.deepEqual(provider.logins, []);
+    });
+    await withProvider({ disabledCommands: ['AUTH'] }, async (provider) => {
+      assert.equal(cause(await verifyLogin(settingsFor(provider.port), PASSWORD)), 'no-login-offered');
+    });
   });
 
   test('a missing trust file is named', async () => {
