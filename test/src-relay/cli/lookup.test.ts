@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../helpers/cli-process';
+import { runCli } from '../../helpers/relay/cli-process';
 import { startDnsServer, type DnsServer } from '../../helpers/dns-server';
 import { startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup-servers';
 import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
