@@ -68,7 +68,9 @@ export function mountAccountsPane(api: RendererApi): AccountsPane {
     if (account.attention) {
       const why = document.createElement('p');
       why.className = 'account-attention';
-      why.textContent = `${account.attention} Its mail waits in the outbox. Enter the password again and verify it.`;
+      why.textContent = account.appWritten
+        ? `${account.attention} Its mail waits in the outbox. Enter the password again and verify it.`
+        : `${account.attention} Its mail waits in the outbox. Fix its password in ${account.file}, then Retry now in the Outbox.`;
       li.append(why);
     }
     if (account.appWritten) li.append(actions(account));

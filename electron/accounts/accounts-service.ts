@@ -57,9 +57,13 @@ export class AccountsService {
 
   constructor(private readonly deps: AccountsDeps) {
     deps.host.onEvent((event) => {
-      if (event.type !== 'account-attention') return;
-      // msmtp names the account in its closing line; without it, the sender stands for it.
-      this.noteTrouble({ account: event.account ?? event.from, kind: event.reason, address: event.from });
+      if (event.type === 'account-attention') {
+        // msmtp names the account in its closing line; without it, the sender stands for it.
+        this.noteTrouble({ account: event.account ?? event.from, kind: event.reason, address: event.from });
+      } else if ((event.type === 'mail' && event.outcome === 'delivered') || (event.type === 'outbox' && event.action === 'sent')) {
+        // Mail from the address goes out again: its account was fixed (by hand, for a hand-written one).
+        if (this.attention.clearAddress(event.from)) this.publish();
+      }
     });
   }
 
@@ -124,7 +128,7 @@ export class AccountsService {
       };
     }
     this.deps.host.log('info', `account ${result.account} for ${request.address} ${result.updated ? 'updated' : 'added'} in ${result.file}: the login at ${where} works`);
-    const fixed = this.attention.clear(result.account);
+    const fixed = this.attention.clear(result.account) || this.attention.clearAddress(request.address);
     if (fixed) this.publish();
     // Mail that waited for this account (or for any account, when msmtp had none) can go now.
     const flushed = await this.deps.host.retryOutbox();
@@ -140,7 +144,7 @@ export class AccountsService {
     const result = await removeAccount(address, this.deps.seams);
     if (!result.ok) return { ok: false, error: result.message };
     this.deps.host.log('info', `account ${result.account} for ${address} removed from ${result.file}`);
-    if (this.attention.clear(result.account)) this.publish();
+    if (this.attention.clear(result.account) || this.attention.clearAddress(address)) this.publish();
     return { ok: true, message: `Removed the account ${result.account}` };
   }
 

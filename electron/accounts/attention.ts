@@ -35,6 +35,18 @@ export class AccountAttention {
     return this.needing.delete(account);
   }
 
+  /**
+   * A mail from this address went out (a retry after the user fixed a hand-written account, say): the accounts
+   * marked for it are fine again. True when one was cleared.
+   */
+  clearAddress(address: string): boolean {
+    let cleared = false;
+    for (const [account, trouble] of this.needing) {
+      if (trouble.address?.toLowerCase() === address.toLowerCase()) cleared = this.needing.delete(account) || cleared;
+    }
+    return cleared;
+  }
+
   has(account: string): boolean {
     return this.needing.has(account);
   }

@@ -123,7 +123,7 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
       throw new UsageError('--lookup-account cannot be combined with --add-account, --remove-account or --list-accounts');
     }
     config.lookupAccount = { address: value('lookup-account')!, overrides };
-  } else if (Object.keys(overrides).length > 0) {
+  } else if (Object.keys(overrides).length > 0 && !given.has('add-account')) {
     throw new UsageError('the --account-* options need --lookup-account');
   }
   const accountTool = config.lookupAccount ? undefined : parseAccountTool(given);
