@@ -20,38 +20,53 @@ function resolver(seams: DnsSeams, timeoutMs: number): Resolver {
   return made;
 }
 
-/** Runs one query with a deadline; a name without the record, or no answer in time, is an empty list. */
-async function bounded<T>(made: Resolver, query: Promise<T[]>, timeoutMs: number): Promise<T[]> {
+/** A question's records, or why there are none beyond "no such record" (a timeout, an unreachable server). */
+export interface DnsAnswer<T> {
+  readonly records: T[];
+  readonly problem?: string;
+}
+
+/** c-ares codes that mean the name or the record does not exist: an answer, not a problem. */
+const ABSENT = new Set(['ENOTFOUND', 'ENODATA']);
+
+/** Runs one query with a deadline. */
+async function bounded<T>(made: Resolver, query: Promise<T[]>, timeoutMs: number): Promise<DnsAnswer<T>> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T[]>((resolve) => {
+  const timeout = new Promise<DnsAnswer<T>>((resolve) => {
     timer = setTimeout(() => {
       made.cancel();
-      resolve([]);
+      resolve({ records: [], problem: 'timed out' });
     }, timeoutMs);
   });
+  const answer = query.then(
+    (records): DnsAnswer<T> => ({ records }),
+    (error: NodeJS.ErrnoException): DnsAnswer<T> => (ABSENT.has(error.code ?? '') ? { records: [] } : { records: [], problem: error.code ?? error.message }),
+  );
   try {
-    return await Promise.race([query.catch(() => []), timeout]);
+    return await Promise.race([answer, timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
 /** The domain's mail exchangers, most preferred first, as lower-case names without the trailing dot. */
-export async function lookupMx(domain: string, seams: DnsSeams, timeoutMs: number): Promise<string[]> {
+export async function lookupMx(domain: string, seams: DnsSeams, timeoutMs: number): Promise<DnsAnswer<string>> {
   const made = resolver(seams, timeoutMs);
-  const records = await bounded(made, made.resolveMx(domain), timeoutMs);
-  return records
+  const answer = await bounded(made, made.resolveMx(domain), timeoutMs);
+  const records = answer.records
     .sort((a, b) => a.priority - b.priority)
     .map((record) => record.exchange.replace(/\.$/, '').toLowerCase())
     .filter((exchange) => exchange !== '');
+  return { ...answer, records };
 }
 
 /** An SRV name's targets by priority then weight; "." (RFC 2782: no such service here) is left out. */
-export async function lookupSrv(name: string, seams: DnsSeams, timeoutMs: number): Promise<SrvTarget[]> {
+export async function lookupSrv(name: string, seams: DnsSeams, timeoutMs: number): Promise<DnsAnswer<SrvTarget>> {
   const made = resolver(seams, timeoutMs);
-  const records = await bounded(made, made.resolveSrv(name), timeoutMs);
-  return records
+  const answer = await bounded(made, made.resolveSrv(name), timeoutMs);
+  const records = answer.records
     .sort((a, b) => a.priority - b.priority || b.weight - a.weight)
     .map((record) => ({ host: record.name.replace(/\.$/, '').toLowerCase(), port: record.port }))
     .filter((target) => target.host !== '' && target.port > 0);
+  return { ...answer, records };
 }

@@ -139,9 +139,10 @@ class LookupRun {
    * each looked up in the bundled table; then the live ISPDB for the two most telling names.
    */
   private async mx(): Promise<LookupFound | undefined> {
-    const [exchange] = await lookupMx(this.domain, this.seams, this.stepMs);
+    const answer = await lookupMx(this.domain, this.seams, this.stepMs);
+    const [exchange] = answer.records;
     if (!exchange) {
-      this.tried.push(`mx: no MX record for ${this.domain}`);
+      this.tried.push(answer.problem ? `mx: MX ${this.domain}: ${answer.problem}` : `mx: no MX record for ${this.domain}`);
       return undefined;
     }
     const labels = exchange.split('.');
@@ -172,9 +173,10 @@ class LookupRun {
       { name: `_submission._tcp.${this.domain}`, tls: 'starttls' },
     ];
     for (const kind of kinds) {
-      const [target] = await lookupSrv(kind.name, this.seams, this.stepMs);
+      const answer = await lookupSrv(kind.name, this.seams, this.stepMs);
+      const [target] = answer.records;
       if (!target) {
-        this.tried.push(`srv: no ${kind.name} record`);
+        this.tried.push(answer.problem ? `srv: SRV ${kind.name}: ${answer.problem}` : `srv: no ${kind.name} record`);
         continue;
       }
       const settings = { address: this.address, host: target.host, port: target.port, tls: kind.tls, user: this.address };
