@@ -28,10 +28,6 @@ export type { AccountAttention } from './smtp/handler';
 export { writeTextDurably } from './outbox/durable-file';
 export { headerField } from './outbox/mail-copy';
 export { isListenHost } from './listen';
-export { lookupAccount } from './accounts/lookup-entry';
-export { AddressError } from './accounts/mail-address';
-export type { LookupSeams } from './accounts/lookup';
-export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';
 export type { AccountSettings, TlsMode } from './accounts/account-settings';
 export { addAccount, removeAccount, listAccounts } from './accounts/accounts';
 export type {
@@ -46,3 +42,7 @@ export { parseMsmtprc } from './accounts/msmtprc-parse';
 export { runMsmtp } from './accounts/msmtp-run';
 export type { MsmtpRun, MsmtpRunOptions } from './accounts/msmtp-run';
 export type { MsmtprcModel, MsmtprcAccount } from './accounts/msmtprc-parse';
+export { lookupAccount } from './accounts/lookup-entry';
+export { AddressError } from './accounts/mail-address';
+export type { LookupSeams } from './accounts/lookup';
+export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';

@@ -1,4 +1,3 @@
-import { ACCOUNT_OPTIONS, parseAccountOverrides, type AccountOverrides } from './lookup';
 import { getoptLong, UsageError, type LongOption } from './getopt';
 import { parseLogTarget, type LogTarget } from './log';
 import { DEFAULT_COMMAND, OptionError, defaultOptions, defaultOutboxTiming, isListenHost, parseCommand } from '../index';
@@ -31,8 +30,6 @@ export interface CliConfig {
   queueLifetimeMs: number;
   /** A queue tool instead of the relay (each needs --queue). */
   queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
-  /** --lookup-account=ADDRESS instead of the relay, with the --account-* overrides. */
-  lookupAccount?: { address: string; overrides: AccountOverrides };
   /** An msmtp account tool instead of the relay (see account.ts). */
   accountTool?: AccountTool;
 }
@@ -41,6 +38,11 @@ export interface CliConfig {
 export type AccountTool =
   | {
     kind: 'add'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
+    trustFile?: string; fingerprint?: string;
+  }
+  | {
+    /** --lookup-account: find and print the settings; the --account-* values replace what is found. */
+    kind: 'lookup'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
     trustFile?: string; fingerprint?: string;
   }
   | { kind: 'remove'; address: string }
@@ -76,10 +78,15 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'queue-list', takesValue: false, text: 'list the mails kept in --queue and exit' },
   { name: 'queue-flush', takesValue: false, text: 'send every waiting mail in --queue now (a running relay on it is asked to) and exit' },
   { name: 'queue-remove', takesValue: true, value: 'id', text: 'delete a kept mail from --queue and exit' },
-  ...ACCOUNT_OPTIONS,
   { name: 'add-account', takesValue: true, value: 'address', text: "add (or update) msmtp's account for this address: check the login, store the password (stdin, or a prompt) in the key ring, write msmtp's file, and exit" },
+  { name: 'account-host', takesValue: true, value: 'host', text: "the provider's SMTP server for --add-account" },
+  { name: 'account-port', takesValue: true, value: 'number', text: 'its port (default 465 with --account-tls=tls, else 587)' },
+  { name: 'account-tls', takesValue: true, value: 'tls|starttls', text: 'TLS from the first byte (port 465) or STARTTLS (port 587; the default unless the port is 465)' },
+  { name: 'account-user', takesValue: true, value: 'user', text: 'the login name (default: the address)' },
+  { name: 'account-tls-trust-file', takesValue: true, value: 'file', text: "a CA file to trust instead of the system's (e.g. Proton Bridge's certificate)" },
   { name: 'account-tls-fingerprint', takesValue: true, value: 'sha256', text: "pin the server certificate's SHA-256 fingerprint instead" },
   { name: 'remove-account', takesValue: true, value: 'address', text: "remove the account the app wrote for this address, and its key ring item, and exit" },
+  { name: 'lookup-account', takesValue: true, value: 'address', text: "find the address's outgoing server, print the settings an account would get (--account-* replace them), and exit; never logs in" },
   { name: 'list-accounts', takesValue: false, text: "list the accounts msmtp reads, in its order, and where each password comes from, and exit" },
 ];
 
@@ -116,17 +123,7 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     if (config.queueDir === undefined) throw new UsageError(`--queue-${tools[0].kind} needs --queue=DIR`);
     config.queueTool = tools[0];
   }
-  const overrides = parseAccountOverrides(value);
-  if (value('lookup-account') !== undefined) {
-    if (config.queueTool) throw new UsageError('--lookup-account cannot be combined with a queue tool');
-    if (['add-account', 'remove-account', 'list-accounts'].some((name) => given.has(name))) {
-      throw new UsageError('--lookup-account cannot be combined with --add-account, --remove-account or --list-accounts');
-    }
-    config.lookupAccount = { address: value('lookup-account')!, overrides };
-  } else if (Object.keys(overrides).length > 0 && !given.has('add-account')) {
-    throw new UsageError('the --account-* options need --lookup-account');
-  }
-  const accountTool = config.lookupAccount ? undefined : parseAccountTool(given);
+  const accountTool = parseAccountTool(given);
   if (accountTool) {
     if (tools[0]) throw new UsageError(`--queue-${tools[0].kind} and the account options cannot be combined`);
     config.accountTool = accountTool;
@@ -146,14 +143,17 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
 const ACCOUNT_SETTINGS = ['account-host', 'account-port', 'account-tls', 'account-user', 'account-tls-trust-file', 'account-tls-fingerprint'];
 
 function parseAccountTool(given: ReadonlyMap<string, string>): AccountTool | undefined {
-  const chosen = ['add-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
-  if (chosen.length > 1) throw new UsageError('--add-account, --remove-account and --list-accounts cannot be combined');
+  const chosen = ['add-account', 'lookup-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
+  if (chosen.length > 1) throw new UsageError(`--${chosen[0]} and --${chosen[1]} cannot be combined`);
   const settings = ACCOUNT_SETTINGS.filter((name) => given.has(name));
-  if (chosen[0] !== 'add-account' && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
+  const withSettings = chosen[0] === 'add-account' || chosen[0] === 'lookup-account';
+  if (!withSettings && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
   if (chosen[0] === 'list-accounts') return { kind: 'list' };
   if (chosen[0] === 'remove-account') return { kind: 'remove', address: given.get('remove-account')! };
-  if (chosen[0] !== 'add-account') return undefined;
-  const tool: AccountTool = { kind: 'add', address: given.get('add-account')! };
+  if (!withSettings) return undefined;
+  const tool: AccountTool = chosen[0] === 'add-account'
+    ? { kind: 'add', address: given.get('add-account')! }
+    : { kind: 'lookup', address: given.get('lookup-account')! };
   const tls = given.get('account-tls');
   if (tls !== undefined && tls !== 'tls' && tls !== 'starttls') throw new UsageError(`invalid --account-tls '${tls}' (tls or starttls)`);
   const port = given.get('account-port');
@@ -254,13 +254,13 @@ export function helpText(program: string): string {
     'asked to flush), 1 when mails are still waiting or failed; --queue-remove exits 0 when the mail was deleted,',
     '1 when there is no such mail or it is being sent right now; all exit 3 when the folder cannot be used.',
     'SIGUSR1 makes a running relay with --queue retry every waiting mail at once.',
-    '--lookup-account exits 0 when settings were found (or given with --account-host), 69 when none were found,',
-    '64 when the address is not one; it never logs in and writes nothing.',
     'Account tools exit 0 when done, 64 for a wrong option or value, 65 when the provider refused the login, 66',
     'when the trust file cannot be read, 68 when the host is not found, 69 when the server offers no usable login or',
     'the key ring cannot be used, 73 when msmtp\'s file cannot be changed, 74 when nothing answers on that port,',
     '75 when the server deferred the login, 76 for a TLS problem (wrong mode for the port, untrusted certificate),',
     '78 when msmtp would not use the written account (the change is undone). See docs/accounts.md.',
+    '--lookup-account exits 0 when settings were found (or given with --account-host), 69 when none were found,',
+    '64 when the address is not one or an option is wrong; it never logs in and writes nothing.',
   ].join('\n');
 }
 

@@ -3,8 +3,8 @@
  * where they came from and the provider's advice. It never logs in and never writes a file.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from './getopt';
-import { AddressError, lookupAccount, type AccountSettings, type LookupFound, type LookupSeams, type TlsMode } from '../index';
+import type { AccountTool } from './args';
+import { AddressError, lookupAccount, type AccountSettings, type LookupFound, type LookupSeams } from '../index';
 
 /** sysexits.h: the address is not one (EX_USAGE), nothing was found (EX_UNAVAILABLE). */
 export const EXIT_USAGE = 64;
@@ -18,57 +18,11 @@ export const EXIT_NOT_FOUND = 69;
  */
 export const TEST_SEAMS_ENV = 'MSMTP_RELAY_TEST_LOOKUP_SEAMS';
 
-/** The --account-* options: they replace what the lookup found (the same names as --add-account's). */
-export interface AccountOverrides {
-  host?: string;
-  port?: number;
-  tls?: TlsMode;
-  user?: string;
-  tlsTrustFile?: string;
-}
+/** The settings given with --account-* (as --add-account takes them). */
+type Given = Pick<Extract<AccountTool, { kind: 'lookup' }>, 'host' | 'port' | 'tls' | 'user' | 'trustFile' | 'fingerprint'>;
 
-export const ACCOUNT_OPTIONS = [
-  { name: 'lookup-account', takesValue: true, value: 'address', text: "find the address's outgoing server, print the settings an account would get, and exit" },
-  { name: 'account-host', takesValue: true, value: 'host', text: "the account's SMTP server, instead of the one found" },
-  { name: 'account-port', takesValue: true, value: 'number', text: "the account's SMTP port, instead of the one found" },
-  { name: 'account-tls', takesValue: true, value: 'tls|starttls', text: 'TLS from the first byte (tls) or STARTTLS, instead of what was found' },
-  { name: 'account-user', takesValue: true, value: 'name', text: 'the login name, instead of the one found' },
-  { name: 'account-tls-trust-file', takesValue: true, value: 'file', text: 'a CA or certificate file msmtp should trust (Proton Mail Bridge)' },
-] as const;
-
-/** The --account-* values, checked. */
-export function parseAccountOverrides(value: (name: string) => string | undefined): AccountOverrides {
-  const overrides: AccountOverrides = {};
-  const host = value('account-host');
-  if (host !== undefined) {
-    if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) throw new UsageError(`invalid --account-host '${host}'`);
-    overrides.host = host;
-  }
-  const port = value('account-port');
-  if (port !== undefined) {
-    const number = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
-    if (!(number >= 1 && number <= 65535)) throw new UsageError(`invalid --account-port '${port}' (a number from 1 to 65535 is required)`);
-    overrides.port = number;
-  }
-  const tls = value('account-tls');
-  if (tls !== undefined) {
-    if (tls !== 'tls' && tls !== 'starttls') throw new UsageError(`invalid --account-tls '${tls}' (tls or starttls)`);
-    overrides.tls = tls;
-  }
-  const user = value('account-user');
-  if (user !== undefined) {
-    if (user === '' || /[\0-\x1f\x7f]/.test(user)) throw new UsageError('invalid --account-user: empty or with control characters');
-    overrides.user = user;
-  }
-  const trust = value('account-tls-trust-file');
-  if (trust !== undefined) {
-    if (trust === '' || /[\0-\x1f\x7f]/.test(trust)) throw new UsageError('invalid --account-tls-trust-file');
-    overrides.tlsTrustFile = trust;
-  }
-  return overrides;
-}
-
-export async function runLookup(address: string, overrides: AccountOverrides, write: (text: string) => void): Promise<number> {
+export async function runLookup(tool: Extract<AccountTool, { kind: 'lookup' }>, write: (text: string) => void): Promise<number> {
+  const { address } = tool;
   let result;
   try {
     result = await lookupAccount(address, testSeams());
@@ -81,25 +35,33 @@ export async function runLookup(address: string, overrides: AccountOverrides, wr
   }
   if (!result.found) {
     const lines = [`No settings found for ${address}.`, ...result.tried.map((line) => `tried: ${line}`), ...result.warnings.map((line) => `warning: ${line}`)];
-    if (overrides.host === undefined) {
+    if (tool.host === undefined) {
       write(`${lines.join('\n')}\nGive them with --account-host, --account-port, --account-tls and --account-user.\n`);
       return EXIT_NOT_FOUND;
     }
-    write(`${lines.join('\n')}\n${describeSettings(given(address, overrides), 'given on the command line')}`);
+    write(`${lines.join('\n')}\n${describeSettings(given(address, { ...tool, host: tool.host }), 'given on the command line')}`);
     return 0;
   }
-  write(describeFound(result, applyOverrides(result.settings, overrides)));
+  write(describeFound(result, applyGiven(result.settings, tool)));
   return 0;
 }
 
-function applyOverrides(found: AccountSettings, overrides: AccountOverrides): AccountSettings {
-  return { ...found, ...overrides };
+function applyGiven(found: AccountSettings, tool: Given): AccountSettings {
+  return {
+    ...found,
+    ...(tool.host !== undefined ? { host: tool.host } : {}),
+    ...(tool.port !== undefined ? { port: tool.port } : {}),
+    ...(tool.tls !== undefined ? { tls: tool.tls } : {}),
+    ...(tool.user !== undefined ? { user: tool.user } : {}),
+    ...(tool.trustFile !== undefined ? { tlsTrustFile: tool.trustFile } : {}),
+    ...(tool.fingerprint !== undefined ? { tlsFingerprint: tool.fingerprint } : {}),
+  };
 }
 
-/** Settings only from the options, when the lookup found nothing: implicit TLS on 465 unless told otherwise. */
-function given(address: string, overrides: AccountOverrides): AccountSettings {
-  const tls = overrides.tls ?? (overrides.port === 587 ? 'starttls' : 'tls');
-  return { address, host: overrides.host!, port: overrides.port ?? (tls === 'tls' ? 465 : 587), tls, user: overrides.user ?? address, ...(overrides.tlsTrustFile ? { tlsTrustFile: overrides.tlsTrustFile } : {}) };
+/** Settings only from the options, when nothing was found: the defaults --add-account uses (STARTTLS on 587 unless port 465). */
+function given(address: string, tool: Given & { host: string }): AccountSettings {
+  const tls = tool.tls ?? (tool.port === 465 ? 'tls' : 'starttls');
+  return applyGiven({ address, host: tool.host, port: tool.port ?? (tls === 'tls' ? 465 : 587), tls, user: address }, tool);
 }
 
 function describeSettings(settings: AccountSettings, source: string): string {

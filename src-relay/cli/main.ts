@@ -31,7 +31,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       // The account tools follow sysexits.h (EX_USAGE); the relay keeps msmtpd's 3.
-      return args.some((arg) => /^--(add-account|remove-account|list-accounts|account-)/.test(arg))
+      return args.some((arg) => /^--(add-account|remove-account|list-accounts|lookup-account|account-)/.test(arg))
         ? fail(error.message, 64) : fail(error.message);
     }
     throw error;
@@ -44,8 +44,8 @@ export async function main(args: readonly string[]): Promise<number> {
     process.stdout.write(`${helpText(PROGRAM)}\n`);
     return 0;
   }
-  if (config.lookupAccount) {
-    return runLookup(config.lookupAccount.address, config.lookupAccount.overrides, (text) => process.stdout.write(text));
+  if (config.accountTool?.kind === 'lookup') {
+    return runLookup(config.accountTool, (text) => process.stdout.write(text));
   }
   if (config.accountTool) {
     return runAccountTool(config.accountTool, {

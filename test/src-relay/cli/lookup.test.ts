@@ -72,11 +72,12 @@ test("the provider's autoconfig file through the test seam, and the --account-* 
   assert.deepEqual([out.get('host'), out.get('port'), out.get('tls'), out.get('user')], [['mail.own.test'], ['587'], ['starttls'], ['jo']]);
   assert.deepEqual(out.get('source'), ['autoconfig (https://autoconfig.own.test/mail/config-v1.1.xml)']);
   const overridden = await runCli(['--lookup-account=jo@own.test', '--account-port=465', '--account-tls=tls', '--account-user=jo@own.test',
-    '--account-tls-trust-file=/etc/ssl/own.pem'], { env, timeoutMs: 30_000 });
+    '--account-tls-trust-file=/etc/ssl/own.pem', '--account-tls-fingerprint=AB:CD'], { env, timeoutMs: 30_000 });
   assert.equal(overridden.code, 0, overridden.stderr);
   const changed = fields(overridden.stdout);
   assert.deepEqual([changed.get('host'), changed.get('port'), changed.get('tls'), changed.get('user'), changed.get('tls_trust_file')],
     [['mail.own.test'], ['465'], ['tls'], ['jo@own.test'], ['/etc/ssl/own.pem']]);
+  assert.deepEqual(changed.get('tls_fingerprint'), ['AB:CD']);
 });
 
 test('a custom domain through its MX must be confirmed, and the output says so', async () => {
@@ -99,17 +100,17 @@ test('nothing found: exit 69 with what was tried; with --account-host the given 
     [['smtp.nothing.test'], ['587'], ['starttls'], ['jo@nothing.test'], ['given on the command line']]);
 });
 
-test('a bad address exits 64; a bad --account-* value is a usage error (3, like every bad option)', async () => {
+test('a bad address exits 64, and so does a bad --account-* value (sysexits, as for --add-account)', async () => {
   const bad = await runCli(['--lookup-account=not-an-address'], { env, timeoutMs: 30_000 });
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /not a mail address/);
   assert.equal(bad.stdout, '');
   const tls = await runCli(['--lookup-account=jo@gmail.com', '--account-tls=off'], { env, timeoutMs: 30_000 });
-  assert.equal(tls.code, 3);
+  assert.equal(tls.code, 64);
   assert.match(tls.stderr, /invalid --account-tls 'off' \(tls or starttls\)/);
-  const alone = await runCli(['--account-host=smtp.example.test'], { timeoutMs: 30_000 });
-  assert.equal(alone.code, 3);
-  assert.match(alone.stderr, /the --account-\* options need --lookup-account/);
+  const both = await runCli(['--lookup-account=jo@gmail.com', '--add-account=jo@gmail.com'], { env, timeoutMs: 30_000 });
+  assert.equal(both.code, 64);
+  assert.match(both.stderr, /--add-account and --lookup-account cannot be combined/);
 });
 
 test('--help documents the option and its exit codes', async () => {
