@@ -20,10 +20,10 @@ import { createKeyringStore, msmtpKeyring, type AccountSeams } from '../../src-r
 import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
 import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 import { settingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
-import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup-servers';
+import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup/lookup-servers';
 import { freePort } from '../helpers/ports';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../helpers/provider';
-import { makeTestCertificates } from '../helpers/test-ca';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../helpers/smtp/provider';
+import { makeTestCertificates } from '../helpers/lookup/test-ca';
 import { waitUntil } from '../helpers/wait';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');

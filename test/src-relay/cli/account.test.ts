@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
+import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/programs/account-home';
 import { runCli } from '../../helpers/relay/cli-process';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/smtp/provider';
 
 let ca: TestCa;
 let provider: Provider;
