@@ -3,7 +3,7 @@
  * - src-relay/ is a library in layers: cli/ -> index.ts -> engine.ts -> outbox/ -> delivery/ -> smtp/ -> the root
  *   vocabulary (options, events, listen, secrets). Nothing imports a layer above its own. accounts/ (msmtp's file
  *   and key ring) sits beside engine.ts: below index.ts, above outbox/ (it writes through outbox/durable-file.ts).
- * - electron/ in layers: glue/ -> core/ -> setup/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
+ * - electron/ in layers: glue/ -> core/ -> setup/, accounts/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
  *   imports electron or electron-log; the rest runs under plain Node.
  * - renderer/ imports only electron/contract/ (as types) and its own modules.
  * - Callers of the engine (electron/, bench/, the CLI, tests) use src-relay/index.ts. A unit test is the exception: it
@@ -24,11 +24,12 @@ const ACCOUNTS_TEST = '^test/src-relay/accounts/(provider-table|autoconfig-xml|s
 const ELECTRON_ABOVE = {
   core: '^electron/glue/',
   setup: '^electron/(glue|core)/',
-  health: '^electron/(glue|core|setup)/',
-  tray: '^electron/(glue|core|setup|health)/',
-  desktop: '^electron/(glue|core|setup|health|tray)/',
-  outbox: '^electron/(glue|core|setup|health|tray)/',
-  contract: '^electron/(glue|core|setup|health|tray|desktop|outbox)/',
+  accounts: '^electron/(glue|core)/',
+  health: '^electron/(glue|core|setup|accounts)/',
+  tray: '^electron/(glue|core|setup|accounts|health)/',
+  desktop: '^electron/(glue|core|setup|accounts|health|tray)/',
+  outbox: '^electron/(glue|core|setup|accounts|health|tray)/',
+  contract: '^electron/(glue|core|setup|accounts|health|tray|desktop|outbox)/',
 };
 
 module.exports = {

@@ -231,7 +231,7 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '--'], 'a@b.c', 'r@x'), ['msmtp', '--pretend', '-f', 'a@b.c', '--', 'r@x']);
     });
 
-    it('no configuration file: points to ~/.msmtprc and gives a sample', async () => {
+    it('no configuration file: points to ~/.msmtprc and offers the Accounts pane\'s Add form', async () => {
       const home = join(dir.path, 'home-none');
       await mkdir(home);
       const probe = await probeIn(home);
@@ -244,8 +244,9 @@ describe('health checks', { timeout: 60_000 }, () => {
       await monitor.checkMsmtp();
       const problem = core.status.current().problems![0]!;
       assert.equal(problem.kind, 'msmtp-no-config');
-      assert.match(problem.detail, /msmtp said: "account default not found: no configuration file available"\. Create ~\/\.msmtprc/);
-      assert.match(problem.sample!, /^account default : personal$/m);
+      assert.match(problem.detail, /msmtp said: "account default not found: no configuration file available"\. Add your mail account: .* writes ~\/\.msmtprc for msmtp\./);
+      assert.deepEqual(problem.opens, { pane: 'accounts', form: 'add', label: 'Add an account' });
+      assert.equal(problem.sample, undefined, 'no sample file to edit by hand');
       assert.equal(trayModel(core.status.current()).look, 'error', 'the tray shows it as its error state');
     });
 

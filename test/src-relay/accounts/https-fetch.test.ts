@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FetchError, fetchHttpsText, type NetworkSeams } from '../../../src-relay/accounts/https-fetch';
-import { redirect, startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup-servers';
-import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
+import { redirect, startHttpsStub, xml, type HttpsStub } from '../../helpers/lookup/lookup-servers';
+import { makeTestCertificates, type TestCertificates } from '../../helpers/lookup/test-ca';
 
 // Generous: five TLS handshakes on a loaded machine; the slow-answer tests set their own bound.
 const LIMITS = { maxBytes: 64 * 1024, maxRedirects: 3, timeoutMs: 15_000 };

@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressError, lookupAccount, type LookupResult } from '../../../src-relay/index';
-import { startDnsServer, type DnsServer } from '../../helpers/dns-server';
-import { loopbackSeams, redirect, startHttpsStub, startSmtpStub, xml, type HttpsStub, type SmtpStub } from '../../helpers/lookup-servers';
-import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
+import { startDnsServer, type DnsServer } from '../../helpers/lookup/dns-server';
+import { loopbackSeams, redirect, startHttpsStub, startSmtpStub, xml, type HttpsStub, type SmtpStub } from '../../helpers/lookup/lookup-servers';
+import { makeTestCertificates, type TestCertificates } from '../../helpers/lookup/test-ca';
 
 /** A provider's own autoconfig file offering one SMTP server. */
 function config(id: string, host: string, port: number, socket: string, user = '%EMAILADDRESS%', domain = id): string {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { probeSmtp } from '../../../src-relay/accounts/smtp-probe';
 import type { NetworkSeams } from '../../../src-relay/accounts/https-fetch';
-import { startSmtpStub, type SmtpStub } from '../../helpers/lookup-servers';
-import { makeTestCertificates, type TestCertificates } from '../../helpers/test-ca';
+import { startSmtpStub, type SmtpStub } from '../../helpers/lookup/lookup-servers';
+import { makeTestCertificates, type TestCertificates } from '../../helpers/lookup/test-ca';
 
 let certificates: TestCertificates;
 const stubs: Record<string, SmtpStub> = {};

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import type { LookupSeams } from '../../src-relay/index';
+import type { LookupSeams } from '../../../src-relay/index';
 import type { TestCertificates } from './test-ca';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void;
