@@ -34,7 +34,8 @@ async function startFaultyRelay(): Promise<FaultyRelay> {
   const harness = await startRelayHarness({
     options: {
       command: ['/usr/bin/env', `RECORD_DIR=${recordDir}`, 'FLOOD_MB=16', process.execPath, fixture('faulty-command.mjs'), '-f', '%F', '--'],
-      deliveryTimeoutMs: 800,
+      // Long enough for a healthy Node command to start on a loaded machine; the hang tests wait this long.
+      deliveryTimeoutMs: 2000,
       commandTimeoutMs: 5000,
       dataTimeoutMs: 3000,
     },
