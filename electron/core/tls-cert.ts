@@ -151,3 +151,27 @@ function describe(key: string, cert: string, created: boolean): LocalCertificate
     created,
   };
 }
+
+/** How often the certificate's age is looked at. */
+const RENEW_CHECK_MS = 12 * 60 * 60 * 1000;
+
+/**
+ * While TLS is on, the certificate is renewed by itself RENEW_BEFORE_DAYS before it expires, and the relay restarts
+ * with the new one. Returns the stop function.
+ */
+export function renewWhenDue(options: {
+  enabled: () => boolean;
+  certificate: () => Promise<{ created: boolean }>;
+  restart: () => Promise<unknown>;
+  log: { app(level: 'info' | 'error', message: string): void };
+  everyMs?: number;
+}): () => void {
+  const timer = setInterval(() => {
+    if (!options.enabled()) return;
+    void options.certificate().then((fresh) => {
+      if (fresh.created) void options.restart();
+    }).catch((error: unknown) => options.log.app('error', `could not renew the certificate: ${(error as Error).message}`));
+  }, options.everyMs ?? RENEW_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}

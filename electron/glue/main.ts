@@ -3,7 +3,7 @@
  * allowed -> tray and relay start. Everything with logic lives in Electron-free modules (desktop/quit-policy, launch,
  * dock, autostart-policy, process-gone; tray/watch, refresh); this one only wires them to Electron.
  */
-import { app, clipboard, dialog, powerMonitor, protocol, session, shell, type BrowserWindow } from 'electron';
+import { app, clipboard, dialog, net, powerMonitor, protocol, session, shell, type BrowserWindow } from 'electron';
 import log from 'electron-log/main';
 import { join } from 'node:path';
 import type { RelayStatus } from '../contract/api';
@@ -24,14 +24,11 @@ import { TrayWatch, itemListed, linuxSession, sessionLocked } from '../tray/watc
 import { createBusProbe, createBusReader } from '../desktop/session-bus';
 import { UI_HOST, UI_PAGE, UI_SCHEME, readUiFile } from '../desktop/ui-files';
 import { createSettingsWindow, installAppMenu, lockDown, watchSessionEnd } from './window';
-// Health checks, local TLS, notifications (issue #9):
-import { Notification } from 'electron';
 import { readOsRelease } from '../health/problems';
 import { HealthMonitor } from '../health/monitor';
-import { NoticeHold, NotifyPolicy, type Notice } from '../desktop/notify-policy';
-import { ensureCertificate, tlsDir } from '../core/tls-cert';
-import { net } from 'electron';
+import { ensureCertificate, renewWhenDue, tlsDir } from '../core/tls-cert';
 import { watchNetwork } from '../desktop/network-watch';
+import { watchNotifications } from './notifications';
 
 const appRoot = join(__dirname, '..', '..', '..');
 const uiRoot = join(appRoot, 'out', 'ui', 'renderer');
@@ -194,14 +191,13 @@ async function boot(): Promise<void> {
   const askedMeanwhile = windows.allow();
   health.watch();
   void health.checkMsmtp();
-  watchNotifications(appCore);
-  // The certificate is renewed by itself RENEW_BEFORE_DAYS before it expires; the relay then restarts with it.
-  setInterval(() => {
-    if (!controller?.current().tls) return;
-    void certificate().then((fresh) => {
-      if (fresh.created) void relay.restart();
-    }).catch((error: unknown) => appCore.log.app('error', `could not renew the certificate: ${(error as Error).message}`));
-  }, 12 * 60 * 60 * 1000).unref();
+  accountNotice = watchNotifications(appCore, {
+    enabled: () => appCore.settings.current().notifications,
+    windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
+    icon: join(assetsDir, 'icon.png'),
+    clicked: () => showWindow(),
+  });
+  renewWhenDue({ enabled: () => appCore.settings.current().tls, certificate, restart: () => relay.restart(), log: appCore.log });
 
   // The tray and the relay start together: the relay reads the keyring, which may wait on an unlock prompt at login,
   // and a hidden start waits a while for a late tray host.
@@ -345,31 +341,3 @@ function openWindow(): void {
   window.focus();
 }
 
-/** Desktop notifications: notify-policy.ts decides, this only shows them. */
-function watchNotifications(core: AppCore): void {
-  const policy = new NotifyPolicy({
-    enabled: () => controller?.current().notifications ?? true,
-    windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
-  });
-  // Held until clicked, closed or failed, for an hour at most (notify-policy.ts NoticeHold says why).
-  const shown = new NoticeHold<Notification>(60 * 60 * 1000);
-  const show = (notice: Notice | null) => {
-    if (!notice || !Notification.isSupported()) return;
-    const notification = new Notification({ title: notice.title, body: notice.body, icon: join(assetsDir, 'icon.png') });
-    // A click opens the window (on Linux the notification's default action; macOS and Windows alike).
-    notification.on('click', () => {
-      shown.release(notification);
-      showWindow();
-    });
-    notification.on('close', () => shown.release(notification));
-    notification.on('failed', () => shown.release(notification));
-    shown.add(notification);
-    notification.show();
-  };
-  core.status.onStatus((status) => show(policy.onStatus(status)));
-  core.relay.onEvent((event) => {
-    if (event.type === 'mail') show(policy.onMail(event));
-  });
-  core.outbox?.onGaveUp((mail) => show(policy.onGaveUp(mail)));
-  accountNotice = (trouble) => show(policy.onAccountAttention(trouble));
-}

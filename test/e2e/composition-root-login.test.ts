@@ -7,14 +7,20 @@
  * The scenarios are split over composition-root-{start,login,tray,quit}.test.ts, each file within the runner's time bound.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchApp } from '../helpers/app/desktop-app';
 import { cleanUp, desk, listening, liveTray, started, waitForState } from '../helpers/app/desktop-session';
 import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
+import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
 
-describe('composition root: a start at login, with a late tray host or one that lists nothing', { timeout: 110_000 }, () => {
+describe('composition root: a start at login, with a late tray host or one that lists nothing', { timeout: 420_000 }, () => {
+  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
+  let releaseBus: (() => void) | null = null;
+  before(async () => {
+    releaseBus = await lockDesktopBus();
+  });
   let watcher: FakeService | null = null;
 
   afterEach(async () => {
@@ -45,4 +51,7 @@ describe('composition root: a start at login, with a late tray host or one that 
     assert.equal(state.trays[0]?.kind, 'sni', 'the icon was made and registered, but the host lists nothing');
     assert.ok(watcher.lines.some((line) => line.startsWith('registered ')), watcher.lines.join('\n'));
   });
+
+  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
+  after(() => releaseBus?.());
 });

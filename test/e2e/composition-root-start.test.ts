@@ -15,8 +15,14 @@ import { launchApp } from '../helpers/app/desktop-app';
 import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
 import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
+import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
 
-describe('composition root: cold start, second launch, renderer crash', { timeout: 110_000 }, () => {
+describe('composition root: cold start, second launch, renderer crash', { timeout: 420_000 }, () => {
+  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
+  let releaseBus: (() => void) | null = null;
+  before(async () => {
+    releaseBus = await lockDesktopBus();
+  });
   let watcher: FakeService | null = null;
   let logind: FakeService;
 
@@ -99,4 +105,6 @@ describe('composition root: cold start, second launch, renderer crash', { timeou
     assert.match(String(await app.call('page-text')), /Running|running/);
   });
 
+  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
+  after(() => releaseBus?.());
 });

@@ -13,8 +13,14 @@ import { launchApp } from '../helpers/app/desktop-app';
 import { cleanUp, desk, liveTray, started, waitForState } from '../helpers/app/desktop-session';
 import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
 import { waitUntil } from '../helpers/wait';
+import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
 
-describe('composition root: the tray host away during a screen lock', { timeout: 110_000 }, () => {
+describe('composition root: the tray host away during a screen lock', { timeout: 420_000 }, () => {
+  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
+  let releaseBus: (() => void) | null = null;
+  before(async () => {
+    releaseBus = await lockDesktopBus();
+  });
   let watcher: FakeService | null = null;
   let logind: FakeService;
 
@@ -57,4 +63,6 @@ describe('composition root: the tray host away during a screen lock', { timeout:
     assert.equal(state.trays.length, 1);
   });
 
+  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
+  after(() => releaseBus?.());
 });

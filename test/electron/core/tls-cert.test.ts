@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
-import { MAX_VALIDITY_DAYS, RENEW_BEFORE_DAYS, ensureCertificate, exportCertificate, renewalDue } from '../../../electron/core/tls-cert';
+import { MAX_VALIDITY_DAYS, RENEW_BEFORE_DAYS, ensureCertificate, exportCertificate, renewWhenDue, renewalDue } from '../../../electron/core/tls-cert';
 import { createRelay, type RelayEngine } from '../../../src-relay/index';
 import { tempDir } from '../../helpers/app/app-env';
 import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
@@ -195,5 +195,40 @@ describe('local TLS certificate', () => {
         return true;
       });
     });
+  });
+});
+
+describe('renewing the certificate while the app runs', () => {
+  it('restarts the relay when a new certificate was made, not when the old one stays; nothing while TLS is off; a failure is logged', async () => {
+    let tls = false;
+    const made = [false, true];
+    let asked = 0;
+    let restarts = 0;
+    const lines: string[] = [];
+    const stop = renewWhenDue({
+      enabled: () => tls,
+      certificate: async () => {
+        asked += 1;
+        const created = made.shift();
+        if (created === undefined) throw new Error('disk full');
+        return { created };
+      },
+      restart: async () => {
+        restarts += 1;
+      },
+      log: { app: (level, message) => lines.push(`${level}: ${message}`) },
+      everyMs: 20,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(asked, 0, 'TLS off: the certificate is not looked at');
+      tls = true;
+      await waitUntil(() => lines.length > 0, 5000, 'the failed renewal to be logged');
+      assert.equal(restarts, 1, 'one restart: only the renewal that made a new certificate');
+      assert.ok(asked >= 3);
+      assert.equal(lines[0], 'error: could not renew the certificate: disk full');
+    } finally {
+      stop();
+    }
   });
 });

@@ -8,13 +8,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   STATUS_NOTIFIER_WATCHER, TrayWatch, itemListed, linuxSession, sessionLocked, trayExpected, type LinuxSession, type TrayWatchOptions,
 } from '../../../electron/tray/watch';
 import { BUS_TOOLS, createBusProbe, createBusReader, parseDbusSendValue, parseGdbusValue, type BusProbe } from '../../../electron/desktop/session-bus';
 import { fakeService, systemBusEnv } from '../../helpers/app/fake-desktop';
 import { waitUntil } from '../../helpers/wait';
+import { lockDesktopBus } from '../../helpers/programs/desktop-bus-lock';
 
 const OWN_NAME = [
   'import dbus, sys',
@@ -41,7 +42,12 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const GNOME = linuxSession({ XDG_CURRENT_DESKTOP: 'ubuntu:GNOME', XDG_SESSION_TYPE: 'x11' });
 
-describe('tray support', { timeout: 30_000 }, () => {
+describe('tray support', { timeout: 420_000 }, () => {
+  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
+  let releaseBus: (() => void) | null = null;
+  before(async () => {
+    releaseBus = await lockDesktopBus();
+  });
   it('runs inside a private session bus', () => {
     assert.match(process.env.DBUS_SESSION_BUS_ADDRESS ?? '', /^unix:/, 'run the tests through scripts/with-keyring.sh');
   });
@@ -249,6 +255,9 @@ describe('tray support', { timeout: 30_000 }, () => {
       watch.stop();
     }
   });
+
+  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
+  after(() => releaseBus?.());
 });
 
 const XFCE_X11 = linuxSession({ XDG_CURRENT_DESKTOP: 'XFCE', XDG_SESSION_TYPE: 'x11' });
