@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseCommand } from '../../src-relay/index';
 import type { CommandCheck, MsmtpAccount } from '../contract/api';
+import { readUntrustedText } from '../desktop/untrusted-file';
 import { xdgConfigHome } from '../desktop/xdg';
 
 export interface CheckOptions {
@@ -83,13 +83,14 @@ export function msmtpAccounts(options: CheckOptions = {}): Promise<MsmtpAccount[
 async function findMsmtpAccounts(files: readonly string[]): Promise<MsmtpAccount[]> {
   const found: MsmtpAccount[] = [];
   for (const file of files) {
-    let text: string;
+    let text: string | null;
     try {
-      text = await readFile(file, 'utf8');
+      // Only read here: a regular file (a symlink to one is followed, as msmtp does), of sane size, in bounded time.
+      text = await readUntrustedText(file, { followSymlinks: true, maxBytes: 1024 * 1024, timeoutMs: 2000 });
     } catch {
-      continue; // a missing or unreadable file simply defines no accounts
+      continue; // an unreadable file (or a FIFO, or a huge one) simply defines no accounts
     }
-    found.push(...parseMsmtpAccounts(text, file));
+    if (text !== null) found.push(...parseMsmtpAccounts(text, file));
   }
   return found;
 }
