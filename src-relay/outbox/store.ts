@@ -2,6 +2,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { chmod, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { addressProblem } from '../smtp/address';
 import { privateFolder, syncFolder, writeTextDurably } from './durable-file';
 import type { MailCopy } from './mail-copy';
 
@@ -40,9 +41,11 @@ export interface Claim {
   readonly owner: ProcessIdentity;
 }
 
-const CLAIM = /^([0-9A-F]+)\.json\.(flight|recover)\.(\d+)\.([0-9a-z]+)$/;
-const RECORD = /^([0-9A-F]+)\.json$/;
-const MAIL = /^([0-9A-F]+)\.eml$/;
+/** A queue id: what newQueueId makes. Anything else (`../x`, a path) never becomes a file name. */
+const ID = /^[0-9A-F]{1,32}$/;
+const CLAIM = /^([0-9A-F]{1,32})\.json\.(flight|recover)\.(\d+)\.([0-9a-z]+)$/;
+const RECORD = /^([0-9A-F]{1,32})\.json$/;
+const MAIL = /^([0-9A-F]{1,32})\.eml$/;
 const TEMPORARY = /\.(\d+)\.[0-9a-f]+\.tmp$/;
 /** A mail file without a record older than this is a leftover of a crash between the two writes. */
 const ORPHAN_AGE_MS = 10 * 60_000;
@@ -104,7 +107,7 @@ export class OutboxStore {
       }
       const id = RECORD.exec(name)?.[1];
       if (!id) continue;
-      const record = await this.readRecord(join(this.dir, name));
+      const record = await this.readRecord(join(this.dir, name), id);
       if (record) {
         records.push(record);
         recordIds.add(id);
@@ -121,6 +124,7 @@ export class OutboxStore {
 
   /** Takes a waiting mail for one try; null when another process has it (or it is gone). */
   async claim(id: string): Promise<{ claim: Claim; record: KeptRecord } | null> {
+    if (!ID.test(id)) return null; // `--queue-remove ../x` names no mail of this spool
     const claim: Claim = { id, owner: this.me, file: join(this.dir, `${id}.json.flight.${this.me.pid}.${this.me.start}`) };
     try {
       await rename(this.recordFile(id), claim.file);
@@ -130,7 +134,7 @@ export class OutboxStore {
     }
     // The claim is the "in flight" mark: it must survive a power cut before the command starts.
     await syncFolder(this.dir);
-    const record = await this.readRecord(claim.file);
+    const record = await this.readRecord(claim.file, id);
     if (!record) {
       await rename(claim.file, this.recordFile(id)).catch(() => undefined);
       return null;
@@ -147,7 +151,7 @@ export class OutboxStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const record = await this.readRecord(mine);
+    const record = await this.readRecord(mine, dead.id);
     if (!record) return null;
     // The try the dead process had in flight counts: it may even have gone through.
     record.maySendTwice = true;
@@ -208,20 +212,22 @@ export class OutboxStore {
   }
 
   private recordFile(id: string): string {
-    return join(this.dir, `${id}.json`);
+    return join(this.dir, `${checkedId(id)}.json`);
   }
 
   private mailFile(id: string): string {
-    return join(this.dir, `${id}.eml`);
+    return join(this.dir, `${checkedId(id)}.eml`);
   }
 
-  private async readRecord(file: string): Promise<KeptRecord | null> {
+  /** The record in `file`, if it is one of ours for mail `id` whose addresses may reach an argv; else null. */
+  private async readRecord(file: string, id: string): Promise<KeptRecord | null> {
+    let record: unknown;
     try {
-      const record = JSON.parse(await readFile(file, 'utf8')) as KeptRecord;
-      return record.version === 1 && typeof record.id === 'string' ? record : null;
+      record = JSON.parse(await readFile(file, 'utf8'));
     } catch {
       return null; // gone meanwhile (claimed by another process), or not ours
     }
+    return recordProblem(record, id) === null ? record as KeptRecord : null;
   }
 
   private async removeOrphan(id: string): Promise<void> {
@@ -229,6 +235,32 @@ export class OutboxStore {
     const info = await stat(file).catch(() => null);
     if (info && Date.now() - info.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => undefined);
   }
+}
+
+function checkedId(id: string): string {
+  if (!ID.test(id)) throw new RangeError(`not a queue id: ${JSON.stringify(id.slice(0, 40))}`);
+  return id;
+}
+
+/**
+ * Why a record read from the spool is not used, or null. Read back from disk, it passes the same checks as a mail
+ * at the door: its id is its file's, and its addresses are what the SMTP session would let reach the command's argv.
+ */
+function recordProblem(value: unknown, id: string): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const record = value as Record<string, unknown>;
+  if (record.version !== 1) return 'unknown version';
+  if (record.id !== id || !ID.test(id)) return 'its id is not its file name';
+  if (typeof record.from !== 'string' || (record.from !== '' && addressProblem(record.from) !== null)) return 'bad sender';
+  const to = record.to;
+  if (!Array.isArray(to) || to.length === 0 || to.length > 1000) return 'bad recipients';
+  for (let index = 0; index < to.length; index += 1) {
+    const address: unknown = to[index];
+    if (typeof address !== 'string' || address === '' || addressProblem(address) !== null) return 'bad recipient';
+  }
+  if (typeof record.addedHeader !== 'string' || !/^(?:Message-ID: [^\r\n]*\n)?$/.test(record.addedHeader)) return 'bad header';
+  if (record.state !== 'waiting' && record.state !== 'failed') return 'bad state';
+  return null;
 }
 
 function serialise(record: KeptRecord): string {
