@@ -1,5 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { chmod, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, readlink, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { addressProblem } from '../smtp/address';
@@ -34,6 +34,15 @@ export interface ProcessIdentity {
   readonly start: string;
 }
 
+/** A process registered as a relay on this spool. */
+export interface RelayRegistration extends ProcessIdentity {
+  /**
+   * It said it retries at once on SIGUSR1, and it is proven to be the process that registered: it holds its
+   * registration file open (Linux, /proc/PID/fd). Only such a process may be sent the signal, whose default action kills.
+   */
+  readonly takesFlushSignal: boolean;
+}
+
 /** A kept mail renamed away from ID.json by one process: while the claim stands, nobody else touches the mail. */
 export interface Claim {
   readonly id: string;
@@ -57,6 +66,8 @@ const ORPHAN_AGE_MS = 10 * 60_000;
  */
 export class OutboxStore {
   readonly me: ProcessIdentity;
+  /** This process's registration, held open while it stands: the proof that it is this relay. */
+  private registration: FileHandle | null = null;
 
   constructor(readonly dir: string) {
     this.me = currentProcess();
@@ -181,24 +192,39 @@ export class OutboxStore {
   }
 
   /** Processes that hold this spool now (to ask them to flush); registered by registerRelay. */
-  async liveRelays(): Promise<ProcessIdentity[]> {
-    const found: ProcessIdentity[] = [];
+  async liveRelays(): Promise<RelayRegistration[]> {
+    const found: RelayRegistration[] = [];
     for (const name of await readdir(join(this.dir, 'relays')).catch(() => [] as string[])) {
       const match = /^(\d+)\.([0-9a-z]+)$/.exec(name);
       if (!match) continue;
       const owner = { pid: Number(match[1]), start: match[2]! };
-      if (processAlive(owner)) found.push(owner);
-      else await rm(join(this.dir, 'relays', name), { force: true });
+      const file = join(this.dir, 'relays', name);
+      if (!processAlive(owner)) {
+        await rm(file, { force: true });
+        continue;
+      }
+      const said = await readFile(file, 'utf8').catch(() => '');
+      found.push({ ...owner, takesFlushSignal: said === 'SIGUSR1\n' && (await holdsOpen(owner.pid, file)) });
     }
     return found;
   }
 
-  async registerRelay(): Promise<void> {
-    await writeFile(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), '', { mode: 0o600 });
+  /** Registers this process as a relay on the spool; `flushSignal` when it retries every waiting mail on SIGUSR1. */
+  async registerRelay(flushSignal?: 'SIGUSR1'): Promise<void> {
+    const handle = await open(this.registrationFile(), 'w', 0o600);
+    await handle.writeFile(flushSignal ? `${flushSignal}\n` : '');
+    await this.registration?.close().catch(() => undefined);
+    this.registration = handle;
   }
 
   async unregisterRelay(): Promise<void> {
-    await rm(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), { force: true });
+    await this.registration?.close().catch(() => undefined);
+    this.registration = null;
+    await rm(this.registrationFile(), { force: true });
+  }
+
+  private registrationFile(): string {
+    return join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`);
   }
 
   async readPaused(): Promise<boolean> {
@@ -271,6 +297,27 @@ function parseClaim(dir: string, name: string): Claim | null {
   const match = CLAIM.exec(name);
   if (!match) return null;
   return { id: match[1]!, file: join(dir, name), owner: { pid: Number(match[3]), start: match[4]! } };
+}
+
+/**
+ * Whether process `pid` has `file` open: one of /proc/PID/fd/* is that very file (same device and inode). Only
+ * Linux can tell; elsewhere (and for another user's process) the answer is no, and nobody is signalled.
+ */
+async function holdsOpen(pid: number, file: string): Promise<boolean> {
+  if (process.platform !== 'linux') return false;
+  try {
+    const target = await stat(file);
+    const fdDir = `/proc/${pid}/fd`;
+    for (const fd of await readdir(fdDir)) {
+      const link = await readlink(join(fdDir, fd)).catch(() => '');
+      if (!link.startsWith('/')) continue; // sockets, pipes, anonymous inodes
+      const info = await stat(join(fdDir, fd)).catch(() => null);
+      if (info && info.ino === target.ino && info.dev === target.dev) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 function sameProcess(a: ProcessIdentity, b: ProcessIdentity): boolean {

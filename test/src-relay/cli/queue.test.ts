@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +162,38 @@ describe('msmtp-relay --queue: the queue tools and a crash in flight', () => {
     assert.match(sent[0]!.stdin.toString(), /the one good mail/);
     assert.equal(readFileSync(join(dir, 'x.eml'), 'utf8'), 'Subject: outside the spool\n\nprivate\n');
     assert.ok(existsSync(join(dir, 'x.json')));
+  });
+
+  it('--queue-flush signals only a process proven to be a relay on the spool, never a pid the spool names (issue #16, 6)', async () => {
+    const dir = freshDir('signal');
+    const spool = join(dir, 'spool');
+    const records = freshDir('records');
+    const flag = join(dir, 'provider-down');
+    writeFileSync(flag, '');
+    const port = await freePort();
+    // An inetd-style relay run keeps one mail; no daemon runs afterwards.
+    const relay = await CliProcess.listening(port, [`--queue=${spool}`, '--queue-retry=10m', `--command=${commandString(flakyCommand(flag, join(dir, 'x')))}`]);
+    try {
+      queueIdOf(await submitMail(port, { to: 'waiting@cli.test', body: 'Subject: waiting\n\nx' }));
+    } finally {
+      assert.equal((await relay.stop()).code, 0);
+    }
+    // A live process that is no relay, registered under its real pid and start time, claiming to take the signal.
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const stat = readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8');
+      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]).toString(36);
+      writeFileSync(join(spool, 'relays', `${sleeper.pid}.${start}`), 'SIGUSR1\n');
+      const flushed = await runCli([`--queue=${spool}`, '--queue-flush', `--command=${commandString(recordCommand(records))}`]);
+      assert.equal(flushed.code, 0, flushed.stderr);
+      assert.equal(flushed.stdout, '1 sent, 0 still waiting, 0 failed\n', 'it sent the mail itself instead of signalling');
+      await new Promise((done) => setTimeout(done, 300));
+      assert.equal(sleeper.exitCode, null);
+      assert.equal(sleeper.signalCode, null, 'the sleep was signalled');
+      assert.equal(process.kill(sleeper.pid!, 0), true);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 
   it('refuses queue tools without --queue, two tools at once, and a bad duration, with one line and exit 3', async () => {
