@@ -229,6 +229,15 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '--'], 'a@b.c', 'r@x'), ['msmtp', '--pretend', '-f', 'a@b.c', '--', 'r@x']);
     });
 
+    it('checks the sender the relay uses: $& and other replace patterns stay as written (issue #16)', () => {
+      for (const from of ["a$&b$'c$`d$$e@x", '$1@x']) {
+        assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '--'], from, 'r@x'), ['msmtp', '--pretend', '-f', from, '--', 'r@x']);
+        assert.deepEqual(pretendArgv(['msmtp', '--from=%F', '--'], from, 'r@x'), ['msmtp', '--pretend', `--from=${from}`, '--', 'r@x']);
+      }
+      // As the relay does: only the first %F is the sender.
+      assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '-X', '/log/%F', '--'], 'a@b', 'r@x'), ['msmtp', '--pretend', '-f', 'a@b', '-X', '/log/%F', '--', 'r@x']);
+    });
+
     it('no configuration file: points to ~/.msmtprc and gives a sample', async () => {
       const home = join(dir.path, 'home-none');
       await mkdir(home);
