@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { HealthProblem } from '../contract/api';
 import type { PortHolder } from './port-holder';
 import type { MsmtpProbe } from './msmtp-pretend';
+import { shellPath } from '../desktop/shell-word';
 
 export interface OsRelease {
   id: string;
@@ -140,7 +141,7 @@ export function msmtpMissingProblem(program: string, platform: NodeJS.Platform, 
 /** A configuration to start from; msmtp refuses it unless only the owner can read it (it may hold secrets). */
 export function sampleMsmtpConfig(file: string): string {
   return [
-    `# ${file} — then: chmod 600 ${file}`,
+    `# ${file} — then: chmod 600 ${shellPath(file)}`,
     'defaults',
     'auth           on',
     'tls            on',
@@ -169,7 +170,7 @@ export function msmtpConfigProblem(probe: MsmtpProbe, userFile: string): HealthP
         kind: 'msmtp-no-config',
         title: 'msmtp has no configuration file',
         detail: `msmtp said: "${said}". Create ${userFile} with your mail account (start from the sample), then check again.`,
-        steps: [`Create ${userFile}`, `chmod 600 ${userFile}`, `Test it: echo test | msmtp you@example.org`],
+        steps: [`Create ${userFile}`, `chmod 600 ${shellPath(userFile)}`, `Test it: echo test | msmtp you@example.org`],
         sample: sampleMsmtpConfig(userFile),
         fix: recheck,
       };
@@ -183,12 +184,13 @@ export function msmtpConfigProblem(probe: MsmtpProbe, userFile: string): HealthP
         fix: recheck,
       };
     case 'permissions': {
+      const file = probe.problemFile ?? userFile;
       const owned = /must be owned by you/.test(said);
       return {
         kind: 'msmtp-permissions',
         title: `msmtp refuses ${probe.problemFile} because of its permissions`,
         detail: `msmtp said: "${said}". It holds a password, so msmtp reads it only when it is yours and private.`,
-        steps: owned ? [`sudo chown "$USER" ${probe.problemFile}`, `chmod 600 ${probe.problemFile}`] : [`chmod 600 ${probe.problemFile}`],
+        steps: (owned ? [`sudo chown "$USER" ${shellPath(file)}`] : []).concat(`chmod 600 ${shellPath(file)}`),
         fix: owned ? recheck : { action: 'fix-permissions', label: 'Make it private (chmod 600)' },
       };
     }

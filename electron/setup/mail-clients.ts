@@ -1,5 +1,6 @@
 import { loopbackName } from '../../src-relay/index';
 import type { AppSettings, ClientGuide, ClientSetupView, RelayStatus } from '../contract/api';
+import { shellWord } from '../desktop/shell-word';
 
 /**
  * What a mail client must be told; the port is the one really in use while the relay runs. The app always
@@ -177,15 +178,6 @@ function codeString(text: string, language: 'python' | 'javascript'): string {
  */
 function muttString(text: string): string {
   return `"${text.replace(/[\\"`$]/g, (char) => `\\${char}`).replace(/[\x00-\x1f\x7f]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`)}"`;
-}
-
-/**
- * One shell word for a POSIX shell, bash's interactive mode included: single quotes, where nothing is expanded (not
- * even bash's history `!`), and a single quote as '\''. Plain words stay bare for readability.
- */
-function shellWord(text: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(text) && !text.startsWith('-')) return text;
-  return `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 /** One `git config` line, its value one shell word; before a value that starts with "-", `--` ends git's options. */
