@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UntrustedFileError, createExclusive, readUntrustedFile, readUntrustedText } from '../../../electron/desktop/untrusted-file';
 import { tempDir } from '../../helpers/app-env';
+import { makeFifo } from '../../helpers/fifo';
 
 describe('a file in a folder another program controls', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -29,7 +29,7 @@ describe('a file in a folder another program controls', () => {
 
   it('refuses a FIFO at once, with nobody writing to it', async () => {
     const fifo = join(dir.path, 'fifo');
-    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    makeFifo(fifo);
     const started = Date.now();
     await assert.rejects(readUntrustedFile(fifo, { followSymlinks: true }), /not a regular file/);
     assert.ok(Date.now() - started < 1000);

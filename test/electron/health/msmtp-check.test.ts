@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkCommand, msmtpAccounts, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
 import { findExecutable } from '../../../src-relay/index';
 import { tempDir } from '../../helpers/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/fifo';
 
 describe('msmtp check', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -112,18 +113,15 @@ describe('msmtp check', { timeout: 20_000 }, () => {
   it('reads msmtp\'s file safely: a FIFO is skipped at once, a symlink into a dotfiles folder is followed (issue #16, 1)', async () => {
     const fifoHome = join(dir.path, 'fifo-home');
     await mkdir(join(fifoHome, 'dotfiles'), { recursive: true });
-    assert.equal(spawnSync('mkfifo', [join(fifoHome, '.msmtprc')]).status, 0);
+    makeFifo(join(fifoHome, '.msmtprc'));
     await writeFile(join(fifoHome, 'dotfiles', 'msmtp'), 'account linked\nfrom linked@example.org\n');
     await mkdir(join(fifoHome, 'cfg', 'msmtp'), { recursive: true });
     await symlink(join(fifoHome, 'dotfiles', 'msmtp'), join(fifoHome, 'cfg', 'msmtp', 'config'));
     try {
-      const accounts = await Promise.race([
-        msmtpAccounts({ home: fifoHome, env: { XDG_CONFIG_HOME: join(fifoHome, 'cfg') } }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still waiting after 3 s')), 3000).unref()),
-      ]);
+      const accounts = await within(3000, msmtpAccounts({ home: fifoHome, env: { XDG_CONFIG_HOME: join(fifoHome, 'cfg') } }));
       assert.deepEqual(accounts, [{ file: join(fifoHome, 'cfg', 'msmtp', 'config'), account: 'linked', from: 'linked@example.org' }]);
     } finally {
-      spawnSync('sh', ['-c', 'exec 3<>"$1"', 'sh', join(fifoHome, '.msmtprc')], { timeout: 1000 });
+      releaseFifo(join(fifoHome, '.msmtprc'));
     }
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import {
 } from '../../../electron/setup/thunderbird-profiles';
 import { PrefsFile } from '../../../electron/setup/thunderbird-prefs';
 import { tempDir } from '../../helpers/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/fifo';
 
 const RELAY = { host: 'localhost', port: 2500, user: 'msmtpd-user', starttls: false };
 
@@ -149,20 +150,18 @@ describe('Thunderbird profiles', { timeout: 20_000 }, () => {
 
     it('a FIFO as prefs.js or profiles.ini is refused at once instead of hanging the profile list', async () => {
       const { profile, root, places } = await flatpakHome('fifo');
-      assert.equal(spawnSync('mkfifo', [join(profile, 'prefs.js')]).status, 0);
-      const bounded = <T>(work: Promise<T>) => Promise.race([
-        work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still waiting after 3 s')), 3000).unref()),
-      ]);
+      makeFifo(join(profile, 'prefs.js'));
+      const bounded = <T>(work: Promise<T>) => within(3000, work);
       try {
         const [view] = await bounded(describeProfiles(places));
         assert.match(view!.problem ?? '', /not a regular file/);
         const added = await bounded(addRelayToProfile(profile, RELAY, []));
         assert.ok(!added.ok && added.reason === 'unreadable');
-        assert.equal(spawnSync('mkfifo', [join(root, 'installs.ini')]).status, 0);
+        makeFifo(join(root, 'installs.ini'));
         assert.equal((await bounded(findProfiles([root]))).length, 1, 'a FIFO installs.ini reads as none');
       } finally {
         // Unblock a reader left hanging by a failing run, so the test process can end.
-        for (const fifo of [join(profile, 'prefs.js'), join(root, 'installs.ini')]) spawnSync('sh', ['-c', 'exec 3<>"$1"', 'sh', fifo], { timeout: 1000 });
+        for (const fifo of [join(profile, 'prefs.js'), join(root, 'installs.ini')]) releaseFifo(fifo);
       }
     });
 
