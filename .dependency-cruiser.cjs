@@ -1,7 +1,8 @@
 /**
  * The boundaries of docs/architecture.md, as folder rules, checked by `npm run lint` (and so by `npm test`).
  * - src-relay/ is a library in layers: cli/ -> index.ts -> engine.ts -> outbox/ -> delivery/ -> smtp/ -> the root
- *   vocabulary (options, events, listen, secrets). Nothing imports a layer above its own.
+ *   vocabulary (options, events, listen, secrets). Nothing imports a layer above its own. accounts/ (msmtp's file
+ *   and key ring) sits beside engine.ts: below index.ts, above outbox/ (it writes through outbox/durable-file.ts).
  * - electron/ in layers: glue/ -> core/ -> setup/ -> health/, tray/ -> desktop/, outbox/ -> contract/. Only glue/
  *   imports electron or electron-log; the rest runs under plain Node.
  * - renderer/ imports only electron/contract/ (as types) and its own modules.
@@ -13,6 +14,7 @@ const ENGINE_ABOVE = (layer) => ({
   smtp: '^src-relay/(delivery|outbox|cli)/|^src-relay/(engine|index)[.]ts$',
   delivery: '^src-relay/(outbox|cli)/|^src-relay/(engine|index)[.]ts$',
   outbox: '^src-relay/cli/|^src-relay/(engine|index)[.]ts$',
+  accounts: '^src-relay/cli/|^src-relay/(engine|index)[.]ts$',
 }[layer]);
 const ELECTRON_ABOVE = {
   core: '^electron/glue/',
@@ -33,7 +35,7 @@ module.exports = {
       from: { path: '^src-relay/' },
       to: { path: '^(electron|renderer|bench|test)/' },
     },
-    ...['smtp', 'delivery', 'outbox'].map((layer) => ({
+    ...['smtp', 'delivery', 'outbox', 'accounts'].map((layer) => ({
       name: `engine-${layer}-imports-no-layer-above`,
       comment: `src-relay/${layer}/ is below ${ENGINE_ABOVE(layer)}.`,
       severity: 'error',

@@ -119,15 +119,27 @@ export function createRelay(partial: Partial<RelayOptions>, seams: EngineSeams =
   };
 
   const command = { argv: options.command, timeoutMs: options.deliveryTimeoutMs };
-  const sendKept = (envelope: Envelope, body: Readable, header: string) => deliverViaCommand(command, envelope, body, header, spawner);
+  /** Every delivery, new mail or a kept one, tells the app when an msmtp account needs the user. */
+  const deliver = async (...args: Parameters<typeof deliverViaCommand>) => {
+    const outcome = await deliverViaCommand(...args);
+    if (outcome.status === 'failed' && outcome.account) {
+      const { name, reason, advice } = outcome.account;
+      emit({ type: 'account-attention', ...(name ? { account: name } : {}), reason, from: args[1].from, advice });
+    }
+    return outcome;
+  };
+  const sendKept = (envelope: Envelope, body: Readable, header: string) => deliver(command, envelope, body, header, spawner);
   const outbox = seams.outbox ?? null;
   let detachOutbox: (() => void) | null = null;
   const handler: SessionHandler = {
     ...(options.auth ? { credentials: { user: options.auth.user, password: options.auth.password } } : {}),
-    deliver: (envelope, body) => {
+    deliver: async (envelope, body) => {
       const header = receivedHeader(envelope, options.hostname);
-      if (!outbox || (seams.keepNewMail === false && !outbox.isPaused)) return deliverViaCommand(command, envelope, body, header, spawner);
-      return outbox.acceptMail(envelope, body, header, (copy) => deliverViaCommand(command, envelope, body, header, spawner, copy));
+      if (!outbox || (seams.keepNewMail === false && !outbox.isPaused)) return deliver(command, envelope, body, header, spawner);
+      if (outbox.isPaused) return outbox.keepUntried(envelope, body, header);
+      // Tried at once, with a copy of what the command is fed; keeping it is the outbox's decision on the outcome.
+      const copy = outbox.newCopy();
+      return outbox.afterFirstTry(envelope, copy, await deliver(command, envelope, body, header, spawner, copy));
     },
   };
 

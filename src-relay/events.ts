@@ -63,6 +63,12 @@ export type RelayEvent =
       nextAttemptAt?: number;
     }
   | { type: 'outbox-paused'; paused: boolean }
+  /**
+   * An msmtp account cannot send until the user fixes it (the provider refused its login, or msmtp has no
+   * password): emitted at each such failure, new mail or a retry, so the app can show it and notify once. The mail
+   * is kept when the outbox is on; after the account is fixed, retrying the outbox sends it.
+   */
+  | { type: 'account-attention'; account?: string; reason: 'login-refused' | 'no-password'; from: string; advice: string }
   | { type: 'error'; message: string };
 
 export type SessionEndReason =
@@ -128,6 +134,8 @@ export function describeEvent(event: RelayEvent): { level: LogLevel; message: st
       }
       break;
     }
+    case 'account-attention':
+      return error(`msmtp account ${event.account ?? '(unnamed)'} needs attention (${event.reason === 'login-refused' ? 'login refused' : 'no password'}) for ${event.from}: ${event.advice}`);
     case 'outbox-paused':
       return info(event.paused ? 'sending paused: new mail is kept in the outbox' : 'sending resumed');
     case 'error':

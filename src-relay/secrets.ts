@@ -155,11 +155,11 @@ export async function lookupMsmtpEntry(user: string, timeoutMs = KEYRING_TIMEOUT
 }
 
 /** Asks on the terminal without echo; the prompt goes to stderr, as getpass does. Null on Ctrl-C or Ctrl-D. */
-export function promptPassword(user: string): Promise<string | null> {
+export function promptPassword(user: string, prompt = `password for ${user} at localhost: `): Promise<string | null> {
   const swallowEcho = new Writable({ write: (_chunk, _encoding, done) => done() });
   // The interface puts the terminal in raw mode; only then the prompt, so no typed key is ever echoed.
   const reader = createInterface({ input: process.stdin, output: swallowEcho, terminal: true });
-  process.stderr.write(`password for ${user} at localhost: `);
+  process.stderr.write(prompt);
   return new Promise((resolve) => {
     let answer: string | null = null;
     reader.once('line', (line) => {

@@ -13,14 +13,15 @@ import type { Autostart } from '../desktop/autostart';
 import { clientGuides, clientSetupText, clientSetupView } from '../setup/mail-clients';
 import type { SecretStore } from '../../src-relay/index';
 import { checkCommand, msmtpAccounts, type CheckOptions } from '../health/msmtp-check';
-import { generatePassword, passwordProblem } from './password';
-import type { RelayHost } from './relay-host';
+import { ensureRelayPassword, generatePassword, passwordProblem } from './password';
+import type { AppCore } from './app-core';
 import type { SettingsStore } from './settings';
 import { addRelayToListedProfile, describeProfiles, type ThunderbirdPlaces } from '../setup/thunderbird-profiles';
 
 /** The platform services the controller needs; main.ts passes Electron's, tests pass real stand-ins of their own. */
 export interface AppCommandsDeps {
-  relay: RelayHost;
+  /** The app's state, one owner per piece (app-core.ts). */
+  app: AppCore;
   store: SettingsStore;
   secrets: SecretStore;
   autostart: Autostart;
@@ -45,14 +46,14 @@ export interface AppCommandsDeps {
  * validating the input, the tray calls a few of them too.
  */
 export class AppCommands implements MainApi {
-  private settings: AppSettings;
-
-  constructor(private readonly deps: AppCommandsDeps, initial: AppSettings) {
-    this.settings = { ...initial };
-  }
+  constructor(private readonly deps: AppCommandsDeps) {}
 
   current(): AppSettings {
-    return { ...this.settings };
+    return this.deps.app.settings.current();
+  }
+
+  private get settings(): AppSettings {
+    return this.deps.app.settings.current();
   }
 
   async getSettings(): Promise<AppSettings> {
@@ -67,13 +68,13 @@ export class AppCommands implements MainApi {
       try {
         await this.deps.autostart.setEnabled(saved.launchAtLogin);
       } catch (error) {
-        this.deps.relay.appLog('error', `could not change start at login: ${(error as Error).message}`);
+        this.deps.app.log.app('error', `could not change start at login: ${(error as Error).message}`);
       }
     }
-    this.settings = saved;
-    const status = await this.deps.relay.apply(saved);
+    this.deps.app.settings.replace(saved);
+    await this.deps.app.relay.apply();
     void this.deps.health?.checkMsmtp();
-    return { ok: true, settings: this.current(), status };
+    return { ok: true, settings: this.current(), status: this.deps.app.status.current() };
   }
 
   async setPassword(password: string): Promise<ActionResult> {
@@ -104,7 +105,7 @@ export class AppCommands implements MainApi {
         break;
       case 'password':
         try {
-          text = await this.deps.relay.ensurePassword(this.settings.user);
+          text = await this.relayPassword();
         } catch (error) {
           return { ok: false, error: `No keyring: ${(error as Error).message}` };
         }
@@ -115,19 +116,20 @@ export class AppCommands implements MainApi {
   }
 
   async getStatus(): Promise<RelayStatus> {
-    return this.deps.relay.status();
+    return this.deps.app.status.current();
   }
 
   async setRunning(on: boolean): Promise<RelayStatus> {
-    return on ? this.deps.relay.start(this.settings) : this.deps.relay.stop();
+    await (on ? this.deps.app.relay.start() : this.deps.app.relay.stop());
+    return this.deps.app.status.current();
   }
 
   async recentLog(): Promise<LogEntry[]> {
-    return this.deps.relay.recentLog();
+    return this.deps.app.log.recent();
   }
 
   async clearLog(): Promise<void> {
-    this.deps.relay.clearLog();
+    this.deps.app.log.clear();
   }
 
   async openLogFile(): Promise<ActionResult> {
@@ -144,7 +146,7 @@ export class AppCommands implements MainApi {
   }
 
   async clientSetup(): Promise<ClientSetupView> {
-    const view = clientSetupView(this.settings, this.deps.relay.status());
+    const view = clientSetupView(this.settings, this.deps.app.relay.state());
     if (view.security !== 'starttls' || !this.deps.certificate) return view;
     const certificate = await this.deps.certificate().catch(() => null);
     return certificate ? { ...view, fingerprint: certificate.fingerprint256 } : view;
@@ -156,22 +158,22 @@ export class AppCommands implements MainApi {
   }
 
   async sendTestMail(to: string): Promise<TestMailResult> {
-    const status = this.deps.relay.status();
+    const status = this.deps.app.relay.state();
     const from = (await this.testMailDefaults()).from ?? `${this.settings.user}@localhost`;
     const tlsCa = this.settings.tls && this.deps.certificate ? (await this.deps.certificate()).cert : undefined;
     const argv = parseCommand(this.settings.command);
     const result = await sendTestMail({
       address: status.state === 'running' ? { host: status.host, port: status.port } : null,
       user: this.settings.user,
-      password: () => this.deps.relay.ensurePassword(this.settings.user),
+      password: () => this.relayPassword(),
       from,
       to,
       ...(tlsCa !== undefined ? { tlsCa } : {}),
-      subscribe: (listener) => this.deps.relay.onEvent(listener),
+      subscribe: (listener) => this.deps.app.relay.onEvent(listener),
       probe: (sender) => (isMsmtp(argv[0]!) ? probeMsmtp(argv, sender, { env: this.deps.checkOptions?.env }) : Promise.resolve(null)),
       classify: classifyCommandFailure,
     });
-    this.deps.relay.appLog(result.outcome === 'sent' ? 'info' : 'error', `test mail to ${to}: ${result.headline}`);
+    this.deps.app.log.app(result.outcome === 'sent' ? 'info' : 'error', `test mail to ${to}: ${result.headline}`);
     return result;
   }
 
@@ -185,7 +187,7 @@ export class AppCommands implements MainApi {
           : { ok: false, error: saved.status.error ?? `The relay did not start on port ${fix.port}` };
       }
       case 'retry': {
-        const [status] = await Promise.all([this.deps.relay.start(this.settings), this.deps.health?.checkMsmtp()]);
+        const [status] = await Promise.all([this.deps.app.relay.start(), this.deps.health?.checkMsmtp()]);
         return status.state === 'running' ? { ok: true, message: 'The relay is running' } : { ok: false, error: status.error ?? 'The relay did not start' };
       }
       case 'fix-permissions': {
@@ -210,24 +212,28 @@ export class AppCommands implements MainApi {
   }
 
   async listOutbox(): Promise<OutboxView> {
-    return this.deps.relay.outboxView();
+    const outbox = this.deps.app.outbox;
+    return outbox ? outbox.view() : { available: false, error: 'this app runs without an outbox', paused: false, keepUnsent: false, mails: [], sent: [] };
   }
 
   async retryOutbox(id: string | null): Promise<ActionResult> {
-    const count = await this.deps.relay.retryOutbox(id);
+    const count = await this.deps.app.outbox?.retry(id) ?? 0;
     if (count === 0) return { ok: false, error: id === null ? 'No mail is waiting' : `Mail ${id} is not in the outbox (or it is being sent right now)` };
     const what = id === null ? (count === 1 ? 'the waiting mail' : `the ${count} waiting mails`) : 'the mail';
-    if (this.deps.relay.status().state !== 'running') return { ok: true, message: `The relay is stopped: ${what} will be sent once it runs` };
+    if (!this.deps.app.relay.running) return { ok: true, message: `The relay is stopped: ${what} will be sent once it runs` };
     return { ok: true, message: `Trying ${what} now` };
   }
 
   async deleteFromOutbox(id: string): Promise<ActionResult> {
-    const removed = await this.deps.relay.removeFromOutbox(id);
+    const removed = await this.deps.app.outbox?.remove(id) ?? false;
     return removed ? { ok: true, message: 'Deleted from the outbox' } : { ok: false, error: `Mail ${id} is not in the outbox (or it is being sent right now)` };
   }
 
   async setSendingPaused(paused: boolean): Promise<OutboxView> {
-    return this.deps.relay.setSendingPaused(paused);
+    const outbox = this.deps.app.outbox;
+    if (!outbox) throw new Error('this app runs without an outbox');
+    await outbox.setPaused(paused);
+    return outbox.view();
   }
 
   async clientGuides(): Promise<ClientGuide[]> {
@@ -250,7 +256,7 @@ export class AppCommands implements MainApi {
     const view = await this.clientSetup();
     const server = { host: view.host, port: view.port, user: view.user, starttls: view.security === 'starttls' };
     const result = await addRelayToListedProfile(this.thunderbirdPlaces(), request, server);
-    if (result.ok) this.deps.relay.appLog('info', result.logLine);
+    if (result.ok) this.deps.app.log.app('info', result.logLine);
     return result.ok ? { ok: true, message: result.message } : result;
   }
 
@@ -264,9 +270,13 @@ export class AppCommands implements MainApi {
     } catch (error) {
       return { ok: false, error: `No keyring: ${(error as Error).message}` };
     }
-    this.deps.relay.appLog('info', `password for user ${this.settings.user} changed`);
-    await this.deps.relay.restart();
+    this.deps.app.log.app('info', `password for user ${this.settings.user} changed`);
+    await this.deps.app.relay.restart();
     return { ok: true, message };
+  }
+
+  private relayPassword(): Promise<string> {
+    return ensureRelayPassword(this.deps.secrets, this.settings.user, this.deps.app.log);
   }
 }
 

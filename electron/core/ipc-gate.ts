@@ -8,10 +8,16 @@ export class IpcRejected extends Error {
 const MAX_TEXT = 4096;
 /** A kept mail's id, as the outbox makes them. */
 const OUTBOX_ID = /^[0-9A-F]{12}$/;
-const COPY_ITEMS: readonly CopyItem[] = ['host', 'port', 'user', 'password', 'all'];
-const GUIDE_IDS: readonly GuideId[] = [
-  'thunderbird', 'apple-mail', 'outlook-classic', 'outlook-new', 'evolution', 'kmail', 'mutt', 'git-send-email', 'python', 'node',
-];
+/** Every member of a union of strings, as a list the compiler checks: a member missing or extra fails the build. */
+function everyOf<T extends string>(members: Record<T, true>): readonly T[] {
+  return Object.keys(members) as T[];
+}
+
+const COPY_ITEMS = everyOf<CopyItem>({ host: true, port: true, user: true, password: true, all: true });
+const GUIDE_IDS = everyOf<GuideId>({
+  'thunderbird': true, 'apple-mail': true, 'outlook-classic': true, 'outlook-new': true, 'evolution': true, 'kmail': true,
+  'mutt': true, 'git-send-email': true, 'python': true, 'node': true,
+});
 const SETTINGS_SHAPE: Record<keyof AppSettings, 'string' | 'number' | 'boolean'> = {
   command: 'string',
   host: 'string',

@@ -1,28 +1,25 @@
-import { withWords } from '../tray/status-text';
 import {
-  createRelay, describeEvent, findExecutable, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
+  createRelay, findExecutable, formatHostPort, parseCommand, type RelayEngine, type RelayEvent, type RelayOptions,
   type SecretStore, type TlsOptions,
 } from '../../src-relay/index';
-import type { HealthProblem } from '../contract/api';
-import type { AppSettings, LastMail, LogEntry, LogKind, LogLevel, RelayErrorKind, RelayStatus } from '../contract/api';
+import type { AppSettings, RelayErrorKind } from '../contract/api';
 import { notFoundMessage } from '../health/msmtp-check';
-import { generatePassword } from './password';
-import { RingBuffer } from './ring-buffer';
-import { AppOutbox, type AppOutboxOptions, type GaveUpMail } from '../outbox/app-outbox';
-import type { OutboxView } from '../contract/api';
+import type { AppOutbox } from '../outbox/app-outbox';
+import type { AppLog } from './app-log';
+import type { EngineState } from './app-status';
+import { ensureRelayPassword } from './password';
 
 export interface RelayHostOptions {
   secrets: SecretStore;
+  /** The settings' one owner (CurrentSettings): asked at every start and apply. */
+  settings: () => AppSettings;
+  log: AppLog;
+  /** The outbox the engines keep mail in; null: mail that cannot go out now is refused with 451. */
+  outbox: AppOutbox | null;
   /** Engine options the settings do not cover (limits, stop grace); tests shorten timeouts here. */
   engineOptions?: Partial<RelayOptions>;
-  logCapacity?: number;
-  now?: () => number;
   /** The key and certificate for STARTTLS when the settings turn TLS on (tls-cert.ts makes and renews them). */
   tlsCertificate?: () => Promise<TlsOptions>;
-  /** The outbox folder (in the app's data folder); without one, mail that cannot go out now is refused with 451. */
-  outboxDir?: string;
-  /** The outbox's retry timing; tests lengthen or shorten it. */
-  outboxTiming?: AppOutboxOptions['timing'];
 }
 
 interface Failure {
@@ -33,198 +30,86 @@ interface Failure {
 /**
  * Owns the relay engine for the desktop app, without Electron: starts it with the password from the keyring,
  * restarts it when settings change without dropping a mail in flight (the old engine drains while the new one
- * listens), and keeps what the tray and the window show: status, recent log lines, today's mail count.
+ * listens), and says what it is doing (state) and what its engines report (events).
  */
 export class RelayHost {
-  private settings: AppSettings | null = null;
   private wanted = false;
   private engine: RelayEngine | null = null;
+  /** The settings the current engine runs with, to see whether new ones need a restart. */
+  private runningWith: AppSettings | null = null;
   private readonly subscriptions = new Map<RelayEngine, () => void>();
   private failure: Failure | null = null;
   private readonly draining = new Set<Promise<void>>();
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly log: RingBuffer<LogEntry>;
-  private seq = 0;
-  private mailsToday = 0;
-  private mailsDay = '';
-  private lastMail: LastMail | undefined;
-  private readonly notices: string[] = [];
-  private readonly logListeners = new Set<(entry: LogEntry) => void>();
-  private readonly statusListeners = new Set<(status: RelayStatus) => void>();
-  private readonly now: () => number;
-  private readonly problems = new Map<string, HealthProblem[]>();
+  private readonly stateListeners = new Set<() => void>();
   private readonly eventListeners = new Set<(event: RelayEvent) => void>();
-  private readonly outbox: AppOutbox | null;
 
-  constructor(private readonly options: RelayHostOptions) {
-    this.log = new RingBuffer(options.logCapacity ?? 1000);
-    this.now = options.now ?? Date.now;
-    this.outbox = options.outboxDir ? new AppOutbox({
-      dir: options.outboxDir,
-      timing: options.outboxTiming,
-      onEvent: (event) => this.onOutboxEvent(event),
-      onCounts: () => this.emitStatus(),
-      onUnavailable: (message) => this.addNotice(message),
-    }) : null;
-  }
+  constructor(private readonly options: RelayHostOptions) {}
 
-  status(): RelayStatus {
-    this.rollDay();
+  state(): EngineState {
     const address = this.engine?.address;
-    const state = this.failure ? 'error' : this.engine ? 'running' : 'stopped';
-    return withWords({
-      state,
-      host: address?.host ?? this.settings?.host ?? '127.0.0.1',
-      port: address?.port ?? this.settings?.port ?? 0,
+    const settings = this.options.settings();
+    return {
+      state: this.failure ? 'error' : this.engine ? 'running' : 'stopped',
+      host: address?.host ?? settings.host,
+      port: address?.port ?? settings.port,
       ...(this.failure ? { error: this.failure.message, errorKind: this.failure.kind } : {}),
-      mailsToday: this.mailsToday,
-      ...(this.lastMail ? { lastMail: { ...this.lastMail } } : {}),
-      notices: [...this.notices],
-      ...(this.problems.size > 0 ? { problems: [...this.problems.values()].flat().map((problem) => ({ ...problem })) } : {}),
-      ...(this.outbox?.counts ? { outbox: this.outbox.counts } : {}),
-    });
+    };
   }
 
-  /** The health checks' findings from one source ('relay', 'msmtp', 'tray'); an empty list clears that source. */
-  setProblems(source: string, problems: HealthProblem[]): void {
-    const before = JSON.stringify(this.problems.get(source) ?? []);
-    if (problems.length > 0) this.problems.set(source, problems);
-    else this.problems.delete(source);
-    // After the current round of status listeners (a check may run inside one): the last status sent is the newest.
-    if (JSON.stringify(problems) !== before) queueMicrotask(() => this.emitStatus());
+  get running(): boolean {
+    return this.engine !== null;
   }
 
-  /** Every engine event as data, for the test mail and the notifications (the log gets them worded anyway). */
+  /** Started, stopped, failed: the status is to be drawn again. */
+  onStateChange(listener: () => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** Every engine event as data (the log, the tally, the test mail and the notifications listen). */
   onEvent(listener: (event: RelayEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
   }
 
-  /** The Outbox pane's content; without an outbox folder, an unavailable view. */
-  outboxView(): Promise<OutboxView> {
-    if (!this.outbox) {
-      return Promise.resolve({ available: false, error: 'this app runs without an outbox', paused: false, keepUnsent: false, mails: [], sent: [] });
-    }
-    return this.outbox.view();
-  }
-
-  /** Tries every waiting mail now (id null) or the one named; how many were due. Sent only while the relay runs. */
-  retryOutbox(id: string | null): Promise<number> {
-    return this.outbox ? this.outbox.retry(id) : Promise.resolve(0);
-  }
-
-  removeFromOutbox(id: string): Promise<boolean> {
-    return this.outbox ? this.outbox.remove(id) : Promise.resolve(false);
-  }
-
-  async setSendingPaused(paused: boolean): Promise<OutboxView> {
-    if (!this.outbox) throw new Error('this app runs without an outbox');
-    await this.outbox.setPaused(paused);
-    return this.outbox.view();
-  }
-
-  /** The network came back or the computer woke: kept mail is tried now rather than at its next turn. */
-  networkBack(why: 'online' | 'resume'): void {
-    const waiting = this.outbox?.counts?.waiting ?? 0;
-    if (!this.engine || waiting === 0 || this.outbox?.counts?.paused) return;
-    this.appLog('info', `${why === 'resume' ? 'the computer woke up' : 'the network is back'}: trying the waiting mail now`);
-    void this.outbox!.retry(null);
-  }
-
-  /** The Outbox pane's content after every change (a mail kept, sent, given up, removed; sending paused). */
-  onOutbox(listener: (view: OutboxView) => void): () => void {
-    return this.outbox ? this.outbox.onView(listener) : () => false;
-  }
-
-  /** A kept mail was given up (it moved to the failed list): the hook for the notification. */
-  onMailGaveUp(listener: (mail: GaveUpMail) => void): () => void {
-    return this.outbox ? this.outbox.onGaveUp(listener) : () => false;
-  }
-
-  /** Resolves once the outbox's latest change reached the listeners (tests wait on it). */
-  async outboxSettled(): Promise<void> {
-    await this.outbox?.settled();
-  }
-
-  recentLog(): LogEntry[] {
-    return this.log.toArray();
-  }
-
-  clearLog(): void {
-    this.log.clear();
-  }
-
-  onLog(listener: (entry: LogEntry) => void): () => void {
-    this.logListeners.add(listener);
-    return () => this.logListeners.delete(listener);
-  }
-
-  onStatus(listener: (status: RelayStatus) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
-  }
-
-  /** A line from the app itself (settings problems, keyring, autostart) into the same log as the relay's. */
-  appLog(level: LogLevel, message: string): void {
-    this.record(level, 'app', message);
-  }
-
-  addNotice(text: string): void {
-    this.notices.push(text);
-    this.appLog('error', text);
-    this.emitStatus();
-  }
-
-  /** The password for `user`, created and stored on first use. Throws when the keyring is unavailable. */
-  async ensurePassword(user: string): Promise<string> {
-    const stored = await this.options.secrets.get(user);
-    if (stored) return stored;
-    const fresh = generatePassword();
-    await this.options.secrets.set(user, fresh);
-    this.appLog('info', `generated a new password for user ${user} and stored it in the keyring`);
-    return fresh;
-  }
-
-  start(settings?: AppSettings): Promise<RelayStatus> {
+  start(): Promise<EngineState> {
     return this.serially(async () => {
-      if (settings) this.settings = { ...settings };
-      if (settings) this.outbox?.setKeepUnsent(settings.keepUnsent);
       this.wanted = true;
       await this.replaceEngine();
-      return this.status();
+      return this.state();
     });
   }
 
-  stop(): Promise<RelayStatus> {
+  stop(): Promise<EngineState> {
     return this.serially(async () => {
       this.wanted = false;
       this.failure = null;
       await this.retire(this.engine, true);
       this.engine = null;
-      this.emitStatus();
-      return this.status();
+      this.changed();
+      return this.state();
     });
   }
 
-  /** New settings: restart only when something the engine uses changed (or to retry after an error). */
-  apply(settings: AppSettings): Promise<RelayStatus> {
+  /** The settings changed: restart only when something the engine uses changed (or to retry after an error). */
+  apply(): Promise<EngineState> {
     return this.serially(async () => {
-      const before = this.settings;
-      this.settings = { ...settings };
-      this.outbox?.setKeepUnsent(settings.keepUnsent);
+      const before = this.runningWith;
+      const settings = this.options.settings();
       const changed = !before || before.command !== settings.command || before.host !== settings.host
         || before.port !== settings.port || before.user !== settings.user || before.tls !== settings.tls
         || before.keepUnsent !== settings.keepUnsent;
       if (this.wanted && (changed || this.failure)) await this.replaceEngine();
-      return this.status();
+      return this.state();
     });
   }
 
-  /** After a password change: the running engine holds the old one. */
-  restart(): Promise<RelayStatus> {
+  /** After a password change or a new certificate: the running engine holds the old one. */
+  restart(): Promise<EngineState> {
     return this.serially(async () => {
       if (this.wanted) await this.replaceEngine();
-      return this.status();
+      return this.state();
     });
   }
 
@@ -232,7 +117,7 @@ export class RelayHost {
   async shutdown(): Promise<void> {
     await this.stop();
     await Promise.allSettled([...this.draining]);
-    await this.outbox?.close();
+    await this.options.outbox?.close();
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -242,8 +127,8 @@ export class RelayHost {
   }
 
   private async replaceEngine(): Promise<void> {
-    const settings = this.settings;
-    if (!settings) throw new Error('RelayHost: no settings to start with');
+    const settings = this.options.settings();
+    this.runningWith = settings;
     const old = this.engine;
     this.failure = null;
     const prepared = await this.prepare(settings);
@@ -267,7 +152,7 @@ export class RelayHost {
     }
     this.engine = next;
     if (!sameAddress) await this.retire(old, false);
-    this.emitStatus();
+    this.changed();
   }
 
   /** Everything that can fail before listening: command, program on PATH, password, engine options. */
@@ -283,7 +168,7 @@ export class RelayHost {
     }
     let password: string;
     try {
-      password = await this.ensurePassword(settings.user);
+      password = await ensureRelayPassword(this.options.secrets, settings.user, this.options.log);
     } catch (error) {
       return {
         kind: 'keyring',
@@ -298,7 +183,7 @@ export class RelayHost {
         return { kind: 'start-failed', message: `Could not make the certificate for encrypted connections: ${(error as Error).message}` };
       }
     }
-    const outbox = await this.outbox?.open() ?? null;
+    const outbox = await this.options.outbox?.open() ?? null;
     let engine: RelayEngine;
     try {
       engine = createRelay({
@@ -346,7 +231,7 @@ export class RelayHost {
     if (!engine) return;
     const wasListening = engine.running;
     const stopping = engine.stop().catch((error: unknown) => {
-      this.appLog('error', `stopping the relay failed: ${(error as Error).message}`);
+      this.options.log.app('error', `stopping the relay failed: ${(error as Error).message}`);
     }).finally(() => {
       this.detach(engine);
       this.draining.delete(stopping);
@@ -357,89 +242,27 @@ export class RelayHost {
 
   private fail(failure: Failure): void {
     this.failure = failure;
-    this.appLog('error', failure.message);
-    this.emitStatus();
+    this.options.log.app('error', failure.message);
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.stateListeners) listener();
   }
 
   private onEngineEvent(engine: RelayEngine, event: RelayEvent): void {
-    for (const listener of this.eventListeners) listener(event);
-    const { level, message } = describeEvent(event);
     if (event.type === 'stopped') {
       const where = engine.options.port ? ` on ${formatHostPort(engine.options.host, engine.options.port)}` : '';
-      this.record('info', 'relay', `relay${where} stopped`);
-      return;
+      this.options.log.write('info', 'relay', `relay${where} stopped`);
+    } else {
+      this.options.log.event(event);
     }
-    this.record(level, kindOf(event), message);
-    if (event.type === 'mail') {
-      this.rollDay();
-      if (event.outcome === 'delivered') this.mailsToday += 1;
-      const to = event.to.join(', ');
-      const said = event.commandOutput ? `; ${event.commandOutput.trim().split('\n').pop()}` : '';
-      this.lastMail = {
-        time: this.now(),
-        outcome: event.outcome,
-        summary: event.outcome === 'delivered' ? `to ${to}: delivered`
-          : event.outcome === 'queued' ? `to ${to}: kept in the outbox, will retry` : `to ${to}: ${event.reply}${said}`,
-      };
-      this.emitStatus();
-      // Only a kept mail changes the outbox; its own tries refresh through its events.
-      if (event.outcome === 'queued') this.outbox?.refresh();
-    }
-  }
-
-  /** The outbox's own events (retries, give-ups) go into the same log; a later send counts as a mail sent today. */
-  private onOutboxEvent(event: RelayEvent): void {
-    const { level, message } = describeEvent(event);
-    this.record(level, 'mail', message);
-    if (event.type !== 'outbox' || (event.action !== 'sent' && event.action !== 'gave-up')) return;
-    this.rollDay();
-    const to = event.to.join(', ');
-    if (event.action === 'sent') this.mailsToday += 1;
-    this.lastMail = event.action === 'sent'
-      ? { time: this.now(), outcome: 'delivered', summary: `to ${to}: delivered from the outbox` }
-      : { time: this.now(), outcome: 'failed', summary: `to ${to}: given up: ${event.reason ?? 'unknown'}` };
-    this.emitStatus();
-  }
-
-  private record(level: LogLevel, kind: LogKind, message: string): void {
-    this.seq += 1;
-    const entry: LogEntry = { seq: this.seq, time: this.now(), level, kind, message };
-    this.log.push(entry);
-    for (const listener of this.logListeners) listener(entry);
-  }
-
-  private emitStatus(): void {
-    const status = this.status();
-    for (const listener of this.statusListeners) listener(status);
-  }
-
-  private rollDay(): void {
-    const day = new Date(this.now()).toDateString();
-    if (day !== this.mailsDay) {
-      this.mailsDay = day;
-      this.mailsToday = 0;
-    }
+    for (const listener of this.eventListeners) listener(event);
   }
 }
 
 function sameListener(address: { host: string; port: number }, settings: AppSettings): boolean {
   return address.host === settings.host && (settings.port === 0 ? false : address.port === settings.port);
-}
-
-function kindOf(event: RelayEvent): LogKind {
-  switch (event.type) {
-    case 'mail':
-      return 'mail';
-    case 'auth':
-      return 'auth';
-    case 'session-open':
-    case 'session-close':
-    case 'session-refused':
-    case 'client-error':
-      return 'session';
-    default:
-      return 'relay';
-  }
 }
 
 function startFailure(error: unknown, host: string, port: number): Failure {

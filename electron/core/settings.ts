@@ -150,3 +150,28 @@ export function createSettingsStore(dir: string): SettingsStore {
 export function writeAtomically(file: string, text: string): Promise<void> {
   return writeTextDurably(file, text, { durable: false });
 }
+
+/** The one copy of the settings in a running app: the relay, the outbox, the health checks and the commands ask it. */
+export class CurrentSettings {
+  private value: AppSettings;
+  private readonly listeners = new Set<(settings: AppSettings) => void>();
+
+  constructor(initial: AppSettings) {
+    this.value = { ...initial };
+  }
+
+  current(): AppSettings {
+    return { ...this.value };
+  }
+
+  /** Saved settings (already validated and written by the store) become the current ones. */
+  replace(next: AppSettings): void {
+    this.value = { ...next };
+    for (const listener of this.listeners) listener(this.current());
+  }
+
+  onChange(listener: (settings: AppSettings) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

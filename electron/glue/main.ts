@@ -15,7 +15,7 @@ import { macSearchPath } from '../desktop/mac-path';
 import { processGoneLine } from '../desktop/process-gone';
 import { QuitPolicy, closeAction } from '../desktop/quit-policy';
 import { createKeyringStore } from '../../src-relay/index';
-import { RelayHost } from '../core/relay-host';
+import { createAppCore, type AppCore } from '../core/app-core';
 import { createSettingsStore } from '../core/settings';
 import { AppTray } from './tray';
 import { TrayWatch, linuxSession } from '../tray/watch';
@@ -40,7 +40,7 @@ const busProbe = createBusProbe();
 let window: BrowserWindow | null = null;
 let tray: AppTray | null = null;
 let trayWatch: TrayWatch | null = null;
-let relay: RelayHost | null = null;
+let core: AppCore | null = null;
 let controller: AppCommands | null = null;
 let health: HealthMonitor | null = null;
 
@@ -50,7 +50,7 @@ const STOP_LIMIT_MS = 15_000;
 const quit = new QuitPolicy({
   shutdown: async () => {
     trayWatch?.stop();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
   },
   exit: (code) => {
     tray?.destroy();
@@ -111,32 +111,37 @@ async function boot(): Promise<void> {
   const loaded = await store.load();
   const secrets = createKeyringStore();
   const certificate = () => ensureCertificate({ dir: tlsDir(app.getPath('userData')) });
-  relay = new RelayHost({ secrets, outboxDir: join(app.getPath('userData'), 'outbox'), tlsCertificate: () => certificate() });
+  const autostart = createAutostart();
+  // The OS keeps the user's choice (GNOME Tweaks, KDE, Task Manager): read it, refresh only an enabled entry.
+  const atLogin = await refreshAutostartAtLaunch(autostart);
+  const appCore = createAppCore({
+    secrets,
+    settings: { ...loaded.settings, launchAtLogin: atLogin.enabled },
+    outboxDir: join(app.getPath('userData'), 'outbox'),
+    tlsCertificate: () => certificate(),
+  });
+  core = appCore;
+  const { relay } = appCore;
   // Kept mail goes out at once when the network returns or the computer wakes (the decisions: network-watch.ts).
-  watchNetwork({ isOnline: () => net.isOnline(), onResume: (listener) => powerMonitor.on('resume', listener), onBack: (why) => relay?.networkBack(why) });
-  relay.onOutbox((view) => push(window, 'outbox', view));
-  relay.onLog((entry) => {
+  watchNetwork({ isOnline: () => net.isOnline(), onResume: (listener) => powerMonitor.on('resume', listener), onBack: (why) => appCore.networkBack(why) });
+  appCore.outbox?.onView((view) => push(window, 'outbox', view));
+  appCore.log.onEntry((entry) => {
     if (entry.level === 'error') log.error(`[${entry.kind}] ${entry.message}`);
     else log.info(`[${entry.kind}] ${entry.message}`);
     push(window, 'log', entry);
   });
-  relay.onStatus((status) => {
+  appCore.status.onStatus((status) => {
     push(window, 'status', status);
     tray?.update(status);
   });
-  if (loaded.problem) relay.addNotice(loaded.problem);
+  if (loaded.problem) appCore.status.addNotice(loaded.problem);
+  if (atLogin.problem) appCore.log.app('error', atLogin.problem);
 
   watchSystemEnd();
 
-  const autostart = createAutostart();
-  // The OS keeps the user's choice (GNOME Tweaks, KDE, Task Manager): read it, refresh only an enabled entry.
-  const atLogin = await refreshAutostartAtLaunch(autostart);
-  if (atLogin.problem) relay.appLog('error', atLogin.problem);
-  const settings = { ...loaded.settings, launchAtLogin: atLogin.enabled };
-
   health = new HealthMonitor({
-    relay,
-    settings: () => controller?.current() ?? settings,
+    status: appCore.status,
+    settings: () => appCore.settings.current(),
     os: await readOsRelease(),
     secretServiceRunning: async () => (await busProbe('org.freedesktop.secrets')) === true,
   });
@@ -148,7 +153,7 @@ async function boot(): Promise<void> {
       const result = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
       return result.canceled ? null : result.filePath ?? null;
     },
-    relay,
+    app: appCore,
     store,
     secrets,
     autostart,
@@ -159,21 +164,21 @@ async function boot(): Promise<void> {
       const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
       return result.canceled ? null : result.filePaths[0] ?? null;
     },
-  }, settings);
+  });
   registerIpc(controller, UI_PAGE, (contents) => window !== null && contents === window.webContents);
   health.watch();
   void health.checkMsmtp();
-  watchNotifications(relay);
+  watchNotifications(appCore);
   // The certificate is renewed by itself RENEW_BEFORE_DAYS before it expires; the relay then restarts with it.
   setInterval(() => {
     if (!controller?.current().tls) return;
     void certificate().then((fresh) => {
-      if (fresh.created) void relay?.restart();
-    }).catch((error: unknown) => relay?.appLog('error', `could not renew the certificate: ${(error as Error).message}`));
+      if (fresh.created) void relay.restart();
+    }).catch((error: unknown) => appCore.log.app('error', `could not renew the certificate: ${(error as Error).message}`));
   }, 12 * 60 * 60 * 1000).unref();
 
   // The tray comes before the relay: starting it reads the keyring, which may wait on an unlock prompt at login.
-  tray = (await trayExpected()) ? createTray(relay.status()) : null;
+  tray = (await trayExpected()) ? createTray(appCore.status.current()) : null;
   if (!tray) log.info('no tray on this desktop (no StatusNotifier host): the window stays the way in');
   health.trayMissing(tray === null && process.platform === 'linux');
   const startedHidden = process.argv.includes(HIDDEN_FLAG)
@@ -181,7 +186,7 @@ async function boot(): Promise<void> {
   if (!startedHidden || !tray || loaded.problem) showWindow();
   else if (process.platform === 'darwin') app.dock?.hide();
 
-  const firstStatus = await relay.start(settings);
+  const firstStatus = await relay.start();
   if (firstStatus.state === 'error') showWindow();
 }
 
@@ -216,7 +221,7 @@ async function trayExpected(): Promise<boolean> {
     onAppear: () => {
       // A new icon registers with the new watcher; an XEmbed icon made before it would stay invisible there.
       tray?.destroy();
-      tray = relay ? createTray(relay.status()) : null;
+      tray = core ? createTray(core.status.current()) : null;
       health?.trayMissing(false);
       log.info('a tray host appeared: tray icon created');
     },
@@ -249,7 +254,7 @@ function createAutostart(): Autostart {
 function createTray(status: RelayStatus): AppTray | null {
   try {
     return new AppTray(assetsDir, {
-      toggle: () => void controller?.setRunning(relay?.status().state !== 'running'),
+      toggle: () => void controller?.setRunning(core?.relay.running !== true),
       settings: () => showWindow(),
       'copy-setup': () => void controller?.copy('all'),
       'open-log': () => void controller?.openLogFile(),
@@ -286,7 +291,7 @@ function showWindow(): void {
 }
 
 /** Desktop notifications: notify-policy.ts decides, this only shows them. */
-function watchNotifications(relay: RelayHost): void {
+function watchNotifications(core: AppCore): void {
   const policy = new NotifyPolicy({
     enabled: () => controller?.current().notifications ?? true,
     windowFocused: () => window !== null && !window.isDestroyed() && window.isFocused(),
@@ -306,9 +311,9 @@ function watchNotifications(relay: RelayHost): void {
     shown.add(notification);
     notification.show();
   };
-  relay.onStatus((status) => show(policy.onStatus(status)));
-  relay.onEvent((event) => {
+  core.status.onStatus((status) => show(policy.onStatus(status)));
+  core.relay.onEvent((event) => {
     if (event.type === 'mail') show(policy.onMail(event));
   });
-  relay.onMailGaveUp((mail) => show(policy.onGaveUp(mail)));
+  core.outbox?.onGaveUp((mail) => show(policy.onGaveUp(mail)));
 }

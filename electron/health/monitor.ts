@@ -15,13 +15,14 @@ import { isMsmtp, probeMsmtp, type MsmtpProbe } from './msmtp-pretend';
 
 /** What the monitor needs of the relay: its status, and a place to put what it found. */
 export interface HealthSubject {
-  status(): RelayStatus;
+  current(): RelayStatus;
   onStatus(listener: (status: RelayStatus) => void): () => void;
   setProblems(source: string, problems: HealthProblem[]): void;
 }
 
 export interface HealthMonitorDeps {
-  relay: HealthSubject;
+  /** The app's status (core/app-status.ts): what the checks watch, and where their findings go. */
+  status: HealthSubject;
   settings: () => AppSettings;
   platform?: NodeJS.Platform;
   env?: NodeJS.ProcessEnv;
@@ -45,14 +46,14 @@ export class HealthMonitor {
 
   /** Follows the host's status from now on; returns the unsubscribe function. */
   watch(): () => void {
-    const stop = this.deps.relay.onStatus((status) => void this.onStatus(status));
-    void this.onStatus(this.deps.relay.status());
+    const stop = this.deps.status.onStatus((status) => void this.onStatus(status));
+    void this.onStatus(this.deps.status.current());
     return stop;
   }
 
   /** No tray icon can be shown (GNOME without the AppIndicator extension): say so in the window. */
   trayMissing(missing: boolean): void {
-    this.deps.relay.setProblems('tray', missing ? [noTrayProblem(this.env, this.deps.os)] : []);
+    this.deps.status.setProblems('tray', missing ? [noTrayProblem(this.env, this.deps.os)] : []);
   }
 
   /** Runs `msmtp --pretend` the way the relay's command would run, and reports what msmtp refuses. */
@@ -61,11 +62,11 @@ export class HealthMonitor {
     try {
       argv = parseCommand(this.deps.settings().command);
     } catch {
-      this.deps.relay.setProblems('msmtp', []);
+      this.deps.status.setProblems('msmtp', []);
       return null; // the settings error is shown next to the field
     }
     if (!isMsmtp(argv[0]!)) {
-      this.deps.relay.setProblems('msmtp', []);
+      this.deps.status.setProblems('msmtp', []);
       return null;
     }
     const probe = await probeMsmtp(argv, undefined, { env: this.env });
@@ -73,7 +74,7 @@ export class HealthMonitor {
     // A missing program is the relay's own error (command-not-found), diagnosed there.
     const missing = probe.exitCode === null && probe.said.length === 0;
     const problem = missing ? null : msmtpConfigProblem(probe, this.userConfigFile());
-    this.deps.relay.setProblems('msmtp', problem ? [problem] : []);
+    this.deps.status.setProblems('msmtp', problem ? [problem] : []);
     return probe;
   }
 
@@ -100,7 +101,7 @@ export class HealthMonitor {
     const generation = ++this.generation;
     const problem = key ? await this.diagnose(status) : null;
     if (generation !== this.generation) return; // a newer status arrived meanwhile
-    this.deps.relay.setProblems('relay', problem ? [problem] : []);
+    this.deps.status.setProblems('relay', problem ? [problem] : []);
   }
 
   private async diagnose(status: RelayStatus): Promise<HealthProblem | null> {

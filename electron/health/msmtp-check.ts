@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { parseCommand } from '../../src-relay/index';
+import { msmtpUserConfigFile, parseCommand, parseMsmtprc } from '../../src-relay/index';
 import type { CommandCheck, MsmtpAccount } from '../contract/api';
 import { readUntrustedText } from '../desktop/untrusted-file';
 import { xdgConfigHome } from '../desktop/xdg';
@@ -14,13 +14,13 @@ export interface CheckOptions {
 
 /**
  * The Relay pane's Check button: runs the command's program with --version (argv, never a shell) and lists the
- * msmtp accounts the user's configuration files define, so a typo or a missing msmtp shows before the first mail.
+ * msmtp accounts of the user configuration file msmtp reads, so a typo or a missing msmtp shows before the first mail.
  */
 export async function checkCommand(command: string, options: CheckOptions = {}): Promise<CommandCheck> {
   const env = options.env ?? process.env;
   const home = options.home ?? homedir();
   // Shown to the user, who knows the files as ~/.msmtprc rather than by their absolute path.
-  const accounts = (await findMsmtpAccounts(msmtpConfigFiles(env, home)))
+  const accounts = (await msmtpAccounts({ env, home }))
     .map((account) => ({ ...account, file: tildePath(account.file, home) }));
   let program: string;
   try {
@@ -70,76 +70,34 @@ export function notFoundMessage(program: string): string {
     : `${program} was not found in PATH${program === 'msmtp' ? ' (install msmtp, e.g. "sudo apt install msmtp" or "brew install msmtp")' : ''}`;
 }
 
-/** msmtp's user configuration files, in the order msmtp documents them. */
+/** msmtp's user configuration files, in the order msmtp looks for them; it reads the first that exists. */
 export function msmtpConfigFiles(env: NodeJS.ProcessEnv, home: string): string[] {
   return [join(home, '.msmtprc'), join(xdgConfigHome(env, home), 'msmtp', 'config')];
 }
 
-/** The accounts of msmtp's user configuration, read from its files (msmtp itself is not run). */
-export function msmtpAccounts(options: CheckOptions = {}): Promise<MsmtpAccount[]> {
-  return findMsmtpAccounts(msmtpConfigFiles(options.env ?? process.env, options.home ?? homedir()));
-}
-
-async function findMsmtpAccounts(files: readonly string[]): Promise<MsmtpAccount[]> {
-  const found: MsmtpAccount[] = [];
-  for (const file of files) {
-    let text: string | null;
-    try {
-      // Only read here: a regular file (a symlink to one is followed, as msmtp does), of sane size, in bounded time.
-      text = await readUntrustedText(file, { followSymlinks: true, maxBytes: 1024 * 1024, timeoutMs: 2000 });
-    } catch {
-      continue; // an unreadable file (or a FIFO, or a huge one) simply defines no accounts
-    }
-    if (text !== null) found.push(...parseMsmtpAccounts(text, file));
-  }
-  return found;
-}
-
 /**
- * The accounts of one msmtp configuration file with their From address. Follows msmtp's rules for what the
- * pane needs: `defaults` applies to the accounts after it, `account NAME : A, B` inherits from earlier accounts,
- * and an account's own `from` wins. Only whole-line comments exist in msmtp's syntax.
+ * The accounts of msmtp's user configuration, read (msmtp itself is not run) from the one file msmtp reads:
+ * ~/.msmtprc when it exists, else $XDG_CONFIG_HOME/msmtp/config, modelled as msmtp parses it.
  */
-export function parseMsmtpAccounts(text: string, file: string): MsmtpAccount[] {
-  const accounts = new Map<string, { from?: string }>();
-  let defaultsFrom: string | undefined;
-  let current: { from?: string } | 'defaults' | null = null;
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^(\S+)(?:\s+(.*))?$/.exec(line);
-    if (!match) continue;
-    const keyword = match[1]!;
-    const argument = unquote((match[2] ?? '').trim());
-    if (keyword === 'defaults') {
-      current = 'defaults';
-    } else if (keyword === 'account') {
-      const [name, parents] = splitAccount(argument);
-      if (!name) continue;
-      const entry: { from?: string } = defaultsFrom !== undefined ? { from: defaultsFrom } : {};
-      for (const parent of parents) {
-        const inherited = accounts.get(parent)?.from;
-        if (inherited !== undefined) entry.from = inherited;
-      }
-      accounts.set(name, entry);
-      current = entry;
-    } else if (keyword === 'from') {
-      if (current === 'defaults') defaultsFrom = argument;
-      else if (current) current.from = argument;
-    }
+export async function msmtpAccounts(options: CheckOptions = {}): Promise<MsmtpAccount[]> {
+  const env = options.env ?? process.env;
+  const file = await msmtpUserConfigFile({ env, home: options.home ?? homedir() });
+  let text: string | null;
+  try {
+    // Only read here: a regular file (a symlink to one is followed, as msmtp does), of sane size, in bounded time.
+    text = await readUntrustedText(file, { followSymlinks: true, maxBytes: 1024 * 1024, timeoutMs: 2000 });
+  } catch {
+    return []; // an unreadable file (or a FIFO, or a huge one) defines no accounts
   }
-  return [...accounts].map(([account, { from }]) => (from ? { file, account, from } : { file, account }));
+  return text === null ? [] : parseMsmtpAccounts(text, file);
 }
 
-function splitAccount(argument: string): [string, string[]] {
-  const colon = argument.indexOf(':');
-  if (colon < 0) return [argument.trim(), []];
-  const parents = argument.slice(colon + 1).split(',').map((name) => name.trim()).filter(Boolean);
-  return [argument.slice(0, colon).trim(), parents];
-}
-
-function unquote(value: string): string {
-  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value;
+/** The accounts of one msmtp configuration file with their From address, in msmtp's order. */
+export function parseMsmtpAccounts(text: string, file: string): MsmtpAccount[] {
+  return parseMsmtprc(text).accounts.map((account) => {
+    const from = account.settings.get('from');
+    return from ? { file, account: account.name, from } : { file, account: account.name };
+  });
 }
 
 function tildePath(file: string, home: string): string {

@@ -15,7 +15,9 @@ export interface GaveUpMail {
 export interface AppOutboxOptions {
   /** The spool folder, in the app's data folder; created 0700. */
   dir: string;
-  timing?: Pick<OutboxOptions, 'retryInitialMs' | 'retryMaxMs' | 'lifetimeMs'>;
+  timing?: Pick<OutboxOptions, 'retryInitialMs' | 'retryMaxMs' | 'lifetimeMs'> | undefined;
+  /** The keepUnsent setting, which the Outbox pane shows (asked of the settings' owner). */
+  keepUnsent(): boolean;
   /** Every outbox event, for the log. */
   onEvent(event: RelayEvent): void;
   /** The counts changed (the tray and status card show them). */
@@ -37,7 +39,6 @@ export class AppOutbox {
   private refreshAgain = false;
   private readonly viewListeners = new Set<(view: OutboxView) => void>();
   private readonly gaveUpListeners = new Set<(mail: GaveUpMail) => void>();
-  private keepUnsent = true;
 
   constructor(private readonly options: AppOutboxOptions) {}
 
@@ -51,22 +52,15 @@ export class AppOutbox {
     return this.counted ? { ...this.counted } : undefined;
   }
 
-  /** What the window shows for the keepUnsent setting (the engine gets it from the host). */
-  setKeepUnsent(on: boolean): void {
-    if (on === this.keepUnsent) return;
-    this.keepUnsent = on;
-    this.refresh();
-  }
-
   async view(): Promise<OutboxView> {
     const outbox = await this.open();
     if (!outbox) {
-      return { available: false, error: this.problem ?? 'the outbox is not open', paused: false, keepUnsent: this.keepUnsent, mails: [], sent: [] };
+      return { available: false, error: this.problem ?? 'the outbox is not open', paused: false, keepUnsent: this.options.keepUnsent(), mails: [], sent: [] };
     }
     // Subjects as the mail program showed them, not as MIME encoded them for the wire.
     const mails = (await outbox.list()).map((entry) => ({ ...entry, to: [...entry.to], subject: decodeEncodedWords(entry.subject) }));
     const sent = outbox.recentlySent().map((entry) => ({ ...entry, to: [...entry.to], subject: decodeEncodedWords(entry.subject) }));
-    return { available: true, paused: outbox.isPaused, keepUnsent: this.keepUnsent, mails, sent };
+    return { available: true, paused: outbox.isPaused, keepUnsent: this.options.keepUnsent(), mails, sent };
   }
 
   /** Every waiting mail, or the one named (waiting or failed), is due now; how many that were. */

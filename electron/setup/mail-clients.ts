@@ -1,12 +1,12 @@
 import { loopbackName } from '../../src-relay/index';
-import type { AppSettings, ClientGuide, ClientSetupView, RelayStatus } from '../contract/api';
+import type { AppSettings, ClientGuide, ClientSetupView, RelayFacts } from '../contract/api';
 import { shellWord } from '../desktop/shell-word';
 
 /**
  * What a mail client must be told; the port is the one really in use while the relay runs. The app always
  * requires a password, and offers STARTTLS when "Encrypt connections from mail clients" is on.
  */
-export function clientSetupView(settings: AppSettings, status: RelayStatus): ClientSetupView {
+export function clientSetupView(settings: AppSettings, status: Pick<RelayFacts, 'state' | 'port'>): ClientSetupView {
   const port = status.state === 'running' ? status.port : settings.port;
   const security = settings.tls ? 'starttls' : 'none';
   return { host: loopbackName(settings.host), port, user: settings.user, security, authentication: 'normal-password' };

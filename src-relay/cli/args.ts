@@ -30,7 +30,18 @@ export interface CliConfig {
   queueLifetimeMs: number;
   /** A queue tool instead of the relay (each needs --queue). */
   queueTool?: { kind: 'list' } | { kind: 'flush' } | { kind: 'remove'; id: string };
+  /** An msmtp account tool instead of the relay (see account.ts). */
+  accountTool?: AccountTool;
 }
+
+/** --add-account and the server settings given with it; what is not given is found (when a finder exists). */
+export type AccountTool =
+  | {
+    kind: 'add'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
+    trustFile?: string; fingerprint?: string;
+  }
+  | { kind: 'remove'; address: string }
+  | { kind: 'list' };
 
 interface OptionDoc extends LongOption {
   readonly value?: string;
@@ -62,6 +73,15 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'queue-list', takesValue: false, text: 'list the mails kept in --queue and exit' },
   { name: 'queue-flush', takesValue: false, text: 'send every waiting mail in --queue now (a running relay on it is asked to) and exit' },
   { name: 'queue-remove', takesValue: true, value: 'id', text: 'delete a kept mail from --queue and exit' },
+  { name: 'add-account', takesValue: true, value: 'address', text: "add (or update) msmtp's account for this address: check the login, store the password (stdin, or a prompt) in the key ring, write msmtp's file, and exit" },
+  { name: 'account-host', takesValue: true, value: 'host', text: "the provider's SMTP server for --add-account" },
+  { name: 'account-port', takesValue: true, value: 'number', text: 'its port (default 465 with --account-tls=tls, else 587)' },
+  { name: 'account-tls', takesValue: true, value: 'tls|starttls', text: 'TLS from the first byte (port 465) or STARTTLS (port 587; the default unless the port is 465)' },
+  { name: 'account-user', takesValue: true, value: 'user', text: 'the login name (default: the address)' },
+  { name: 'account-tls-trust-file', takesValue: true, value: 'file', text: "a CA file to trust instead of the system's (e.g. Proton Bridge's certificate)" },
+  { name: 'account-tls-fingerprint', takesValue: true, value: 'sha256', text: "pin the server certificate's SHA-256 fingerprint instead" },
+  { name: 'remove-account', takesValue: true, value: 'address', text: "remove the account the app wrote for this address, and its key ring item, and exit" },
+  { name: 'list-accounts', takesValue: false, text: "list the accounts msmtp reads, in its order, and where each password comes from, and exit" },
 ];
 
 /** Parses and checks the whole command line; throws UsageError with msmtpd-like one-line texts. */
@@ -97,6 +117,11 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     if (config.queueDir === undefined) throw new UsageError(`--queue-${tools[0].kind} needs --queue=DIR`);
     config.queueTool = tools[0];
   }
+  const accountTool = parseAccountTool(given);
+  if (accountTool) {
+    if (tools[0]) throw new UsageError(`--queue-${tools[0].kind} and the account options cannot be combined`);
+    config.accountTool = accountTool;
+  }
   if (value('auth') !== undefined) config.auth = parseAuth(value('auth')!);
   if (value('timeout') !== undefined) config.idleTimeoutMs = parseSeconds('timeout', value('timeout'), 0, false);
   const cert = value('tls-cert');
@@ -107,6 +132,29 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
     config.tlsKeyPath = key;
   }
   return config;
+}
+
+const ACCOUNT_SETTINGS = ['account-host', 'account-port', 'account-tls', 'account-user', 'account-tls-trust-file', 'account-tls-fingerprint'];
+
+function parseAccountTool(given: ReadonlyMap<string, string>): AccountTool | undefined {
+  const chosen = ['add-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
+  if (chosen.length > 1) throw new UsageError('--add-account, --remove-account and --list-accounts cannot be combined');
+  const settings = ACCOUNT_SETTINGS.filter((name) => given.has(name));
+  if (chosen[0] !== 'add-account' && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
+  if (chosen[0] === 'list-accounts') return { kind: 'list' };
+  if (chosen[0] === 'remove-account') return { kind: 'remove', address: given.get('remove-account')! };
+  if (chosen[0] !== 'add-account') return undefined;
+  const tool: AccountTool = { kind: 'add', address: given.get('add-account')! };
+  const tls = given.get('account-tls');
+  if (tls !== undefined && tls !== 'tls' && tls !== 'starttls') throw new UsageError(`invalid --account-tls '${tls}' (tls or starttls)`);
+  const port = given.get('account-port');
+  if (port !== undefined) tool.port = parsePort(port);
+  if (tls !== undefined) tool.tls = tls;
+  if (given.has('account-host')) tool.host = given.get('account-host')!;
+  if (given.has('account-user')) tool.user = given.get('account-user')!;
+  if (given.has('account-tls-trust-file')) tool.trustFile = given.get('account-tls-trust-file')!;
+  if (given.has('account-tls-fingerprint')) tool.fingerprint = given.get('account-tls-fingerprint')!;
+  return tool;
 }
 
 function parseInterface(text: string): string {
@@ -197,6 +245,11 @@ export function helpText(program: string): string {
     'asked to flush), 1 when mails are still waiting or failed; --queue-remove exits 0 when the mail was deleted,',
     '1 when there is no such mail or it is being sent right now; all exit 3 when the folder cannot be used.',
     'SIGUSR1 makes a running relay with --queue retry every waiting mail at once.',
+    'Account tools exit 0 when done, 64 for a wrong option or value, 65 when the provider refused the login, 66',
+    'when the trust file cannot be read, 68 when the host is not found, 69 when the server offers no usable login or',
+    'the key ring cannot be used, 73 when msmtp\'s file cannot be changed, 74 when nothing answers on that port,',
+    '75 when the server deferred the login, 76 for a TLS problem (wrong mode for the port, untrusted certificate),',
+    '78 when msmtp would not use the written account (the change is undone). See docs/accounts.md.',
   ].join('\n');
 }
 

@@ -7,10 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, parseCliArgs, type CliConfig } from './args';
+import { runAccountTool } from './account';
 import { runQueueTool } from './queue';
 import { runDaemon, runInetd } from './run';
 import { prepareStartup, StartupError } from './startup';
 import { UsageError } from './getopt';
+import { promptPassword } from '../index';
 
 export const PROGRAM = 'msmtp-relay';
 /** msmtpd's (LSB's "program is not running") status for every start-up failure. */
@@ -26,7 +28,11 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     config = parseCliArgs(args); // all options first: a bad one beats --help, as in msmtpd
   } catch (error) {
-    if (error instanceof UsageError) return fail(error.message);
+    if (error instanceof UsageError) {
+      // The account tools follow sysexits.h (EX_USAGE); the relay keeps msmtpd's 3.
+      return args.some((arg) => /^--(add-account|remove-account|list-accounts|account-)/.test(arg))
+        ? fail(error.message, 64) : fail(error.message);
+    }
     throw error;
   }
   if (config.version) {
@@ -36,6 +42,13 @@ export async function main(args: readonly string[]): Promise<number> {
   if (config.help) {
     process.stdout.write(`${helpText(PROGRAM)}\n`);
     return 0;
+  }
+  if (config.accountTool) {
+    return runAccountTool(config.accountTool, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(`${PROGRAM}: ${text}`),
+      readPassword,
+    });
   }
   if (config.queueTool) {
     try {
@@ -62,6 +75,17 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * The account's password: all of stdin when it is not a terminal (`printf %s pw |`, or a password manager's output,
+ * whose one final newline is dropped), else typed without echo. Empty when nothing was given (refused later).
+ */
+async function readPassword(prompt: string): Promise<string> {
+  if (process.stdin.isTTY) return (await promptPassword('', prompt)) ?? '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
 /** Exits once what was written to stdout and stderr (pipes or sockets: asynchronous) is out; bounded. */
 function exitWhenFlushed(code: number): void {
   process.exitCode = code;
@@ -72,9 +96,9 @@ function exitWhenFlushed(code: number): void {
   for (const stream of streams) stream.write('', () => (pending -= 1) === 0 && process.exit(code));
 }
 
-function fail(message: string): number {
+function fail(message: string, code: number = EXIT_STARTUP_FAILED): number {
   process.stderr.write(`${PROGRAM}: ${message}\n`);
-  return EXIT_STARTUP_FAILED;
+  return code;
 }
 
 if (require.main === module) {

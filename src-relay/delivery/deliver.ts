@@ -3,8 +3,10 @@ import type { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { classifyCommandFailure } from './msmtp-failures';
-import { SmtpError } from '../smtp/reply';
-import { type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage } from '../smtp/handler';
+import { PIPED, SmtpError } from '../smtp/reply';
+import {
+  type AccountAttention, type DeliveryFailure, type DeliveryOutcome, type DeliveryReport, type Envelope, type FailureStage,
+} from '../smtp/handler';
 
 export interface DeliveryCommand {
   /** argv template: the first '%F' becomes the envelope sender; the recipients are appended. */
@@ -13,8 +15,9 @@ export interface DeliveryCommand {
   readonly timeoutMs: number;
 }
 
-export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string): DeliveryFailure {
-  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}) };
+export function commandFailure(reply: SmtpError, report: DeliveryReport, stage: FailureStage, reason: string, detail?: string,
+  account?: AccountAttention): DeliveryFailure {
+  return { status: 'failed', reply, report, cause: 'command', stage, reason, ...(detail ? { detail } : {}), ...(account ? { account } : {}) };
 }
 
 /** Where a copy of what the command is fed goes (the outbox's MailCopy), so a failed mail can be kept. */
@@ -75,7 +78,7 @@ export function exitFailure(report: DeliveryReport, detail?: string): DeliveryFa
   const judged = judgeCommand(report, (reason) => `Pipe command reported error ${report.signal
     ? `${128 + (osConstants.signals[report.signal] ?? 0)} (killed by ${report.signal})`
     : `${report.exitCode}: ${reason}`}`);
-  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail);
+  return commandFailure(judged.reply, report, judged.stage, judged.reason, detail, judged.account);
 }
 
 /** A command that could not start is a setting to fix (msmtp not installed, a wrong path): the same table decides. */
@@ -89,6 +92,7 @@ interface Judged {
   reply: SmtpError;
   stage: FailureStage;
   reason: string;
+  account?: AccountAttention;
 }
 
 /** msmtp's failure table decides 451 (the mail may still go out, and the outbox keeps it) or 554 (it never will). */
@@ -96,7 +100,7 @@ function judgeCommand(report: DeliveryReport, words: (reason: string) => string)
   const judged = classifyCommandFailure(report);
   const text = words(judged.reason);
   const reply = judged.temporary ? new SmtpError(451, [4, 3, 0], text) : new SmtpError(554, [5, 3, 0], text);
-  return { reply, stage: judged.stage, reason: judged.reason };
+  return { reply, stage: judged.stage, reason: judged.reason, ...(judged.account ? { account: judged.account } : {}) };
 }
 
 /** Turns CRLF into LF across chunk boundaries (a CR that ends one chunk is held until the next). */
@@ -230,7 +234,7 @@ export async function deliverViaCommand(
     return commandFailure(new SmtpError(554, [5, 3, 0], 'Pipe command exited without reading the whole mail'), report(), 'command',
       'delivery command did not read the whole mail', 'the command closed its input before the end of the mail, then exited 0');
   }
-  return { status: 'delivered', report: report() };
+  return { status: 'delivered', reply: PIPED, report: report() };
 }
 
 function inputFailure(reply: SmtpError, report: DeliveryReport, detail: string): DeliveryFailure {

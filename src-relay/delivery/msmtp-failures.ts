@@ -1,4 +1,4 @@
-import type { FailureStage } from '../smtp/handler';
+import type { AccountAttention, FailureStage } from '../smtp/handler';
 import { constants as osConstants } from 'node:os';
 
 /**
@@ -24,7 +24,13 @@ export interface FailureClass {
   serverReply?: string;
   /** What the user can do next, one sentence. */
   advice: string;
+  /**
+   * Set when the msmtp account itself needs the user (the provider refused its login, or msmtp has no password for
+   * it): the mail is kept (temporary) instead of refused, and sent once the account is fixed.
+   */
+  account?: AccountAttention;
 }
+
 
 /** What the engine knows of a failed command: exit status or signal, and the tail of its stderr+stdout. */
 export interface CommandFailureReport {
@@ -156,6 +162,7 @@ const RULES: readonly Rule[] = [
   {
     words: /authentication failed/,
     stage: 'auth',
+    // A 5xx (or no reply code) is the account's problem, not the mail's: see ACCOUNT_RULES, which keeps the mail.
     temporary: false,
     reason: byServer('login deferred by the mail server', 'login refused by the mail server'),
     advice: (t) => (t ? `The mail server could not check the login just now; ${RETRY}.`
@@ -257,6 +264,18 @@ const RULES: readonly Rule[] = [
   },
 ];
 
+/**
+ * Failures that no retry fixes but the user can, after which every kept mail can go: the provider refused the login
+ * (the password changed, an app password is needed) or msmtp has no password (the key ring item is gone). Keeping
+ * the mail, rather than refusing it with 554, is what lets the account be fixed without losing what was sent.
+ */
+const ACCOUNT_RULES: readonly { readonly words: RegExp; readonly reason: AccountAttention['reason'] }[] = [
+  { words: /authentication failed/, reason: 'login-refused' },
+  { words: /authentication method \S+ needs a password/, reason: 'no-password' },
+];
+/** msmtp's closing line names the account: "msmtp: could not send mail (account NAME from FILE)". */
+const ACCOUNT_NAME = /^msmtp: could not send mail \(account (.+) from .+\)$/m;
+
 /** sysexits.h: the exit statuses that are temporary when msmtp's words do not say otherwise (msmtpd's set). */
 const TEMPORARY_EXITS = new Set([68, 69, 71, 73, 74, 75]);
 const EXIT_NAMES: Readonly<Record<number, string>> = {
@@ -286,6 +305,9 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
   // msmtp's own lines only: a server's text ("550 relaying denied, authentication failed") must not set the stage.
   const rule = findRule(lines.filter((line) => !SERVER_MESSAGE.test(line.trim())).join('\n'));
   if (rule) {
+    const own = lines.filter((line) => !SERVER_MESSAGE.test(line.trim())).join('\n');
+    const accountRule = codeSays === true ? undefined : ACCOUNT_RULES.find((candidate) => candidate.words.test(own));
+    if (accountRule) return withReply(accountFailure(accountRule.reason, ACCOUNT_NAME.exec(report.output)?.[1]), reply);
     const temporary = codeSays ?? rule.rule.temporary ?? TEMPORARY_EXITS.has(exitCode);
     return withReply({
       temporary,
@@ -305,6 +327,21 @@ export function classifyCommandFailure(report: CommandFailureReport): FailureCla
     advice: temporary ? `${capitalise(RETRY)}; the log has the delivery command's own words.`
       : "The log has the delivery command's own words; fix what they name and send the mail again.",
   }, reply);
+}
+
+function accountFailure(reason: AccountAttention['reason'], name: string | undefined): FailureClass {
+  const account = name ? `msmtp's account ${name}` : "msmtp's account";
+  const advice = reason === 'login-refused'
+    ? `Fix the password of ${account} (some providers need an app password); the mail is kept and goes out once the account is fixed.`
+    : `Store the password of ${account} again (msmtp-relay --add-account, or the app's Accounts pane); the mail is kept until then.`;
+  return {
+    temporary: true,
+    stage: 'auth',
+    reason: reason === 'login-refused' ? 'login refused by the mail server: the account needs attention'
+      : 'msmtp has no password: the account needs attention',
+    advice,
+    account: name ? { reason, name, advice } : { reason, advice },
+  };
 }
 
 /**

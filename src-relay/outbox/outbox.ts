@@ -4,7 +4,7 @@ import { CrlfToLf } from '../delivery/deliver';
 import type { RelayEvent } from '../events';
 import { MailCopy, headerField } from './mail-copy';
 import { OutboxStore, type Claim, type KeptRecord, type RelayRegistration } from './store';
-import { SmtpError } from '../smtp/reply';
+import { SmtpError, queuedReply } from '../smtp/reply';
 import { NO_REPORT, type DeliveryFailure, type DeliveryOutcome, type Envelope, type MailResult } from '../smtp/handler';
 
 export interface OutboxOptions {
@@ -143,21 +143,27 @@ export class Outbox {
     };
   }
 
-  /**
-   * One mail from a session: tried at once with `deliver` (which copies what it feeds the command), kept when the
-   * failure may pass. While sending is paused, the mail is only read and kept.
-   */
-  async acceptMail(envelope: Envelope, body: Readable, header: string, deliver: (copy: MailCopy) => Promise<DeliveryOutcome>): Promise<MailResult> {
-    const copy = new MailCopy(this.store.temporaryDir);
-    if (this.paused) {
-      const read = await readInto(copy, body, header);
-      if (read) {
-        await copy.discard();
-        return read;
-      }
-      return this.keep(envelope, copy, { reason: 'sending is paused', stage: '', attempts: 0, output: '' });
+  /** Where a copy of a new mail goes while the command is fed, so that it can be kept if the try fails. */
+  newCopy(): MailCopy {
+    return new MailCopy(this.store.temporaryDir);
+  }
+
+  /** While sending is paused: a new mail is only read and kept, not tried. */
+  async keepUntried(envelope: Envelope, body: Readable, header: string): Promise<MailResult> {
+    const copy = this.newCopy();
+    const read = await readInto(copy, body, header);
+    if (read) {
+      await copy.discard();
+      return read;
     }
-    const outcome = await deliver(copy);
+    return this.keep(envelope, copy, { reason: 'sending is paused', stage: '', attempts: 0, output: '' });
+  }
+
+  /**
+   * The decision after a new mail's first try, on its outcome: a delivered or hopeless mail's copy is dropped and
+   * the outcome stands; a whole mail whose failure may pass is kept, and the client hears Queued instead.
+   */
+  async afterFirstTry(envelope: Envelope, copy: MailCopy, outcome: DeliveryOutcome): Promise<MailResult> {
     if (outcome.status === 'delivered') {
       this.remember(envelope, copy.headBytes(), 1, false, `direct-${envelope.id}`);
       await copy.discard();
@@ -294,7 +300,7 @@ export class Outbox {
     }
     this.records.set(id, record);
     this.schedule();
-    return { status: 'queued', queueId: id, reason: first.reason };
+    return { status: 'queued', reply: queuedReply(id, first.reason), queueId: id, reason: first.reason };
   }
 
   private backoff(attempts: number): number {

@@ -3,7 +3,7 @@
  * (the envelope and the body), and the one result it gets back, which carries the reply for the client.
  */
 import type { Credentials } from './auth';
-import type { SmtpError } from './reply';
+import type { SmtpError, SmtpReply } from './reply';
 import type { DataBody } from './wire';
 
 export interface Envelope {
@@ -17,6 +17,16 @@ export interface Envelope {
 }
 
 /** Where a failure happened: msmtp's dialogue stage, or the relay's own cases. */
+/** An msmtp account that cannot send until the user fixes it (see delivery/msmtp-failures.ts). */
+export interface AccountAttention {
+  /** 'login-refused': the provider refused the user or password (5xx at AUTH); 'no-password': msmtp found none. */
+  readonly reason: 'login-refused' | 'no-password';
+  /** The account's name, from msmtp's own "could not send mail (account NAME from FILE)"; absent when not said. */
+  readonly name?: string;
+  /** What the user can do, one sentence. */
+  readonly advice: string;
+}
+
 export type FailureStage = 'lookup' | 'connect' | 'greeting' | 'ehlo' | 'starttls' | 'tls' | 'auth'
   | 'mail-from' | 'rcpt-to' | 'data' | 'end-of-data' | 'timeout' | 'command' | 'unknown';
 
@@ -33,6 +43,8 @@ export type DeliveryOutcome = DeliverySuccess | DeliveryFailure;
 
 export interface DeliverySuccess {
   readonly status: 'delivered';
+  /** 250: what the client hears. */
+  readonly reply: SmtpReply;
   readonly report: DeliveryReport;
 }
 
@@ -52,11 +64,15 @@ export interface DeliveryFailure {
   readonly reason: string;
   /** What happened, in words, for the log. */
   readonly detail?: string;
+  /** The msmtp account needs the user (login refused, no password); the mail itself is fine and is kept. */
+  readonly account?: AccountAttention;
 }
 
 /** A mail the command could not send yet, kept in the outbox: the client hears 250 with the queue id. */
 export interface QueuedOutcome {
   readonly status: 'queued';
+  /** 250 with the queue id and the reason: what the client hears. */
+  readonly reply: SmtpReply;
   readonly queueId: string;
   /** Why it was not sent now, in a few words ("mail server unreachable", "sending is paused"). */
   readonly reason: string;

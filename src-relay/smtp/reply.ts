@@ -46,6 +46,14 @@ export function formatReply(code: number, enhanced: EnhancedCode | null, lines: 
 }
 
 /** The replies the engine sends in more than one place. Texts follow msmtpd's where msmtpd has one. */
+/** A mail handed to the command, which sent it. One frozen object: nothing per mail. */
+export const PIPED: SmtpReply = Object.freeze(new SmtpReply(250, [2, 0, 0], 'Ok, mail was piped'));
+
+/** A mail kept in the outbox: the client may forget it, the relay sends it later. */
+export function queuedReply(queueId: string, reason: string): SmtpReply {
+  return new SmtpReply(250, [2, 0, 0], `Queued as ${queueId}: ${reason}; will retry`);
+}
+
 export const Replies = {
   lineTooLong: () => new SmtpError(500, [5, 5, 2], 'Line too long'),
   syntax: (what: string) => new SmtpError(501, [5, 5, 4], what),

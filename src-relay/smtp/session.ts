@@ -402,9 +402,7 @@ class Session {
       ...(result.report?.output ? { commandOutput: result.report.output } : {}),
     };
     if (result.status !== 'failed') {
-      const reply = result.status === 'delivered'
-        ? new SmtpReply(250, [2, 0, 0], 'Ok, mail was piped')
-        : new SmtpReply(250, [2, 0, 0], `Queued as ${result.queueId}: ${result.reason}; will retry`);
+      const { reply } = result;
       this.context.emit({
         ...event,
         outcome: result.status,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { LoadJob, LoadResult } from '../../bench/load-client';
 import { ResidentWorker } from '../../bench/processes';
-import { startRelayHarness } from '../helpers/relay-harness';
+import { startRelayHarness } from '../helpers/relay/relay-harness';
 
 // The benchmark's client stays up across jobs (so its own JIT warm-up is not measured); these check that the
 // resident protocol carries several jobs and that what it reports is what the relay did.

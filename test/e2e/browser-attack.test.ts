@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { describeEvent, type RelayEvent } from '../../src-relay/index';
-import { launchChromium } from '../helpers/app-browser';
+import { launchChromium } from '../helpers/app/app-browser';
 import { waitUntil } from '../helpers/wait';
-import { startRelayHarness, type RelayHarness } from '../helpers/relay-harness';
+import { startRelayHarness, type RelayHarness } from '../helpers/relay/relay-harness';
 
 // A web page can make a browser send bytes to 127.0.0.1:<relay port>: cross-protocol requests whose body is an SMTP
 // dialogue. Real headless Chromium loads such a page; the relay must deliver nothing and log why it hung up.

@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTransport } from 'nodemailer';
 import { freePort } from '../helpers/ports';
-import { CliProcess } from '../helpers/cli-process';
-import { writeMsmtprc, type TestMsmtprc } from '../helpers/msmtprc';
-import { startRelayHarness, type RelayHarness } from '../helpers/relay-harness';
-import { describeProgram, runProgram } from '../helpers/run-program';
-import { startSink, type SinkMail, type SmtpSink } from '../helpers/smtp-sink';
+import { CliProcess } from '../helpers/relay/cli-process';
+import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
+import { startRelayHarness, type RelayHarness } from '../helpers/relay/relay-harness';
+import { describeProgram, runProgram } from '../helpers/programs/run-program';
+import { startSink, type SinkMail, type SmtpSink } from '../helpers/smtp/smtp-sink';
 
 const USER = 'msmtpd-user';
 const PASSWORD = `pw-${randomBytes(6).toString('hex')}`;

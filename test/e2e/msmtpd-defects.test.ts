@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { RelayEvent } from '../../src-relay/index';
-import { outcomeCommand } from '../helpers/fixture-commands';
-import { dataBlock, sendMail } from '../helpers/mail';
+import { outcomeCommand } from '../helpers/programs/fixture-commands';
+import { dataBlock, sendMail } from '../helpers/smtp/mail';
 import { waitUntil } from '../helpers/wait';
-import { readRecordings, withRelay } from '../helpers/relay-harness';
-import type { SmtpTestClient } from '../helpers/smtp-client';
+import { readRecordings, withRelay } from '../helpers/relay/relay-harness';
+import type { SmtpTestClient } from '../helpers/smtp/smtp-client';
 
 type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
 const isMail = (event: RelayEvent): event is MailEvent => event.type === 'mail';

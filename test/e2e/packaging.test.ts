@@ -12,7 +12,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extractAll, listPackage, statFile } from '@electron/asar';
 import { trayIconFile, type TrayLook } from '../../electron/tray/model';
-import { tempDir } from '../helpers/app-env';
+import { tempDir } from '../helpers/app/app-env';
 
 const root = join(__dirname, '..', '..', '..');
 

@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from 'shell-quote';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createKeyringStore, describeEvent, type RelayEvent } from '../../src-relay/index';
-import { runCli } from '../helpers/cli-process';
+import { runCli } from '../helpers/relay/cli-process';
 import { waitUntil } from '../helpers/wait';
-import { CliProcess } from '../helpers/cli-process';
+import { CliProcess } from '../helpers/relay/cli-process';
 import { freePort } from '../helpers/ports';
-import { recordCommand, startRelayHarness } from '../helpers/relay-harness';
-import { connectSmtp, type SmtpTestClient } from '../helpers/smtp-client';
+import { recordCommand, startRelayHarness } from '../helpers/relay/relay-harness';
+import { connectSmtp, type SmtpTestClient } from '../helpers/smtp/smtp-client';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 // Whole AUTH sessions (PLAIN and LOGIN, right and wrong passwords, a password typed into the user field), then a
 // search for the password in every form a client sends it: plain, base64, and inside a base64 PLAIN blob. It must
@@ -227,11 +228,11 @@ describe('the password never leaks', () => {
     const secrets = createKeyringStore();
     const user = `${USER}-${process.pid}`;
     const records = mkdtempSync(join(tmpdir(), 'relay-secrets-app-'));
-    let relay: RelayHost | null = null;
+    let core: AppCore | null = null;
     try {
       await secrets.set(user, PASSWORD);
-      relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0 } });
-      const status = await relay.start({ command: quote(recordCommand(records)), host: '127.0.0.1', port: 0, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: false });
+      core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0 } });
+      const status = await startWith(core, { command: quote(recordCommand(records)), host: '127.0.0.1', port: 0, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: false });
       assert.equal(status.state, 'running', status.error);
       const client = await connectSmtp(status.port);
       try {
@@ -244,14 +245,14 @@ describe('the password never leaks', () => {
         client.destroy();
       }
       // Events reach the buffer asynchronously; without the success line the buffer may be incomplete.
-      const running = relay;
-      await waitUntil(() => running.recentLog().some((entry) => /authenticated user/.test(entry.message)), 5000, 'the "authenticated user" log line');
-      const log = JSON.stringify(relay.recentLog());
+      const running = core;
+      await waitUntil(() => running.log.recent().some((entry) => /authenticated user/.test(entry.message)), 5000, 'the "authenticated user" log line');
+      const log = JSON.stringify(core.log.recent());
       assert.match(log, /authentication failed/);
       assertNoSecret('relay host log buffer', log, user);
-      assertNoSecret('relay host status', JSON.stringify(relay.status()), user);
+      assertNoSecret('relay host status', JSON.stringify(core.status.current()), user);
     } finally {
-      await relay?.shutdown();
+      await core?.relay.shutdown();
       await secrets.delete(user).catch(() => false);
       rmSync(records, { recursive: true, force: true });
     }

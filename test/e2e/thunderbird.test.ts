@@ -12,9 +12,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addRelayToProfile, findProfiles, thunderbirdRoots, thunderbirdRunning } from '../../electron/setup/thunderbird-profiles';
-import { tempDir } from '../helpers/app-env';
-import { startRelayHarness, type RelayHarness } from '../helpers/relay-harness';
-import { startThunderbird, type HeadlessThunderbird } from '../helpers/thunderbird';
+import { tempDir } from '../helpers/app/app-env';
+import { startRelayHarness, type RelayHarness } from '../helpers/relay/relay-harness';
+import { startThunderbird, type HeadlessThunderbird } from '../helpers/programs/thunderbird';
 
 const USER = 'msmtpd-user';
 const PASSWORD = `pw-${randomBytes(6).toString('hex')}`;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRelay, describeEvent, type RelayEvent } from '../../src-relay/index';
-import { MemorySession } from '../helpers/memory-session';
-import { parseTranscript } from '../helpers/replies';
+import { MemorySession } from '../helpers/relay/memory-session';
+import { parseTranscript } from '../helpers/smtp/replies';
 import { addressesReachArgvIntact, authPayloadsAreHandled, everyCommandGetsOneReply } from './session';
 
 // Property-based tests of what a session parses (command lines, addresses, AUTH payloads) on a real engine over

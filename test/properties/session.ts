@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
 import { fuzzRunOptions } from './arbitraries';
-import { MemorySession } from '../helpers/memory-session';
-import type { ParsedReply } from '../helpers/replies';
+import { MemorySession } from '../helpers/relay/memory-session';
+import type { ParsedReply } from '../helpers/smtp/replies';
 
 /**
  * Property-based checks of everything in a session that parses client input: command lines, addresses, AUTH

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startRelayProcess, type RelayProcess } from '../helpers/relay-process';
+import { startRelayProcess, type RelayProcess } from '../helpers/relay/relay-process';
 import { fuzzRelay, judge, sender, sessionBytes, type SessionOutcome, type SessionShape } from './socket';
-import type { Recording } from '../helpers/relay-harness';
+import type { Recording } from '../helpers/relay/relay-harness';
 
 // Random and mutated SMTP sessions over real sockets against a relay in its own process (a crash would end it).
 // The seed is random per run and printed with any failure; FUZZ_SEED=<n> replays one.

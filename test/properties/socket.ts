@@ -2,10 +2,10 @@ import { connect, type Socket } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { bodyLines, interestingByte } from './arbitraries';
-import type { RelayProcess } from '../helpers/relay-process';
-import { isDeliveredReply, parseTranscript } from '../helpers/replies';
+import type { RelayProcess } from '../helpers/relay/relay-process';
+import { isDeliveredReply, parseTranscript } from '../helpers/smtp/replies';
 import { crlfToLf, decodeDataStream, encodeDataBody, splitAt } from './smtp-model';
-import type { Recording } from '../helpers/relay-harness';
+import type { Recording } from '../helpers/relay/relay-harness';
 import { settle } from '../helpers/wait';
 
 /**

@@ -18,15 +18,16 @@ import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { AppCommands } from '../../electron/core/commands';
 import { readOsRelease } from '../../electron/health/problems';
 import { HealthMonitor } from '../../electron/health/monitor';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createSettingsStore } from '../../electron/core/settings';
 import { ensureCertificate } from '../../electron/core/tls-cert';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { tempDir, uniqueUser } from '../helpers/app-env';
-import { holdPort } from '../helpers/port-holder';
-import { startScriptedSink, type ScriptedSink } from '../helpers/scripted-sink';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { tempDir, uniqueUser } from '../helpers/app/app-env';
+import { holdPort } from '../helpers/programs/port-holder';
+import { startScriptedSink, type ScriptedSink } from '../helpers/smtp/scripted-sink';
 import { waitUntil } from '../helpers/wait';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
@@ -36,7 +37,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let sink: ScriptedSink;
   let home: string;
@@ -65,28 +66,29 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save(settings);
     const certificate = () => ensureCertificate({ dir: tlsDir });
-    relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 }, tlsCertificate: certificate });
+    core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 }, tlsCertificate: certificate });
     const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') };
     let controller: AppCommands | null = null;
     const health = new HealthMonitor({
-      relay, settings: () => controller!.current(), os: await readOsRelease(), home, env, secretServiceRunning: async () => true,
+      status: core.status, settings: () => controller!.current(), os: await readOsRelease(), home, env, secretServiceRunning: async () => true,
     });
     controller = new AppCommands({
-      relay, store, secrets, health, certificate,
+      app: core, store, secrets, health, certificate,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/bin/true']),
       writeClipboard: () => undefined, openLogFile: async () => '', chooseFile: async () => null,
       chooseSavePath: async () => exportPath,
       checkOptions: { home, env },
-    }, settings);
+    });
+    core.settings.replace(settings);
     unwatch = health.watch();
-    const started = await relay.start(settings);
+    const started = await startWith(core, settings);
     assert.equal(started.state, 'running', started.error);
 
     ui = await serveUi();
     browser = await launchChromium();
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
-    relay.onStatus((status) => push(page, 'status', status));
+    core.status.onStatus((status) => push(page, 'status', status));
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await mkdir(ARTIFACTS, { recursive: true });
@@ -98,7 +100,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     unwatch?.();
     await browser?.close();
     ui?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await sink?.close();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
@@ -139,7 +141,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
   it('Encrypt connections: the setup pane says STARTTLS, shows the fingerprint, exports the certificate a client then verifies', async () => {
     await page.check('#f-tls');
     await page.click('#btn-save');
-    await waitUntil(async () => (await text('#save-state')) === '' && relay.status().state === 'running', 10_000, () => `the relay to run with TLS: ${JSON.stringify(relay.status())}`);
+    await waitUntil(async () => (await text('#save-state')) === '' && core.status.current().state === 'running', 10_000, () => `the relay to run with TLS: ${JSON.stringify(core.status.current())}`);
     await page.click('#tab-setup');
     await waitText('#setup-security', /^STARTTLS$/);
     const certificate = await ensureCertificate({ dir: tlsDir });
@@ -189,7 +191,7 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     assert.ok(nextPort > 0, fixLabel);
     await portCard.locator('button.fix').click();
     await waitText('#status-line', new RegExp(`^Running on localhost:${nextPort}$`));
-    await waitUntil(async () => (await page.locator('.problem[data-kind="port-in-use"]').count()) === 0, 5000, () => `the port card to go: ${JSON.stringify(relay.status())}`);
+    await waitUntil(async () => (await page.locator('.problem[data-kind="port-in-use"]').count()) === 0, 5000, () => `the port card to go: ${JSON.stringify(core.status.current())}`);
     assert.equal(await page.inputValue('#f-port'), String(nextPort));
     await waitUntil(async () => (await page.locator('#setup-port').innerText()) === String(nextPort), 5000, 'the setup pane to follow');
 

@@ -14,16 +14,17 @@ import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { AppCommands } from '../../electron/core/commands';
 import { createXdgAutostart } from '../../electron/desktop/autostart';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app-env';
-import { sendWithNodemailer as sendMail } from '../helpers/mail';
-import { writeMsmtprc, type TestMsmtprc } from '../helpers/msmtprc';
-import { startSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { sendWithNodemailer as sendMail } from '../helpers/smtp/mail';
+import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
+import { startSink, type SinkOptions, type SmtpSink } from '../helpers/smtp/smtp-sink';
 import { waitUntil } from '../helpers/wait';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const OUTBOX_MODULE = join(__dirname, '..', '..', 'src-relay', 'outbox', 'outbox.js');
@@ -35,7 +36,7 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let msmtprc: TestMsmtprc;
   let providerPort: number;
@@ -55,19 +56,21 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
     await store.save(msmtpSettingsFor(msmtprc.path, forDocs ? 2500 : await freePort(), user));
     const loaded = await store.load();
     // Retries far apart: a kept mail goes out when the test presses a button, not when a timer says so.
-    relay = new RelayHost({
+    core = createAppCore({
+        settings: UNSET_SETTINGS,
       secrets, outboxDir, outboxTiming: { retryInitialMs: 15 * 60_000 }, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
     });
     const controller = new AppCommands({
-      relay,
+      app: core,
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
       writeClipboard: () => undefined,
       openLogFile: async () => '',
       chooseFile: async () => null,
-    }, loaded.settings);
-    const started = await relay.start(loaded.settings);
+    });
+    core.settings.replace(loaded.settings);
+    const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
     pass = (await secrets.get(user))!;
 
@@ -75,9 +78,9 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
     browser = await launchChromium();
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
-    relay.onLog((entry) => push(page, 'log', entry));
-    relay.onStatus((status) => push(page, 'status', status));
-    relay.onOutbox((view) => push(page, 'outbox', view));
+    core.log.onEntry((entry) => push(page, 'log', entry));
+    core.status.onStatus((status) => push(page, 'status', status));
+    core.outbox!.onView((view) => push(page, 'outbox', view));
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await page.click('#tab-outbox');
@@ -87,14 +90,14 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
   after(async () => {
     await browser?.close();
     ui?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await sink?.close();
     msmtprc?.remove();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
   });
 
-  const send = (to: string, subject: string) => sendMail(relay.status().port, { user, pass }, to, subject);
+  const send = (to: string, subject: string) => sendMail(core.status.current().port, { user, pass }, to, subject);
   const keep = async (to: string, subject: string) => {
     const reply = await send(to, subject);
     const id = QUEUED.exec(reply)?.[1];
@@ -142,7 +145,7 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('Delete asks first, then removes the mail from the pane and the spool', async () => {
-    const { mails } = await relay.outboxView();
+    const { mails } = await core.outbox!.view();
     const id = mails.find((mail) => mail.subject === HOSTILE_SUBJECT)!.id;
     const remove = item(id).locator('button[data-action="delete"]');
     await remove.click();
@@ -156,7 +159,7 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('Retry now sends the waiting mail once the provider is up; it moves to Sent recently', async () => {
-    const { mails } = await relay.outboxView();
+    const { mails } = await core.outbox!.view();
     const id = mails[0]!.id;
     const provider = sink!;
     busy = false;
@@ -218,14 +221,19 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
     await page.click('#tab-outbox'); // showing the pane lists the spool again, which takes the dead claim back
     await item(id).locator('.flag').waitFor({ timeout: 10_000 });
     assert.equal(await item(id).locator('.flag').innerText(), 'may have been sent already');
-    await waitUntil(() => relay.recentLog().some((entry) => entry.message.includes(`[outbox ${id}]`) && entry.message.includes('may have been sent already')), 5000, 'the log line');
+    await waitUntil(() => core.log.recent().some((entry) => entry.message.includes(`[outbox ${id}]`) && entry.message.includes('may have been sent already')), 5000, 'the log line');
   });
 
   it('a mail the provider refuses for good moves to Failed with the reason; the window as a whole', async () => {
     const id = await keep('old-address@example.com', 'Invoice 2026-117');
     await item(id).waitFor({ timeout: 10_000 });
     // Refused at RCPT (msmtp exits 65, a failure for good); a 5xx at the end of DATA exits 69, which is temporary.
-    await providerUp({ rejectRecipient: (address) => address === 'old-address@example.com' });
+    // Carol's mail (the test before) waits too and may be tried while the provider is up: it must keep waiting, so
+    // the provider answers it 451 (a failure that may pass), whenever that try comes.
+    await providerUp({
+      rejectRecipient: (address) => address === 'old-address@example.com',
+      dataReply: (to) => (to.includes('carol@example.net') ? { code: 451, message: 'Try again later' } : null),
+    });
     await item(id).locator('button[data-action="retry"]').click();
     const failed = item(id, 'failed');
     await failed.waitFor({ timeout: 15_000 });

@@ -13,14 +13,15 @@ import { freePort } from '../helpers/ports';
 import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { PASSWORD_VARIABLE } from '../../electron/setup/mail-clients';
 import { AppCommands } from '../../electron/core/commands';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createSettingsStore } from '../../electron/core/settings';
 import { PrefsFile } from '../../electron/setup/thunderbird-prefs';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
-import { settingsFor, sunkMails, tempDir, uniqueUser } from '../helpers/app-env';
-import { describeProgram, runProgram } from '../helpers/run-program';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { settingsFor, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { describeProgram, runProgram } from '../helpers/programs/run-program';
 import { waitUntil } from '../helpers/wait';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
@@ -29,7 +30,7 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let mailDir: string;
   let profileDir: string;
@@ -64,9 +65,9 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save({ ...settingsFor(mailDir, port, user), host: 'localhost' });
     const loaded = await store.load();
-    relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 } });
+    core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 } });
     const controller = new AppCommands({
-      relay,
+      app: core,
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
@@ -76,8 +77,9 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
       openLogFile: async () => '',
       chooseFile: async () => null,
       thunderbird: { platform: 'linux', home },
-    }, loaded.settings);
-    const started = await relay.start(loaded.settings);
+    });
+    core.settings.replace(loaded.settings);
+    const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
     ui = await serveUi();
@@ -94,7 +96,7 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
   after(async () => {
     await browser?.close();
     ui?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
   });

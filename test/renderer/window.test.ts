@@ -13,14 +13,15 @@ import type { Page } from 'playwright-core';
 import type { AppSettings } from '../../electron/contract/api';
 import { DESKTOP_FILE_NAME, createXdgAutostart } from '../../electron/desktop/autostart';
 import { AppCommands } from '../../electron/core/commands';
-import { RelayHost } from '../../electron/core/relay-host';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app-browser';
+import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
 import { freePort } from '../helpers/ports';
-import { SINK, refused, sunkMails, tempDir, uniqueUser } from '../helpers/app-env';
-import { sendWithNodemailer } from '../helpers/mail';
+import { SINK, refused, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
+import { sendWithNodemailer } from '../helpers/smtp/mail';
 import { waitUntil } from '../helpers/wait';
+import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
@@ -30,7 +31,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let ui: Awaited<ReturnType<typeof serveUi>>;
   let stranger: Awaited<ReturnType<typeof serveUi>>;
-  let relay: RelayHost;
+  let core: AppCore;
   let page: Page;
   let push: Awaited<ReturnType<typeof installBridge>>;
   let mailDir: string;
@@ -85,9 +86,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     const store = createSettingsStore(dataDir);
     await store.save({ command: 'msmtp -f %F --', host: '127.0.0.1', port: firstPort, user, launchAtLogin: false, keepUnsent: true, tls: false, notifications: true });
     const loaded = await store.load();
-    relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 } });
+    core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 } });
     const controller = new AppCommands({
-      relay,
+      app: core,
       store,
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay', '--hidden']),
@@ -101,8 +102,9 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
       chooseFile: async () => '/usr/bin/msmtp',
       checkOptions: { home, env: { ...process.env, XDG_CONFIG_HOME: join(home, '.config') } },
       thunderbird: { platform: 'linux', home },
-    }, loaded.settings);
-    const started = await relay.start(loaded.settings);
+    });
+    core.settings.replace(loaded.settings);
+    const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
     ui = await serveUi();
@@ -110,8 +112,8 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     browser = await launchChromium();
     push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
     page = await browser.context.newPage();
-    relay.onLog((entry) => push(page, 'log', entry));
-    relay.onStatus((status) => push(page, 'status', status));
+    core.log.onEntry((entry) => push(page, 'log', entry));
+    core.status.onStatus((status) => push(page, 'status', status));
     await page.goto(`${ui.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await mkdir(ARTIFACTS, { recursive: true });
@@ -122,7 +124,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await browser?.close();
     ui?.server.close();
     stranger?.server.close();
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
   });
@@ -237,12 +239,12 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     assert.equal(await page.isVisible('#log-empty'), true);
     assert.equal(await text('#log-empty'), 'Nothing logged yet. Send a mail through the relay and it shows up here.');
     // A window opened later is seeded from the host's buffer: the cleared lines must not come back from there.
-    assert.ok(!relay.recentLog().some((entry) => /bob@example\.net|carol@example\.net/.test(entry.message)), 'the host buffer was cleared too');
+    assert.ok(!core.log.recent().some((entry) => /bob@example\.net|carol@example\.net/.test(entry.message)), 'the host buffer was cleared too');
   });
 
   it('the Mail client setup pane shows the settings and its copy buttons put the right text on the clipboard', async () => {
     await tab('setup');
-    const port = relay.status().port;
+    const port = core.status.current().port;
     assert.equal(await text('#setup-host'), 'localhost');
     assert.equal(await text('#setup-port'), String(port));
     assert.equal(await text('#setup-user'), user);
@@ -279,8 +281,8 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     await page.click('#btn-set-password');
     await waitUntil(async () => (await secrets.get(user)) === 'a long enough passphrase', 5000, 'the new password in the key ring');
     await waitUntil(async () => (await page.inputValue('#f-password')) === '', 5000, 'the field to be cleared');
-    const port = relay.status().port;
-    await waitUntil(() => relay.status().state === 'running', 5000, 'the relay to run again');
+    const port = core.status.current().port;
+    await waitUntil(() => core.status.current().state === 'running', 5000, 'the relay to run again');
     assert.match(await sendWithNodemailer(port, { user, pass: 'a long enough passphrase' }, 'erin@example.net'), /^250/);
 
     await page.click('#btn-regenerate');
@@ -315,7 +317,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
   });
 
   it('Stop and Start from the status card', async () => {
-    const port = relay.status().port;
+    const port = core.status.current().port;
     await page.click('#btn-toggle');
     await waitText('#status-line', /^Stopped$/);
     assert.ok(await refused(port));

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cliPath, commandString, readText } from '../helpers/cli-process';
-import { readRecordings, recordCommand, startRelayHarness, type RelayHarness } from '../helpers/relay-harness';
-import { describeProgram, runProgram } from '../helpers/run-program';
+import { cliPath, commandString, readText } from '../helpers/relay/cli-process';
+import { readRecordings, recordCommand, startRelayHarness, type RelayHarness } from '../helpers/relay/relay-harness';
+import { describeProgram, runProgram } from '../helpers/programs/run-program';
 
 const TEST_TIMEOUT = { timeout: 30_000 };
 const FROM = 'sender@example.org';

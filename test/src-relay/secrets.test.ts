@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createKeyringStore, findPassword, PasswordError, runPasswordEval, type SecretStore } from '../../src-relay/secrets';
 import { freePort } from '../helpers/ports';
-import { assertOneErrorLine, CliProcess, readText,  runCli, waitForLogLine } from '../helpers/cli-process';
+import { assertOneErrorLine, CliProcess, readText,  runCli, waitForLogLine } from '../helpers/relay/cli-process';
 import { REPO_ROOT } from '../helpers/paths';
-import { connectSmtp } from '../helpers/smtp-client';
+import { connectSmtp } from '../helpers/smtp/smtp-client';
 
 // A private D-Bus session with an unlocked throwaway gnome-keyring: `npm test`, or
 // `bash scripts/with-keyring.sh node --test out/test/secrets.test.js`.

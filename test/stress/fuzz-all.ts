@@ -5,7 +5,7 @@ import { saslDecodingIsStrict } from '../properties/auth';
 import { argvBuildingIsExact } from '../properties/deliver';
 import { commandParsingFailsCleanly, commandParsingRoundTrips } from '../properties/options';
 import { addressesReachArgvIntact, authPayloadsAreHandled, everyCommandGetsOneReply } from '../properties/session';
-import { startRelayProcess } from '../helpers/relay-process';
+import { startRelayProcess } from '../helpers/relay/relay-process';
 import { fuzzRelay } from '../properties/socket';
 
 /** Every fuzz property of the test suite, with many more cases, plus a long socket-level fuzz run. */

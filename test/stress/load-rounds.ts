@@ -1,8 +1,8 @@
 import type { RelayStats } from '../../src-relay/index';
-import { bigBody, mailTo } from '../helpers/mail';
-import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/load-round';
-import { startRelayProcess, type RelayProcess } from '../helpers/relay-process';
-import { connectSmtp } from '../helpers/smtp-client';
+import { bigBody, mailTo } from '../helpers/smtp/mail';
+import { CLOSE_WAYS, loadRound, type CloseHow, type RoundResult } from '../helpers/relay/load-round';
+import { startRelayProcess, type RelayProcess } from '../helpers/relay/relay-process';
+import { connectSmtp } from '../helpers/smtp/smtp-client';
 import { settle } from '../helpers/wait';
 
 /** Connection storms against the default session limit, round after round, then a full house of real mails. */

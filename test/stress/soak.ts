@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRelayProcess } from '../helpers/relay-process';
+import { startRelayProcess } from '../helpers/relay/relay-process';
 import { settle } from '../helpers/wait';
-import { connectSmtp } from '../helpers/smtp-client';
+import { connectSmtp } from '../helpers/smtp/smtp-client';
 
 /** Many mails over many sessions against one relay process; its memory and descriptors sampled as it goes. */
 

@@ -1,5 +1,5 @@
 import { cpus, loadavg } from 'node:os';
-import { runCrashTest } from '../helpers/outbox-crash';
+import { runCrashTest } from '../helpers/relay/outbox-crash';
 import { fuzzAll } from './fuzz-all';
 import { loadRounds } from './load-rounds';
 import { soak } from './soak';

@@ -10,14 +10,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AppCommands } from '../../../electron/core/commands';
 import { createXdgAutostart } from '../../../electron/desktop/autostart';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { createSettingsStore } from '../../../electron/core/settings';
 import { APP_SERVICE, createKeyringStore, findPassword } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
-import { CliProcess } from '../../helpers/cli-process';
+import { settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
+import { CliProcess } from '../../helpers/relay/cli-process';
 import { waitUntil } from '../../helpers/wait';
+import { createAppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
+import { ensureRelayPassword } from '../../../electron/core/password';
 
 const secrets = createKeyringStore();
 
@@ -55,11 +57,11 @@ describe('key ring', { timeout: 30_000 }, () => {
 
   it('first run generates a strong password; the relay CLI finds the same one', async () => {
     const name = user('first-run');
-    const relay = new RelayHost({ secrets });
-    const password = await relay.ensurePassword(name);
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets });
+    const password = await ensureRelayPassword(secrets, name, core.log);
     assert.match(password, /^[A-Za-z0-9_-]{32}$/, '24 random bytes as base64url');
-    assert.equal(await relay.ensurePassword(name), password, 'the next start reuses it');
-    assert.notEqual(await relay.ensurePassword(user('other')), password);
+    assert.equal(await ensureRelayPassword(secrets, name, core.log), password, 'the next start reuses it');
+    assert.notEqual(await ensureRelayPassword(secrets, user('other'), core.log), password);
     assert.deepEqual(await findPassword(name, { interactive: false }), { password, source: 'app-keyring' });
 
     // The headless CLI started with --auth=USER accepts the password the app stored.
@@ -78,13 +80,13 @@ describe('key ring', { timeout: 30_000 }, () => {
 
   it('the controller sets, regenerates and copies the password but never returns it', async () => {
     const name = user('controller');
-    const relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0 } });
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0 } });
     const clipboard: string[] = [];
     const mailDir = join(dir.path, 'controller-mails');
     await mkdir(mailDir);
     const settings = settingsFor(mailDir, await freePort(), name);
     const controller = new AppCommands({
-      relay,
+      app: core,
       store: createSettingsStore(join(dir.path, 'controller-data')),
       secrets,
       autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/x', '--hidden']),
@@ -93,9 +95,10 @@ describe('key ring', { timeout: 30_000 }, () => {
       },
       openLogFile: async () => '',
       chooseFile: async () => null,
-    }, settings);
+    });
+    core.settings.replace(settings);
     try {
-      const { port } = await relay.start(settings);
+      const { port } = await startWith(core, settings);
       const generated = (await secrets.get(name))!;
 
       assert.deepEqual(await controller.setPassword('short'), { ok: false, error: 'Use at least 8 characters' });
@@ -108,7 +111,7 @@ describe('key ring', { timeout: 30_000 }, () => {
       assert.equal(set.ok, true);
       assert.ok(!JSON.stringify(set).includes('correct horse'), 'the reply does not echo the password');
       assert.equal(await secrets.get(name), 'correct horse battery');
-      const running = relay.status();
+      const running = core.status.current();
       assert.equal(running.port, port, 'a password change restarts on the same port');
       assert.match(await sendWithNodemailer(running.port, { user: name, pass: 'correct horse battery' }, 'a@example.net'), /^250/);
       await assert.rejects(sendWithNodemailer(running.port, { user: name, pass: generated }, 'a@example.net'), /535/);
@@ -121,10 +124,10 @@ describe('key ring', { timeout: 30_000 }, () => {
 
       assert.deepEqual(await controller.copy('password'), { ok: true, message: 'Password copied' });
       assert.equal(clipboard.at(-1), fresh);
-      assert.match(await sendWithNodemailer(relay.status().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
+      assert.match(await sendWithNodemailer(core.status.current().port, { user: name, pass: clipboard.at(-1)! }, 'b@example.net'), /^250/);
       await waitUntil(async () => (await sunkMails(mailDir)).length === 2, 5000, 'two mails');
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 });

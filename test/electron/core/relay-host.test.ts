@@ -8,13 +8,14 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
-import { describeProgram, runProgram } from '../../helpers/run-program';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
+import { describeProgram, runProgram } from '../../helpers/programs/run-program';
 import { waitUntil } from '../../helpers/wait';
+import { createAppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith, applyWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];
@@ -35,14 +36,14 @@ describe('RelayHost', { timeout: 60_000 }, () => {
     await (await import('node:fs/promises')).mkdir(mailDir);
     const user = uniqueUser(name);
     usersToDelete.push(user);
-    const relay = new RelayHost({ secrets, engineOptions, ...options });
-    return { relay, mailDir, user };
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions, ...options });
+    return { core, mailDir, user };
   }
 
   it('starts with a generated password from the key ring, relays a mail and counts it', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('basic');
+    const { core, mailDir, user } = await hostWithMailDir('basic');
     try {
-      const status = await relay.start(settingsFor(mailDir, 0, user));
+      const status = await startWith(core, settingsFor(mailDir, 0, user));
       assert.equal(status.state, 'running', status.error);
       assert.equal(status.host, '127.0.0.1');
       assert.ok(status.port > 0);
@@ -58,42 +59,42 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.deepEqual(mails[0]!.argv, ['-f', 'ann@example.org', '--', 'bob@example.net']);
       assert.match(mails[0]!.body, /Subject: first/);
 
-      const after = await waitUntil(() => (relay.status().lastMail ? relay.status() : null), 5000, 'the mail event');
+      const after = await waitUntil(() => (core.status.current().lastMail ? core.status.current() : null), 5000, 'the mail event');
       assert.equal(after.mailsToday, 1);
       assert.equal(after.lastMail!.outcome, 'delivered');
       assert.equal(after.lastMail!.summary, 'to bob@example.net: delivered');
-      const lines = relay.recentLog().map((entry) => `${entry.kind}/${entry.level}: ${entry.message}`);
+      const lines = core.log.recent().map((entry) => `${entry.kind}/${entry.level}: ${entry.message}`);
       assert.ok(lines.some((line) => /^app\/info: generated a new password for user/.test(line)), lines.join('\n'));
       assert.ok(lines.some((line) => /^relay\/info: listening on 127\.0\.0\.1:\d+/.test(line)), lines.join('\n'));
       assert.ok(lines.some((line) => /^mail\/info: .*mail from ann@example\.org to bob@example\.net .*delivered/.test(line)), lines.join('\n'));
       assert.ok(!lines.some((line) => line.includes(password)), 'the password never appears in the log');
 
       // A second start reuses the stored password instead of replacing it.
-      await relay.stop();
-      const again = await relay.start();
+      await core.relay.stop();
+      const again = await core.relay.start();
       assert.equal(again.state, 'running');
       assert.equal(await secrets.get(user), password);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('rejects a wrong password and logs the failed AUTH', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('badauth');
+    const { core, mailDir, user } = await hostWithMailDir('badauth');
     try {
-      const { port } = await relay.start(settingsFor(mailDir, 0, user));
+      const { port } = await startWith(core, settingsFor(mailDir, 0, user));
       await assert.rejects(sendWithNodemailer(port, { user, pass: 'not-the-password' }, 'bob@example.net'), /535|auth/i);
-      await waitUntil(() => relay.recentLog().some((e) => e.kind === 'auth' && e.level === 'error'), 5000, 'the auth line');
+      await waitUntil(() => core.log.recent().some((e) => e.kind === 'auth' && e.level === 'error'), 5000, 'the auth line');
       assert.equal((await sunkMails(mailDir)).length, 0);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('restarts on a port change while a mail is in flight: that mail is delivered, the new port takes mail', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('restart');
+    const { core, mailDir, user } = await hostWithMailDir('restart');
     try {
-      const first = await relay.start(settingsFor(mailDir, await freePort(), user));
+      const first = await startWith(core, settingsFor(mailDir, await freePort(), user));
       assert.equal(first.state, 'running', first.error);
       const pass = (await secrets.get(user))!;
       const inFlight = sendWithNodemailer(first.port, { user, pass }, 'hold@example.net', 'in flight');
@@ -101,7 +102,7 @@ describe('RelayHost', { timeout: 60_000 }, () => {
 
       const newPort = await freePort();
       const started = Date.now();
-      const moved = await relay.apply(settingsFor(mailDir, newPort, user));
+      const moved = await applyWith(core, settingsFor(mailDir, newPort, user));
       assert.ok(Date.now() - started < 2000, 'the new listener does not wait for the old mail');
       assert.equal(moved.state, 'running', moved.error);
       assert.equal(moved.port, newPort);
@@ -114,25 +115,25 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.match(await inFlight, /^250/, 'the mail in flight got its 250');
       const recipients = (await sunkMails(mailDir)).map((mail) => mail.argv.at(-1)).sort();
       assert.deepEqual(recipients, ['carl@example.net', 'hold@example.net']);
-      await waitUntil(() => relay.status().mailsToday === 2, 5000, 'both mails counted');
-      assert.ok(relay.recentLog().some((e) => new RegExp(`relay on 127\\.0\\.0\\.1:${first.port} stopped`).test(e.message)));
+      await waitUntil(() => core.status.current().mailsToday === 2, 5000, 'both mails counted');
+      assert.ok(core.log.recent().some((e) => new RegExp(`relay on 127\\.0\\.0\\.1:${first.port} stopped`).test(e.message)));
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('restarts on the same port (user changed) while a mail is in flight', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('sameport');
+    const { core, mailDir, user } = await hostWithMailDir('sameport');
     const otherUser = uniqueUser('sameport2');
     usersToDelete.push(otherUser);
     try {
       const port = await freePort();
-      await relay.start(settingsFor(mailDir, port, user));
+      await startWith(core, settingsFor(mailDir, port, user));
       const pass = (await secrets.get(user))!;
       const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net', 'in flight');
       await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
-      const changed = await relay.apply(settingsFor(mailDir, port, otherUser));
+      const changed = await applyWith(core, settingsFor(mailDir, port, otherUser));
       assert.equal(changed.state, 'running', changed.error);
       assert.equal(changed.port, port);
       const otherPass = (await secrets.get(otherUser))!;
@@ -144,21 +145,21 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       assert.match(await inFlight, /^250/);
       assert.equal((await sunkMails(mailDir)).length, 2);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it("on 'localhost' it listens on both loopbacks and restarts on the same port when the user changes", async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('bothloopbacks');
+    const { core, mailDir, user } = await hostWithMailDir('bothloopbacks');
     const otherUser = uniqueUser('bothloopbacks2');
     usersToDelete.push(otherUser);
     try {
       const port = await freePort();
-      const started = await relay.start({ ...settingsFor(mailDir, port, user), host: 'localhost' });
+      const started = await startWith(core, { ...settingsFor(mailDir, port, user), host: 'localhost' });
       assert.equal(started.state, 'running', started.error);
-      assert.ok(relay.recentLog().some((entry) => entry.message === `listening on [::1]:${port}`), 'the ::1 listener is logged');
+      assert.ok(core.log.recent().some((entry) => entry.message === `listening on [::1]:${port}`), 'the ::1 listener is logged');
       // Same port, both listeners: the old engine must let go of both before the new one binds.
-      const changed = await relay.apply({ ...settingsFor(mailDir, port, otherUser), host: 'localhost' });
+      const changed = await applyWith(core, { ...settingsFor(mailDir, port, otherUser), host: 'localhost' });
       assert.equal(changed.state, 'running', changed.error);
       const pass = (await secrets.get(otherUser))!;
       for (const [server, to] of [['127.0.0.1', 'v4@example.net'], ['::1', 'v6@example.net']] as const) {
@@ -168,115 +169,116 @@ describe('RelayHost', { timeout: 60_000 }, () => {
       }
       assert.deepEqual((await sunkMails(mailDir)).map((mail) => mail.argv.at(-1)), ['v4@example.net', 'v6@example.net']);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('reports a port in use as an error naming the port, and recovers once it is free', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('inuse');
+    const { core, mailDir, user } = await hostWithMailDir('inuse');
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const busyPort = (blocker.address() as { port: number }).port;
     const statuses: string[] = [];
-    relay.onStatus((status) => statuses.push(status.state));
+    core.status.onStatus((status) => statuses.push(status.state));
     try {
-      const status = await relay.start(settingsFor(mailDir, busyPort, user));
+      const status = await startWith(core, settingsFor(mailDir, busyPort, user));
       assert.equal(status.state, 'error');
       assert.equal(status.errorKind, 'port-in-use');
       assert.match(status.error!, new RegExp(`Port ${busyPort} is already in use`));
       assert.equal(status.port, busyPort);
       assert.ok(statuses.includes('error'), 'listeners heard about the error');
-      assert.ok(relay.recentLog().some((e) => e.level === 'error' && e.message.includes(String(busyPort))));
+      assert.ok(core.log.recent().some((e) => e.level === 'error' && e.message.includes(String(busyPort))));
 
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
-      const retried = await relay.apply(settingsFor(mailDir, busyPort, user));
+      const retried = await applyWith(core, settingsFor(mailDir, busyPort, user));
       assert.equal(retried.state, 'running', retried.error);
       assert.equal(retried.error, undefined);
     } finally {
       blocker.close();
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('refuses to start when the command is not found, and says so', async () => {
-    const { relay, user } = await hostWithMailDir('nocommand');
+    const { core, user } = await hostWithMailDir('nocommand');
     try {
-      const status = await relay.start({ ...settingsFor(dir.path, 0, user), command: 'msmtp-does-not-exist -f %F --' });
+      const status = await startWith(core, { ...settingsFor(dir.path, 0, user), command: 'msmtp-does-not-exist -f %F --' });
       assert.equal(status.state, 'error');
       assert.equal(status.errorKind, 'command-not-found');
       assert.match(status.error!, /msmtp-does-not-exist was not found in PATH/);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('shows a failed mail as the last result, with what the command said', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('failing');
+    const { core, mailDir, user } = await hostWithMailDir('failing');
     try {
-      const { port } = await relay.start(settingsFor(mailDir, 0, user));
+      const { port } = await startWith(core, settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
       await assert.rejects(sendWithNodemailer(port, { user, pass }, 'fail@example.net'), /554/);
-      const status = await waitUntil(() => (relay.status().lastMail ? relay.status() : null), 5000, 'the failed mail');
+      const status = await waitUntil(() => (core.status.current().lastMail ? core.status.current() : null), 5000, 'the failed mail');
       assert.equal(status.state, 'running');
       assert.equal(status.mailsToday, 0);
       assert.equal(status.lastMail!.outcome, 'failed');
       assert.match(status.lastMail!.summary, /^to fail@example\.net: 554.*not accepted by the server/);
-      const line = relay.recentLog().find((e) => e.kind === 'mail')!;
+      const line = core.log.recent().find((e) => e.kind === 'mail')!;
       assert.equal(line.level, 'error');
       assert.match(line.message, /command said: msmtp: recipient address fail@example\.net not accepted/);
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('stop closes the port; shutdown waits for the mail in flight', async () => {
-    const { relay, mailDir, user } = await hostWithMailDir('shutdown');
-    const { port } = await relay.start(settingsFor(mailDir, 0, user));
+    const { core, mailDir, user } = await hostWithMailDir('shutdown');
+    const { port } = await startWith(core, settingsFor(mailDir, 0, user));
     const pass = (await secrets.get(user))!;
     const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net');
     await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail');
-    const shutdown = relay.shutdown();
+    const shutdown = core.relay.shutdown();
     await waitUntil(() => refused(port), 5000, 'the port to close');
     setTimeout(() => void writeFile(join(mailDir, 'release'), ''), 200);
     await shutdown;
     assert.equal((await sunkMails(mailDir)).length, 1, 'shutdown resolved only after the mail was delivered');
     assert.match(await inFlight, /^250/);
-    assert.equal(relay.status().state, 'stopped');
+    assert.equal(core.status.current().state, 'stopped');
   });
 
   it('counts mails per local day', async () => {
     let now = new Date(2030, 0, 1, 23, 59, 0).getTime();
-    const { relay, mailDir, user } = await hostWithMailDir('days', { now: () => now });
+    const { core, mailDir, user } = await hostWithMailDir('days', { now: () => now });
     try {
-      const { port } = await relay.start(settingsFor(mailDir, 0, user));
+      const { port } = await startWith(core, settingsFor(mailDir, 0, user));
       const pass = (await secrets.get(user))!;
       await sendWithNodemailer(port, { user, pass }, 'one@example.net');
-      await waitUntil(() => relay.status().mailsToday === 1, 5000, 'the first count');
+      await waitUntil(() => core.status.current().mailsToday === 1, 5000, 'the first count');
       now += 2 * 60_000; // past midnight
-      assert.equal(relay.status().mailsToday, 0);
+      assert.equal(core.status.current().mailsToday, 0);
       await sendWithNodemailer(port, { user, pass }, 'two@example.net');
-      await waitUntil(() => relay.status().mailsToday === 1, 5000, 'the new day count');
+      await waitUntil(() => core.status.current().mailsToday === 1, 5000, 'the new day count');
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
   it('keeps the last lines only, and clears them on request', async () => {
-    const relay = new RelayHost({ secrets, logCapacity: 3 });
-    for (let i = 1; i <= 5; i += 1) relay.appLog('info', `line ${i}`);
-    assert.deepEqual(relay.recentLog().map((e) => e.message), ['line 3', 'line 4', 'line 5']);
-    assert.deepEqual(relay.recentLog().map((e) => e.seq), [3, 4, 5]);
-    relay.clearLog();
-    assert.deepEqual(relay.recentLog(), []);
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, logCapacity: 3 });
+    for (let i = 1; i <= 5; i += 1) core.log.app('info', `line ${i}`);
+    assert.deepEqual(core.log.recent().map((e) => e.message), ['line 3', 'line 4', 'line 5']);
+    assert.deepEqual(core.log.recent().map((e) => e.seq), [3, 4, 5]);
+    core.log.clear();
+    assert.deepEqual(core.log.recent(), []);
   });
 
   it('without a key ring it stays off and says why (a child process with no D-Bus session)', async () => {
     const script = `
-      const { RelayHost } = require(${JSON.stringify(join(__dirname, '..', '..', '..', 'electron', 'core', 'relay-host.js'))});
+      const { createAppCore } = require(${JSON.stringify(join(__dirname, '..', '..', '..', 'electron', 'core', 'app-core.js'))});
       const { createKeyringStore } = require(${JSON.stringify(join(__dirname, '..', '..', '..', 'src-relay', 'secrets.js'))});
-      const relay = new RelayHost({ secrets: createKeyringStore('msmtp-relay', 8000) });
-      relay.start({ command: process.execPath + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, tls: false, notifications: false })
-        .then((status) => { console.log(JSON.stringify(status)); return relay.shutdown(); });
+      const settings = { command: process.execPath + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, tls: false, notifications: false };
+      const core = createAppCore({ settings, secrets: createKeyringStore('msmtp-relay', 8000) });
+      core.relay.start()
+        .then((status) => { console.log(JSON.stringify(status)); return core.relay.shutdown(); });
     `;
     const env = { ...process.env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir.path, 'no-bus')}`, DISPLAY: '' };
     const output = await new Promise<string>((resolve, reject) => {

@@ -3,7 +3,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SETTINGS_FILE, createSettingsStore, defaultSettings, validateSettings } from '../../../electron/core/settings';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 describe('settings store', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -15,8 +15,8 @@ import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { MAX_VALIDITY_DAYS, RENEW_BEFORE_DAYS, ensureCertificate, exportCertificate, renewalDue } from '../../../electron/core/tls-cert';
 import { createRelay, type RelayEngine } from '../../../src-relay/index';
-import { tempDir } from '../../helpers/app-env';
-import { readRecordings, recordCommand } from '../../helpers/relay-harness';
+import { tempDir } from '../../helpers/app/app-env';
+import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
 import { waitUntil } from '../../helpers/wait';
 
 const run = promisify(execFile);

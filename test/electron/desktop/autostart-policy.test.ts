@@ -11,7 +11,7 @@ import { createLoginItemAutostart, createXdgAutostart, desktopEntry } from '../.
 import {
   DEV_RUN_AUTOSTART, autostartAvailable, refreshAutostartAtLaunch, unavailableAutostart,
 } from '../../../electron/desktop/autostart-policy';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 const OLD = ['/old/place/msmtp-relay.AppImage', '--hidden'];
 const NEW = ['/new/place/msmtp-relay.AppImage', '--hidden'];

@@ -9,7 +9,7 @@ import {
   DESKTOP_FILE_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
   xdgAutostartDir,
 } from '../../../electron/desktop/autostart';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 import { waitUntil } from '../../helpers/wait';
 
 describe('autostart', { timeout: 20_000 }, () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MAC_TOOL_DIRS, macSearchPath } from '../../../electron/desktop/mac-path';
 import { findExecutable } from '../../../src-relay/index';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 
 const LAUNCHD_PATH = '/usr/bin:/bin:/usr/sbin:/sbin';
 

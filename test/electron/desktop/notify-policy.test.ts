@@ -9,12 +9,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NotifyPolicy, type Notice } from '../../../electron/desktop/notify-policy';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { settingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer as sendMail } from '../../helpers/mail';
+import { settingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer as sendMail } from '../../helpers/smtp/mail';
 import { waitUntil } from '../../helpers/wait';
+import { createAppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 
@@ -34,12 +35,12 @@ describe('notifications', { timeout: 60_000 }, () => {
     let enabled = true;
     const policy = new NotifyPolicy({ enabled: () => enabled, now: () => clock, mailQuietMs: 60_000 });
     const notices: Notice[] = [];
-    const relay = new RelayHost({ secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 } });
-    relay.onStatus((status) => {
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 } });
+    core.status.onStatus((status) => {
       const notice = policy.onStatus(status);
       if (notice) notices.push(notice);
     });
-    relay.onEvent((event) => {
+    core.relay.onEvent((event) => {
       if (event.type !== 'mail') return;
       const notice = policy.onMail(event);
       if (notice) notices.push(notice);
@@ -49,7 +50,7 @@ describe('notifications', { timeout: 60_000 }, () => {
     const port = await freePort();
     const settings = settingsFor(mails, port, user);
     try {
-      await relay.start(settings);
+      await startWith(core, settings);
       const pass = (await secrets.get(user))!;
       assert.match(await sendMail(port, { user, pass }, 'ok@example.net'), /^250/);
       assert.equal(notices.length, 0, 'a delivered mail says nothing');
@@ -73,12 +74,12 @@ describe('notifications', { timeout: 60_000 }, () => {
       enabled = true;
 
       // The relay stops with an error: its port is taken when it restarts.
-      await relay.stop();
+      await core.relay.stop();
       const blocker = createServer();
       await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
       try {
-        await relay.start(settings);
-        await relay.start(settings);
+        await startWith(core, settings);
+        await startWith(core, settings);
       } finally {
         blocker.close();
       }
@@ -87,7 +88,7 @@ describe('notifications', { timeout: 60_000 }, () => {
       assert.match(notices[2]!.body, new RegExp(`^Port ${port} is already in use`));
       assert.equal(notices.length, 3, 'the same error again (second start) is not notified twice; the disabled one never');
     } finally {
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 

@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { QuitPolicy, closeAction } from '../../../electron/desktop/quit-policy';
 import { createKeyringStore } from '../../../src-relay/index';
 import { freePort } from '../../helpers/ports';
-import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app-env';
-import { sendWithNodemailer } from '../../helpers/mail';
+import { heldCount, refused, settingsFor, sunkMails, tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { sendWithNodemailer } from '../../helpers/smtp/mail';
 import { waitUntil } from '../../helpers/wait';
+import { createAppCore, type AppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 const usersToDelete: string[] = [];
@@ -24,10 +25,10 @@ interface Recorded {
   prevented: number;
 }
 
-function policyFor(relay: RelayHost, limitMs = 20_000): { policy: QuitPolicy; seen: Recorded } {
+function policyFor(core: AppCore, limitMs = 20_000): { policy: QuitPolicy; seen: Recorded } {
   const seen: Recorded = { exits: [], lines: [], prevented: 0 };
   const policy = new QuitPolicy({
-    shutdown: () => relay.shutdown(),
+    shutdown: () => core.relay.shutdown(),
     exit: (code) => seen.exits.push(code),
     log: (level, message) => seen.lines.push(`${level}: ${message}`),
     limitMs,
@@ -52,15 +53,15 @@ describe('quit policy', { timeout: 60_000 }, () => {
     await mkdir(mailDir);
     const user = uniqueUser(`quit-${name}`);
     usersToDelete.push(user);
-    const relay = new RelayHost({ secrets, engineOptions: { stopGraceMs: 15_000, authFailureDelayMs: 0 } });
-    const status = await relay.start(settingsFor(mailDir, await freePort(), user));
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { stopGraceMs: 15_000, authFailureDelayMs: 0 } });
+    const status = await startWith(core, settingsFor(mailDir, await freePort(), user));
     assert.equal(status.state, 'running', status.error);
-    return { relay, mailDir, user, port: status.port };
+    return { core, mailDir, user, port: status.port };
   }
 
   it('a quit with nothing in flight still ends the process: exit(0) once, the port is let go', async () => {
-    const { relay, port } = await runningHost('idle');
-    const { policy, seen } = policyFor(relay);
+    const { core, port } = await runningHost('idle');
+    const { policy, seen } = policyFor(core);
     assert.equal(policy.quitting, false);
     policy.beforeQuit(quitEvent(seen));
     assert.equal(policy.quitting, true);
@@ -73,12 +74,12 @@ describe('quit policy', { timeout: 60_000 }, () => {
   });
 
   it('lets the mail in flight finish before exiting; a second quit (or the OS asking again) joins the first', async () => {
-    const { relay, mailDir, user, port } = await runningHost('busy');
+    const { core, mailDir, user, port } = await runningHost('busy');
     const pass = (await secrets.get(user))!;
     const inFlight = sendWithNodemailer(port, { user, pass }, 'hold@example.net', 'in flight at quit');
     await waitUntil(async () => (await heldCount(mailDir)) === 1, 5000, 'the held mail to reach the command');
 
-    const { policy, seen } = policyFor(relay);
+    const { policy, seen } = policyFor(core);
     policy.beforeQuit(quitEvent(seen));
     policy.beforeQuit(quitEvent(seen)); // Cmd+Q pressed twice, or SIGTERM during a tray Quit
     const ending = policy.sessionEnding('the session ends (logoff)');

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONTENT_SECURITY_POLICY, readUiFile, uiFilePath } from '../../../electron/desktop/ui-files';
-import { UI_ROOT } from '../../helpers/app-browser';
+import { UI_ROOT } from '../../helpers/app/app-browser';
 
 describe('window files (app://ui)', () => {
   it('maps paths inside the renderer folder only', () => {

@@ -3,8 +3,8 @@ import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UntrustedFileError, createExclusive, readUntrustedFile, readUntrustedText } from '../../../electron/desktop/untrusted-file';
-import { tempDir } from '../../helpers/app-env';
-import { makeFifo } from '../../helpers/fifo';
+import { tempDir } from '../../helpers/app/app-env';
+import { makeFifo } from '../../helpers/programs/fifo';
 
 describe('a file in a folder another program controls', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

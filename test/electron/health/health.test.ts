@@ -18,15 +18,16 @@ import {
 import { HealthMonitor } from '../../../electron/health/monitor';
 import { findPortHolder, nextFreePort, parseLsof, parseNetstatPid } from '../../../electron/health/port-holder';
 import { pretendArgv, probeMsmtp } from '../../../electron/health/msmtp-pretend';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { createSettingsStore } from '../../../electron/core/settings';
 import { createXdgAutostart } from '../../../electron/desktop/autostart';
 import { trayModel } from '../../../electron/tray/model';
 import { createKeyringStore } from '../../../src-relay/index';
-import { settingsFor, tempDir, uniqueUser } from '../../helpers/app-env';
+import { settingsFor, tempDir, uniqueUser } from '../../helpers/app/app-env';
 import { REPO_ROOT } from '../../helpers/paths';
-import { holdPort } from '../../helpers/port-holder';
+import { holdPort } from '../../helpers/programs/port-holder';
 import { waitUntil } from '../../helpers/wait';
+import { createAppCore, type AppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const run = promisify(execFile);
 const secrets = createKeyringStore();
@@ -91,19 +92,20 @@ describe('health checks', { timeout: 60_000 }, () => {
     users.push(user);
     const mails = join(dir.path, 'mails-port');
     await mkdir(mails);
-    const relay = new RelayHost({ secrets, engineOptions: { stopGraceMs: 2000 } });
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { stopGraceMs: 2000 } });
     const store = createSettingsStore(join(dir.path, 'data-port'));
     const settings = settingsFor(mails, busy.port, user);
     await store.save(settings);
     const controller = new AppCommands({
-      relay, store, secrets, autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/bin/true']),
+      app: core, store, secrets, autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/bin/true']),
       writeClipboard: () => undefined, openLogFile: async () => '', chooseFile: async () => null,
-    }, settings);
-    const monitor = new HealthMonitor({ relay, settings: () => controller.current(), os: await readOsRelease(), secretServiceRunning: async () => true });
+    });
+    core.settings.replace(settings);
+    const monitor = new HealthMonitor({ status: core.status, settings: () => controller.current(), os: await readOsRelease(), secretServiceRunning: async () => true });
     const unwatch = monitor.watch();
     try {
-      await relay.start(settings);
-      const status = await waitUntil(() => (relay.status().problems?.length ? relay.status() : null), 10_000, 'a port problem');
+      await startWith(core, settings);
+      const status = await waitUntil(() => (core.status.current().problems?.length ? core.status.current() : null), 10_000, 'a port problem');
       const problem = status.problems![0]!;
       assert.equal(problem.kind, 'port-in-use');
       assert.equal(problem.title, `Port ${busy.port} is in use by node (pid ${busy.child.pid})`);
@@ -115,14 +117,14 @@ describe('health checks', { timeout: 60_000 }, () => {
       const fix = problem.fix;
       const result = await controller.applyFix({ action: 'use-port', port: fix.port });
       assert.equal(result.ok, true, JSON.stringify(result));
-      assert.equal(relay.status().state, 'running');
-      assert.equal(relay.status().port, fix.port);
+      assert.equal(core.status.current().state, 'running');
+      assert.equal(core.status.current().port, fix.port);
       assert.equal(controller.current().port, fix.port, 'the saved settings (and so the setup pane) follow');
       assert.equal((await controller.clientSetup()).port, fix.port);
-      await waitUntil(() => !relay.status().problems, 5000, 'the problem to clear');
+      await waitUntil(() => !core.status.current().problems, 5000, 'the problem to clear');
     } finally {
       unwatch();
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
@@ -131,19 +133,19 @@ describe('health checks', { timeout: 60_000 }, () => {
     assert.ok(os, 'this test machine has /etc/os-release');
     const user = uniqueUser('health-missing');
     users.push(user);
-    const relay = new RelayHost({ secrets });
+    const core = createAppCore({ settings: UNSET_SETTINGS, secrets });
     const settings = { ...settingsFor(dir.path, 0, user), command: 'msmtp -f %F --' };
-    const monitor = new HealthMonitor({ relay, settings: () => settings, os, secretServiceRunning: async () => true });
+    const monitor = new HealthMonitor({ status: core.status, settings: () => settings, os, secretServiceRunning: async () => true });
     const unwatch = monitor.watch();
     const savedPath = process.env.PATH;
     process.env.PATH = join(dir.path, 'empty-bin');
     try {
-      await relay.start(settings);
+      await startWith(core, settings);
     } finally {
       process.env.PATH = savedPath;
     }
     try {
-      const status = await waitUntil(() => (relay.status().problems?.length ? relay.status() : null), 5000, 'an msmtp problem');
+      const status = await waitUntil(() => (core.status.current().problems?.length ? core.status.current() : null), 5000, 'an msmtp problem');
       const problem = status.problems![0]!;
       assert.equal(problem.kind, 'msmtp-missing');
       assert.equal(problem.title, 'msmtp is not installed (msmtp was not found in PATH)');
@@ -154,7 +156,7 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.equal(trayModel(status).look, 'error');
     } finally {
       unwatch();
-      await relay.shutdown();
+      await core.relay.shutdown();
     }
   });
 
@@ -171,26 +173,26 @@ describe('health checks', { timeout: 60_000 }, () => {
   it('no keyring: a relay without a session bus says which desktop this is, what to start, and offers Retry', async () => {
     // A separate process whose libsecret finds no D-Bus: the real failure, not a stand-in.
     const script = `
-      const { RelayHost } = require(${JSON.stringify(join(OUT, 'electron', 'core', 'relay-host.js'))});
+      const { createAppCore } = require(${JSON.stringify(join(OUT, 'electron', 'core', 'app-core.js'))});
       const { HealthMonitor } = require(${JSON.stringify(join(OUT, 'electron', 'health', 'monitor.js'))});
       const { readOsRelease } = require(${JSON.stringify(join(OUT, 'electron', 'health', 'problems.js'))});
       const { createKeyringStore } = require(${JSON.stringify(join(OUT, 'src-relay', 'secrets.js'))});
       (async () => {
-        const relay = new RelayHost({ secrets: createKeyringStore() });
         const settings = { command: ${JSON.stringify(process.execPath)} + ' -e 0', host: '127.0.0.1', port: 0, user: 'nobody-here', launchAtLogin: false, keepUnsent: false, tls: false, notifications: false };
-        const monitor = new HealthMonitor({ relay, settings: () => settings, os: await readOsRelease(), secretServiceRunning: async () => false });
+        const core = createAppCore({ settings, secrets: createKeyringStore() });
+        const monitor = new HealthMonitor({ status: core.status, settings: () => settings, os: await readOsRelease(), secretServiceRunning: async () => false });
         monitor.watch();
-        await relay.start(settings);
-        for (let i = 0; i < 100 && !relay.status().problems; i += 1) await new Promise((r) => setTimeout(r, 20));
-        console.log(JSON.stringify(relay.status()));
-        await relay.shutdown();
+        await core.relay.start();
+        for (let i = 0; i < 100 && !core.status.current().problems; i += 1) await new Promise((r) => setTimeout(r, 20));
+        console.log(JSON.stringify(core.status.current()));
+        await core.relay.shutdown();
       })();`;
     for (const [desktop, expect] of [['ubuntu:GNOME', /GNOME Keyring: sudo apt install gnome-keyring/], ['KDE', /KDE Wallet/]] as const) {
       const { stdout } = await run(process.execPath, ['-e', script], {
         encoding: 'utf8', timeout: 20_000,
         env: { ...process.env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus', XDG_CURRENT_DESKTOP: desktop },
       });
-      const status = JSON.parse(stdout) as ReturnType<RelayHost['status']>;
+      const status = JSON.parse(stdout) as ReturnType<AppCore['status']['current']>;
       assert.equal(status.state, 'error');
       assert.equal(status.errorKind, 'keyring');
       const problem = status.problems![0]!;
@@ -267,15 +269,15 @@ describe('health checks', { timeout: 60_000 }, () => {
       assert.equal(probe.problem, 'no-config');
       assert.deepEqual(probe.said, ['account default not found: no configuration file available']);
       const user = uniqueUser('health-cfg');
-      const relay = new RelayHost({ secrets });
+      const core = createAppCore({ settings: UNSET_SETTINGS, secrets });
       const settings = { ...settingsFor(dir.path, 0, user), command: 'msmtp -f %F --' };
-      const monitor = new HealthMonitor({ relay, settings: () => settings, os: null, home, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') }, secretServiceRunning: async () => true });
+      const monitor = new HealthMonitor({ status: core.status, settings: () => settings, os: null, home, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') }, secretServiceRunning: async () => true });
       await monitor.checkMsmtp();
-      const problem = relay.status().problems![0]!;
+      const problem = core.status.current().problems![0]!;
       assert.equal(problem.kind, 'msmtp-no-config');
       assert.match(problem.detail, /msmtp said: "account default not found: no configuration file available"\. Create ~\/\.msmtprc/);
       assert.match(problem.sample!, /^account default : personal$/m);
-      assert.equal(trayModel(relay.status()).look, 'error', 'the tray shows it as its error state');
+      assert.equal(trayModel(core.status.current()).look, 'error', 'the tray shows it as its error state');
     });
 
     it('no account: names the file msmtp read', async () => {
@@ -321,8 +323,8 @@ describe('health checks', { timeout: 60_000 }, () => {
       const script = `
         const { HealthMonitor } = require(${JSON.stringify(join(app, 'out', 'electron', 'health', 'monitor.js'))});
         const problems = [];
-        const relay = { setProblems: (source, list) => problems.push(...list), onStatus: () => () => undefined, status: () => ({}) };
-        const monitor = new HealthMonitor({ relay, settings: () => ({ command: 'msmtp -f %F --' }), os: null, home: ${JSON.stringify(home)}, secretServiceRunning: async () => true });
+        const status = { setProblems: (source, list) => problems.push(...list), onStatus: () => () => undefined, current: () => ({}) };
+        const monitor = new HealthMonitor({ status, settings: () => ({ command: 'msmtp -f %F --' }), os: null, home: ${JSON.stringify(home)}, secretServiceRunning: async () => true });
         monitor.checkMsmtp().then(async () => {
           const before = problems.splice(0);
           const fixed = await monitor.fixPermissions();

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkCommand, msmtpAccounts, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
 import { findExecutable } from '../../../src-relay/index';
-import { tempDir } from '../../helpers/app-env';
-import { makeFifo, releaseFifo, within } from '../../helpers/fifo';
+import { tempDir } from '../../helpers/app/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/programs/fifo';
 
 describe('msmtp check', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -38,7 +38,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
   });
   after(() => dir.remove());
 
-  it('runs the real msmtp --version and lists the accounts of both configuration files', async () => {
+  it('runs the real msmtp --version and lists the accounts of the one file msmtp reads (~/.msmtprc first)', async () => {
     const result = await checkCommand('msmtp -f %F --', { home, env: { ...process.env, XDG_CONFIG_HOME: '' } });
     assert.equal(result.ok, true, JSON.stringify(result));
     if (!result.ok) return;
@@ -51,8 +51,10 @@ describe('msmtp check', { timeout: 20_000 }, () => {
       { file: '~/.msmtprc', account: 'work', from: 'Me Work <me@work.example>' },
       { file: '~/.msmtprc', account: 'backup', from: 'Me Work <me@work.example>' },
       { file: '~/.msmtprc', account: 'default', from: 'me@example.org' },
-      { file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' },
     ]);
+    // msmtp reads ~/.msmtprc and ignores the XDG file while it exists; msmtp --pretend agrees.
+    const pretend = execFileSync('msmtp', ['--pretend', '-f', 'xdg@example.net'], { encoding: 'utf8', env: { ...process.env, HOME: home, XDG_CONFIG_HOME: '' } });
+    assert.match(pretend, /using account default from .*\.msmtprc/);
     const elsewhere = await checkCommand('msmtp', { home, env: { ...process.env, XDG_CONFIG_HOME: join(dir.path, 'home', 'cfg') } });
     assert.deepEqual(elsewhere.accounts.map((account) => account.file), Array(4).fill('~/.msmtprc'));
   });
@@ -61,7 +63,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     const missing = await checkCommand('/nonexistent/msmtp -f %F --', { home });
     assert.deepEqual(missing.ok, false);
     assert.equal(!missing.ok && missing.error, '/nonexistent/msmtp was not found');
-    assert.equal(missing.accounts.length, 5, 'the accounts are listed even when the program is missing');
+    assert.equal(missing.accounts.length, 4, 'the accounts are listed even when the program is missing');
 
     const notInPath = await checkCommand('msmtp -f %F --', { home, env: { PATH: join(dir.path, 'empty-bin') } });
     assert.equal(!notInPath.ok && notInPath.error,
@@ -110,19 +112,28 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     assert.equal(findExecutable(dir.path), null, 'a directory is not a program');
   });
 
-  it('reads msmtp\'s file safely: a FIFO is skipped at once, a symlink into a dotfiles folder is followed (issue #16, 1)', async () => {
+  it('reads the XDG file when there is no ~/.msmtprc', async () => {
+    const xdgOnly = join(dir.path, 'xdg-only');
+    await mkdir(join(xdgOnly, '.config', 'msmtp'), { recursive: true });
+    await writeFile(join(xdgOnly, '.config', 'msmtp', 'config'), 'account xdg\n  from xdg@example.net\n');
+    const result = await checkCommand('msmtp -f %F --', { home: xdgOnly, env: { ...process.env, XDG_CONFIG_HOME: '' } });
+    assert.deepEqual(result.accounts, [{ file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' }]);
+  });
+
+  it('reads msmtp\'s file safely: a FIFO is refused at once, a symlink into a dotfiles folder is followed (issue #16, 1)', async () => {
     const fifoHome = join(dir.path, 'fifo-home');
-    await mkdir(join(fifoHome, 'dotfiles'), { recursive: true });
+    await mkdir(fifoHome, { recursive: true });
     makeFifo(join(fifoHome, '.msmtprc'));
-    await writeFile(join(fifoHome, 'dotfiles', 'msmtp'), 'account linked\nfrom linked@example.org\n');
-    await mkdir(join(fifoHome, 'cfg', 'msmtp'), { recursive: true });
-    await symlink(join(fifoHome, 'dotfiles', 'msmtp'), join(fifoHome, 'cfg', 'msmtp', 'config'));
     try {
-      const accounts = await within(3000, msmtpAccounts({ home: fifoHome, env: { XDG_CONFIG_HOME: join(fifoHome, 'cfg') } }));
-      assert.deepEqual(accounts, [{ file: join(fifoHome, 'cfg', 'msmtp', 'config'), account: 'linked', from: 'linked@example.org' }]);
+      assert.deepEqual(await within(3000, msmtpAccounts({ home: fifoHome, env: {} })), []);
     } finally {
       releaseFifo(join(fifoHome, '.msmtprc'));
     }
+    const linkHome = join(dir.path, 'link-home');
+    await mkdir(join(linkHome, 'dotfiles'), { recursive: true });
+    await writeFile(join(linkHome, 'dotfiles', 'msmtprc'), 'account linked\nfrom linked@example.org\n');
+    await symlink(join(linkHome, 'dotfiles', 'msmtprc'), join(linkHome, '.msmtprc'));
+    assert.deepEqual(await msmtpAccounts({ home: linkHome, env: {} }), [{ file: join(linkHome, '.msmtprc'), account: 'linked', from: 'linked@example.org' }]);
   });
 
   it('knows where msmtp keeps user configuration', () => {
@@ -137,6 +148,7 @@ describe('msmtp check', { timeout: 20_000 }, () => {
       { file: 'f', account: 'b', from: 'a@x' },
       { file: 'f', account: 'c' },
     ]);
-    assert.deepEqual(parseMsmtpAccounts('from orphan@x\n', 'f'), []);
+    // A command before any account opens msmtp's implicit account "default" (msmtp 1.2 compatibility).
+    assert.deepEqual(parseMsmtpAccounts('from orphan@x\n', 'f'), [{ file: 'f', account: 'default', from: 'orphan@x' }]);
   });
 });

@@ -9,10 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseShellWords } from 'shell-quote';
 import type { ClientGuide, ClientSetupView } from '../../../electron/contract/api';
 import { PASSWORD_VARIABLE, SAMPLE_TO, clientGuides } from '../../../electron/setup/mail-clients';
-import { tempDir } from '../../helpers/app-env';
+import { tempDir } from '../../helpers/app/app-env';
 import { REPO_ROOT as repoRoot } from '../../helpers/paths';
-import { startRelayHarness, type RelayHarness } from '../../helpers/relay-harness';
-import { describeProgram, runProgram } from '../../helpers/run-program';
+import { startRelayHarness, type RelayHarness } from '../../helpers/relay/relay-harness';
+import { describeProgram, runProgram } from '../../helpers/programs/run-program';
 
 const USER = 'msmtpd-user';
 const PASSWORD = `pw-${randomBytes(6).toString('hex')}`;

@@ -13,14 +13,15 @@ import { freePort } from '../../helpers/ports';
 import type { AppSettings } from '../../../electron/contract/api';
 import { createXdgAutostart } from '../../../electron/desktop/autostart';
 import { AppCommands } from '../../../electron/core/commands';
-import { RelayHost } from '../../../electron/core/relay-host';
 import { createSettingsStore } from '../../../electron/core/settings';
 import { sendTestMail } from '../../../electron/setup/test-mail';
 import { ensureCertificate } from '../../../electron/core/tls-cert';
 import { classifyCommandFailure } from '../../../src-relay/index';
 import { createKeyringStore } from '../../../src-relay/index';
-import { tempDir, uniqueUser } from '../../helpers/app-env';
-import { startScriptedSink, type ScriptedSink } from '../../helpers/scripted-sink';
+import { tempDir, uniqueUser } from '../../helpers/app/app-env';
+import { startScriptedSink, type ScriptedSink } from '../../helpers/smtp/scripted-sink';
+import { createAppCore, type AppCore } from '../../../electron/core/app-core';
+import { UNSET_SETTINGS, startWith } from '../../helpers/app/app-core';
 
 const secrets = createKeyringStore();
 
@@ -28,7 +29,7 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let home: string;
   let sink: ScriptedSink;
-  let relay: RelayHost;
+  let core: AppCore;
   let controller: AppCommands;
   const user = uniqueUser('test-mail');
   const savedHome = process.env.HOME;
@@ -57,24 +58,26 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
     const settings: AppSettings = { command: 'msmtp -f %F --', host: '127.0.0.1', port: await freePort(), user, launchAtLogin: false, keepUnsent: false, tls: false, notifications: false };
     const store = createSettingsStore(join(dir.path, 'data'));
     await store.save(settings);
-    relay = new RelayHost({
+    core = createAppCore({
+        settings: UNSET_SETTINGS,
       secrets,
       engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 },
       tlsCertificate: () => ensureCertificate({ dir: join(dir.path, 'data', 'tls') }),
     });
     controller = new AppCommands({
-      relay, store, secrets, autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/bin/true']),
+      app: core, store, secrets, autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/bin/true']),
       writeClipboard: () => undefined, openLogFile: async () => '', chooseFile: async () => null,
       certificate: () => ensureCertificate({ dir: join(dir.path, 'data', 'tls') }),
       checkOptions: { home, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') } },
-    }, settings);
-    const started = await relay.start(settings);
+    });
+    core.settings.replace(settings);
+    const started = await startWith(core, settings);
     assert.equal(started.state, 'running', started.error);
   });
 
   after(async () => {
     process.env.HOME = savedHome;
-    await relay?.shutdown();
+    await core?.relay.shutdown();
     await sink?.close();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();
@@ -156,7 +159,7 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
     // Against any other certificate the handshake fails, and the result says it was the relay's TLS.
     const other = await ensureCertificate({ dir: join(dir.path, 'other-tls') });
     const mismatch = await sendTestMail({
-      address: { host: '127.0.0.1', port: relay.status().port }, user, password: async () => (await secrets.get(user))!,
+      address: { host: '127.0.0.1', port: core.status.current().port }, user, password: async () => (await secrets.get(user))!,
       from: 'ann@example.org', to: 'erin@example.net', tlsCa: other.cert,
       subscribe: () => () => undefined, probe: async () => null, classify: classifyCommandFailure,
     });
@@ -183,20 +186,22 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
       const closedPort = await freePort();
       await writeConfig({ port: String(closedPort) });
       const keepingUser = uniqueUser('test-mail-outbox');
-      const keeping = new RelayHost({
+      const keeping = createAppCore({
+        settings: UNSET_SETTINGS,
         secrets, outboxDir: join(dir.path, 'outbox'), engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 },
         // Long enough that no retry runs during the test.
         outboxTiming: { retryInitialMs: 600_000 },
       });
       const settings: AppSettings = { ...controller.current(), user: keepingUser, port: await freePort(), keepUnsent: true };
       const keptController = new AppCommands({
-        relay: keeping, store: createSettingsStore(join(dir.path, 'data-outbox')), secrets,
+        app: keeping, store: createSettingsStore(join(dir.path, 'data-outbox')), secrets,
         autostart: createXdgAutostart(join(dir.path, 'autostart-outbox'), ['/bin/true']),
         writeClipboard: () => undefined, openLogFile: async () => '', chooseFile: async () => null,
         checkOptions: { home, env: { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') } },
-      }, settings);
+      });
+      keeping.settings.replace(settings);
       try {
-        assert.equal((await keeping.start(settings)).state, 'running');
+        assert.equal((await keeping.relay.start()).state, 'running');
         const result = await keptController.sendTestMail('gina@example.net');
         assert.equal(result.outcome, 'queued', JSON.stringify(result));
         assert.match(result.queueId ?? '', /^[0-9A-F]{12}$/);
@@ -205,7 +210,7 @@ describe('Send a test mail', { timeout: 90_000 }, () => {
         assert.match(result.said ?? '', new RegExp(`msmtp: cannot connect to 127\\.0\\.0\\.1, port ${closedPort}: Connection refused`));
         assert.equal(result.account, 'personal');
       } finally {
-        await keeping.shutdown();
+        await keeping.relay.shutdown();
         await secrets.delete(keepingUser).catch(() => false);
         await writeConfig({});
       }

@@ -7,8 +7,8 @@ import {
   addRelayToListedProfile, addRelayToProfile, describeProfiles, findProfiles, thunderbirdRoots, thunderbirdRunning,
 } from '../../../electron/setup/thunderbird-profiles';
 import { PrefsFile } from '../../../electron/setup/thunderbird-prefs';
-import { tempDir } from '../../helpers/app-env';
-import { makeFifo, releaseFifo, within } from '../../helpers/fifo';
+import { tempDir } from '../../helpers/app/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/programs/fifo';
 
 const RELAY = { host: 'localhost', port: 2500, user: 'msmtpd-user', starttls: false };
 

@@ -10,12 +10,12 @@ import { attachEngineLog, formatLogLine, LogOpenError, oneLine, openLogSink, typ
 import { quote } from 'shell-quote';
 import { freePort } from '../../helpers/ports';
 import { createRelay } from '../../../src-relay/index';
-import { CliProcess, readText } from '../../helpers/cli-process';
-import { bigBody, healthyMail, mailTo } from '../../helpers/mail';
-import { readRecordings, recordCommand } from '../../helpers/relay-harness';
-import { mountTinyTmpfs } from '../../helpers/tmpfs';
+import { CliProcess, readText } from '../../helpers/relay/cli-process';
+import { bigBody, healthyMail, mailTo } from '../../helpers/smtp/mail';
+import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
+import { mountTinyTmpfs } from '../../helpers/programs/tmpfs';
 import { waitUntil } from '../../helpers/wait';
-import { connectSmtp } from '../../helpers/smtp-client';
+import { connectSmtp } from '../../helpers/smtp/smtp-client';
 
 let tmp: string;
 before(() => {

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { freePort } from '../../helpers/ports';
 import {
   assertOneErrorLine, CliProcess, cliPath, commandString, readText,  runCli, waitForLogLine,
-} from '../../helpers/cli-process';
+} from '../../helpers/relay/cli-process';
 import { REPO_ROOT } from '../../helpers/paths';
 import { waitUntil } from '../../helpers/wait';
-import { readRecordings, recordCommand } from '../../helpers/relay-harness';
-import { sendMail } from '../../helpers/mail';
-import { connectSmtp, type SmtpTestClient } from '../../helpers/smtp-client';
+import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
+import { sendMail } from '../../helpers/smtp/mail';
+import { connectSmtp, type SmtpTestClient } from '../../helpers/smtp/smtp-client';
 
 const packageVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 /** A delivery command that swallows the mail (recipients are appended, so not plain `cat`). */

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../../helpers/ports';
-import { CliProcess, assertOneErrorLine, commandString, runCli, waitForLogLine } from '../../helpers/cli-process';
-import { queueIdOf, submitMail } from '../../helpers/outbox-relay';
-import { readRecordings, recordCommand } from '../../helpers/relay-harness';
+import { CliProcess, assertOneErrorLine, commandString, runCli, waitForLogLine } from '../../helpers/relay/cli-process';
+import { queueIdOf, submitMail } from '../../helpers/relay/outbox-relay';
+import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
 import { waitUntil } from '../../helpers/wait';
 
 const temp = mkdtempSync(join(tmpdir(), 'cli-queue-'));

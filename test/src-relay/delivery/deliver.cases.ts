@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { deliverViaCommand, type CommandSpawner } from '../../../src-relay/delivery/deliver';
 import { waitUntil } from '../../helpers/wait';
-import { hangCommand } from '../../helpers/fixture-commands';
-import { readPartials, readRecordings, recordCommand } from '../../helpers/relay-harness';
+import { hangCommand } from '../../helpers/programs/fixture-commands';
+import { readPartials, readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
 import { type DeliveryOutcome, type DeliveryReport, type Envelope } from '../../../src-relay/smtp/handler';
 
 /**

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CrlfToLf, NULL_SENDER, buildArgv, deliverViaCommand, exitFailure, receivedHeader, sanitizeHelo, spawnDetached } from '../../../src-relay/delivery/deliver';
 import { describeEvent } from '../../../src-relay/index';
-import { faultyRelayForSuite, isMailTo, type MailEvent } from '../../helpers/faulty-relay';
-import { outcomeCommand } from '../../helpers/fixture-commands';
-import { bigBody, mailTo } from '../../helpers/mail';
+import { faultyRelayForSuite, isMailTo, type MailEvent } from '../../helpers/relay/faulty-relay';
+import { outcomeCommand } from '../../helpers/programs/fixture-commands';
+import { bigBody, mailTo } from '../../helpers/smtp/mail';
 import { REPO_ROOT } from '../../helpers/paths';
-import { startRelayHarness } from '../../helpers/relay-harness';
+import { startRelayHarness } from '../../helpers/relay/relay-harness';
 import { bodyOf, deliveredReport, deliveryError, registerSpawnerCases } from './deliver.cases';
 import { type Envelope } from '../../../src-relay/smtp/handler';
 

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { deliverViaCommand, spawnDetached, type SpawnedCommand } from '../../../src-relay/delivery/deliver';
 import { LAUNCHER_SOURCE, createLauncherSpawner, launcherInterpreter } from '../../../src-relay/delivery/launcher';
-import { readRecordings, recordCommand } from '../../helpers/relay-harness';
+import { readRecordings, recordCommand } from '../../helpers/relay/relay-harness';
 import { bodyOf, deliveredReport, registerSpawnerCases, running } from './deliver.cases';
 import { REPO_ROOT } from '../../helpers/paths';
 import { waitUntil } from '../../helpers/wait';

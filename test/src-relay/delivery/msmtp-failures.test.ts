@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { deliverViaCommand, type DeliveryReport } from '../../../src-relay/index';
 import { STAGE_LABELS, classifyCommandFailure, describeFailure } from '../../../src-relay/delivery/msmtp-failures';
 import { bodyOf, deliveryError } from './deliver.cases';
-import { writeMsmtprc } from '../../helpers/msmtprc';
-import { startScriptedSink, type SinkScript, type SinkStage } from '../../helpers/scripted-sink';
+import { writeMsmtprc } from '../../helpers/programs/msmtprc';
+import { startScriptedSink, type SinkScript, type SinkStage } from '../../helpers/smtp/scripted-sink';
 import { type FailureStage } from '../../../src-relay/smtp/handler';
 
 /*
@@ -168,6 +168,8 @@ interface Row {
   readonly stage: FailureStage;
   readonly temporary: boolean;
   readonly serverReply?: string;
+  /** Set when the row is an msmtp account that needs the user (the mail is kept until it is fixed). */
+  readonly account?: 'login-refused' | 'no-password';
   readonly run: () => Promise<DeliveryReport>;
 }
 
@@ -275,7 +277,7 @@ const ROWS: readonly Row[] = [
   },
   {
     case: 'server 535 at AUTH (wrong password)',
-    exit: 77, stage: 'auth', temporary: false, serverReply: '535 5.7.8 Authentication credentials invalid',
+    exit: 77, stage: 'auth', temporary: true, account: 'login-refused', serverReply: '535 5.7.8 Authentication credentials invalid',
     words: /^msmtp: authentication failed \(method PLAIN\)$/m,
     run: () => againstSink({ tls, auth: login }, { settings: { ...loggingIn(), password: 'wrong' } }),
   },
@@ -297,7 +299,7 @@ const ROWS: readonly Row[] = [
   },
   {
     case: 'no password for msmtp',
-    exit: 69, stage: 'auth', temporary: false,
+    exit: 69, stage: 'auth', temporary: true, account: 'no-password',
     words: /^msmtp: authentication method PLAIN needs a password$/m,
     run: () => againstSink({ tls, auth: login }, { settings: { ...trusted(), auth: 'plain', user: login.user } }),
   },
@@ -429,6 +431,8 @@ describe("msmtp's failures, one row of docs/outbox.md each, with the real msmtp"
       assert.equal(failure.stage, row.stage, JSON.stringify(failure));
       assert.equal(failure.temporary, row.temporary, JSON.stringify(failure));
       assert.equal(failure.serverReply, row.serverReply);
+      assert.equal(failure.account?.reason, row.account, JSON.stringify(failure));
+      if (row.account) assert.equal(failure.account?.name, 'default', "the account's name, from msmtp's closing line");
       assertWords(failure.reason, failure.advice);
       const line = describeFailure(report, failure);
       assert.ok(line.startsWith(`${STAGE_LABELS[row.stage]} failed: `), line);
@@ -539,6 +543,19 @@ describe('classifyCommandFailure on odd or partial output', () => {
     assert.equal(classify(75).stage, 'unknown');
     assert.equal(classify(75).reason, 'delivery command failed (exit 75 EX_TEMPFAIL)');
     assert.equal(classify(1).reason, 'delivery command failed (exit 1)');
+  });
+
+  it('keeps the mail when the account needs the user: a refused login or no password, with the account named', () => {
+    const refused = classify(77, 'msmtp: authentication failed (method PLAIN)\nmsmtp: server message: 535 5.7.8 Bad\n' +
+      'msmtp: could not send mail (account work from /home/me/.msmtprc)');
+    assert.deepEqual([refused.temporary, refused.stage, refused.account?.reason, refused.account?.name], [true, 'auth', 'login-refused', 'work']);
+    assert.match(refused.advice, /account work/);
+    const none = classify(69, 'msmtp: authentication method PLAIN needs a password\nmsmtp: could not send mail (account a b from /f)');
+    assert.deepEqual([none.temporary, none.account?.reason, none.account?.name], [true, 'no-password', 'a b']);
+    // A 4xx at AUTH is the server's passing trouble, not the account's.
+    assert.equal(classify(77, 'msmtp: authentication failed (method LOGIN)\nmsmtp: server message: 454 4.7.0 later').account, undefined);
+    // The server's words never make an account failure: only msmtp's own.
+    assert.equal(classify(65, 'msmtp: recipient address a@b not accepted by the server\nmsmtp: server message: 550 authentication failed').account, undefined);
   });
 
   it('lets a quoted 4xx or 5xx win over the exit status and the words', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runCrashTest } from '../../helpers/outbox-crash';
+import { runCrashTest } from '../../helpers/relay/outbox-crash';
 
 /** Tries in flight per relay (the outbox's concurrency) that a kill can leave sent but not yet marked sent. */
 const RETRIES_IN_FLIGHT = 2;

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Outbox } from '../../../src-relay/outbox/outbox';
-import { startOutboxRelay, submitMail, queueIdOf } from '../../helpers/outbox-relay';
-import { connectSmtp } from '../../helpers/smtp-client';
-import { startSink } from '../../helpers/smtp-sink';
+import { startOutboxRelay, submitMail, queueIdOf } from '../../helpers/relay/outbox-relay';
+import { connectSmtp } from '../../helpers/smtp/smtp-client';
+import { startSink } from '../../helpers/smtp/smtp-sink';
 import { waitUntil } from '../../helpers/wait';
 
 const temp = mkdtempSync(join(tmpdir(), 'outbox-test-'));

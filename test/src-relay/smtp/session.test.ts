@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { describeEvent, type RelayEvent, type RelayOptions } from '../../../src-relay/index';
-import { faultyRelayForSuite, isMailTo } from '../../helpers/faulty-relay';
-import { bigBody, dataBlock, openToData, sendMail } from '../../helpers/mail';
+import { faultyRelayForSuite, isMailTo } from '../../helpers/relay/faulty-relay';
+import { bigBody, dataBlock, openToData, sendMail } from '../../helpers/smtp/mail';
 import { waitUntil } from '../../helpers/wait';
-import { withRelay as withHarness, type RelayHarness } from '../../helpers/relay-harness';
-import type { SmtpTestClient } from '../../helpers/smtp-client';
+import { withRelay as withHarness, type RelayHarness } from '../../helpers/relay/relay-harness';
+import type { SmtpTestClient } from '../../helpers/smtp/smtp-client';
 
 const USER = 'relay-user';
 const PASSWORD = 'S3cret-pässword';

@@ -3,11 +3,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import type { RelayEvent } from '../../src-relay/index';
-import { healthyMail, processAlive } from './mail';
-import { fixture } from './paths';
+import type { RelayEvent } from '../../../src-relay/index';
+import { healthyMail, processAlive } from '../smtp/mail';
+import { fixture } from '../paths';
 import { readRecordings, startRelayHarness, type RelayHarness, type Recording } from './relay-harness';
-import { waitUntil } from './wait';
+import { waitUntil } from '../wait';
 
 export type MailEvent = Extract<RelayEvent, { type: 'mail' }>;
 export const isMailTo = (recipient: string) => (event: RelayEvent): event is MailEvent => event.type === 'mail' && event.to.includes(recipient);

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './ports';
+import { freePort } from '../ports';
 import { Marionette } from './marionette';
-import { waitUntil } from './wait';
+import { waitUntil } from '../wait';
 
 /** A headless Thunderbird (Debian's package) on one profile, remote-controlled over Marionette. */
 export interface HeadlessThunderbird {

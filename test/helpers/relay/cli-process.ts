@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { quote } from 'shell-quote';
-import { smtpGreets } from './ports';
-import { waitUntil } from './wait';
+import { smtpGreets } from '../ports';
+import { waitUntil } from '../wait';
 
-import { OUT_DIR } from './paths';
+import { OUT_DIR } from '../paths';
 
 export const cliPath = join(OUT_DIR, 'src-relay', 'cli', 'main.js');
 

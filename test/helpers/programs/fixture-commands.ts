@@ -1,4 +1,4 @@
-import { fixture } from './paths';
+import { fixture } from '../paths';
 
 /**
  * argv of test/fixtures/engine-outcome.mjs in msmtp's shape: it records each mail like record-command.mjs and exits

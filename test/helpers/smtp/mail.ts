@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connectSmtp, type SmtpReply, type SmtpTestClient } from './smtp-client';
-import { encodeDataBody } from '../properties/smtp-model';
-import type { Recording } from './relay-harness';
+import { encodeDataBody } from '../../properties/smtp-model';
+import type { Recording } from '../relay/relay-harness';
 import { createTransport } from 'nodemailer';
 
 /**

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForSmtp } from './ports';
+import { freePort, waitForSmtp } from '../ports';
 import { cliPath, commandString } from './cli-process';
-import { writeMsmtprc } from './msmtprc';
-import { startSink, type SmtpSink } from './smtp-sink';
+import { writeMsmtprc } from '../programs/msmtprc';
+import { startSink, type SmtpSink } from '../smtp/smtp-sink';
 import { submitMail } from './outbox-relay';
 
 export interface CrashRunOptions {

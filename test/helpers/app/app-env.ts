@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AppSettings } from '../../electron/contract/api';
+import type { AppSettings } from '../../../electron/contract/api';
 
 export const SINK = join(__dirname, 'app-mail-sink.js');
 

@@ -8,11 +8,11 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { MainApi, PushChannel, PushPayloads } from '../../electron/contract/api';
-import { createIpcGate } from '../../electron/core/ipc-gate';
-import { readUiFile } from '../../electron/desktop/ui-files';
+import type { MainApi, PushChannel, PushPayloads } from '../../../electron/contract/api';
+import { createIpcGate } from '../../../electron/core/ipc-gate';
+import { readUiFile } from '../../../electron/desktop/ui-files';
 import { tempDir } from './app-env';
-import { OUT_DIR } from './paths';
+import { OUT_DIR } from '../paths';
 
 const OUT = OUT_DIR;
 export const UI_ROOT = join(OUT, 'ui', 'renderer');

@@ -1,5 +1,5 @@
 /**
- * A delivery command for the app tests, in msmtp's place (compiled to out/test/helpers/app-mail-sink.js):
+ * A delivery command for the app tests, in msmtp's place (compiled to out/test/helpers/app/app-mail-sink.js):
  *
  *   node app-mail-sink.js DIR -f SENDER -- RECIPIENT...
  *

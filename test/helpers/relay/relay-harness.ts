@@ -1,11 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
+import { createRelay, type RelayEngine, type RelayEvent, type RelayOptions } from '../../../src-relay/index';
 
-import { fixture } from './paths';
+import { fixture } from '../paths';
 import { EventLog } from './event-log';
-import { connectSmtp, type SmtpTestClient } from './smtp-client';
+import { connectSmtp, type SmtpTestClient } from '../smtp/smtp-client';
 
 const recordCommandPath = fixture('record-command.mjs');
 

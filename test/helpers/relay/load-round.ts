@@ -1,4 +1,4 @@
-import { connectSmtp, type SmtpTestClient } from './smtp-client';
+import { connectSmtp, type SmtpTestClient } from '../smtp/smtp-client';
 
 /** How the sessions that got a slot end in a round: the ways msmtpd lost slots, and then some. */
 export type CloseHow = 'destroy' | 'reset' | 'quit' | 'half-close' | 'idle';

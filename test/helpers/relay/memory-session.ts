@@ -1,6 +1,6 @@
 import { Duplex, PassThrough } from 'node:stream';
-import type { RelayEngine, SessionEndReason } from '../../src-relay/index';
-import { parseTranscript, type ParsedReply } from './replies';
+import type { RelayEngine, SessionEndReason } from '../../../src-relay/index';
+import { parseTranscript, type ParsedReply } from '../smtp/replies';
 
 /**
  * One session of a real engine (handleConnection, the inetd path) over an in-memory stream pair: no socket, so a

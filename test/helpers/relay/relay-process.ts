@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readResidency } from '../../bench/memory';
-import type { RelayEvent, RelayOptions, RelayStats } from '../../src-relay/index';
-import { fixture } from './paths';
+import { readResidency } from '../../../bench/memory';
+import type { RelayEvent, RelayOptions, RelayStats } from '../../../src-relay/index';
+import { fixture } from '../paths';
 import { recordCommand, readRecordings, type RecordBehaviour, type Recording } from './relay-harness';
 
 const childScript = fixture('relay-child.mjs');

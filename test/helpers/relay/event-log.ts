@@ -1,4 +1,4 @@
-import type { RelayEvent } from '../../src-relay/index';
+import type { RelayEvent } from '../../../src-relay/index';
 
 /** Every event an engine (or an outbox) reported, in order, and a bounded wait for the one a test needs. */
 export class EventLog {

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports';
-import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../src-relay/index';
-import { writeMsmtprc, type TestMsmtprc } from './msmtprc';
+import { freePort } from '../ports';
+import { Outbox, createRelay, type OutboxOptions, type RelayEngine, type RelayEvent, type RelayOptions } from '../../../src-relay/index';
+import { writeMsmtprc, type TestMsmtprc } from '../programs/msmtprc';
 import { EventLog } from './event-log';
-import { dataBlock, openToData } from './mail';
-import type { SmtpReply } from './smtp-client';
+import { dataBlock, openToData } from '../smtp/mail';
+import type { SmtpReply } from '../smtp/smtp-client';
 
 /**
  * A relay engine with an outbox and the real msmtp, which sends to 127.0.0.1:providerPort. Nothing needs to listen

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { SinkMail } from './smtp-sink';
-import { waitUntil } from './wait';
+import { waitUntil } from '../wait';
 
 /**
  * A loopback SMTP server whose answers a test scripts: the mail provider that says 451 or 550 at a chosen stage,
