@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Outbox, addAccount, createRelay, type RelayEvent } from '../../../src-relay/index';
 import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
-import { EventLog } from '../../helpers/event-log';
-import { queueIdOf, submitMail } from '../../helpers/outbox-relay';
+import { EventLog } from '../../helpers/relay/event-log';
+import { queueIdOf, submitMail } from '../../helpers/relay/outbox-relay';
 import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
 
 let ca: TestCa;

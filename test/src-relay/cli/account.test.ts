@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
-import { runCli } from '../../helpers/cli-process';
+import { runCli } from '../../helpers/relay/cli-process';
 import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
 
 let ca: TestCa;
