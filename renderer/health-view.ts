@@ -10,6 +10,7 @@ export function renderProblems(box: HTMLElement, problems: readonly HealthProble
     const card = document.createElement('section');
     card.className = 'problem';
     card.dataset.kind = problem.kind;
+    card.dataset.key = problem.kind;
     const title = document.createElement('h3');
     title.textContent = problem.title;
     const detail = document.createElement('p');
@@ -39,6 +40,7 @@ export function renderProblems(box: HTMLElement, problems: readonly HealthProble
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'primary fix';
+      button.dataset.action = 'fix';
       button.textContent = fix.label;
       button.addEventListener('click', () => {
         void busy(button, async () => {

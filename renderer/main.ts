@@ -1,13 +1,11 @@
 import type { RelayStatus, RendererApi } from '../electron/contract/api';
-import { busy, byId, toast } from './dom.js';
+import { announce, busy, byId, guardDisabledButtons, keepFocus, linkDescriptions, mountTabList, toast } from './dom.js';
 import { mountLogsPane } from './logs-pane.js';
 import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
 import { mountOutboxPane } from './outbox-pane.js';
 import { renderProblems } from './health-view.js';
 import { mountTestMail } from './test-mail-view.js';
-
-type PaneName = 'relay' | 'logs' | 'setup' | 'outbox';
 
 /** Boot: take the bridge the preload installed, mount the three panes, follow status and log pushes. */
 async function boot(): Promise<void> {
@@ -17,6 +15,8 @@ async function boot(): Promise<void> {
     return;
   }
 
+  guardDisabledButtons();
+  linkDescriptions();
   const logs = mountLogsPane(api);
   const setup = mountSetupPane(api);
   let relayPane: ReturnType<typeof mountRelayPane> | null = null;
@@ -48,19 +48,16 @@ async function boot(): Promise<void> {
   await setup.refresh();
   await outbox.refresh();
 
-  for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
-    tab.addEventListener('click', () => {
-      selectPane(tab.dataset.pane as PaneName);
-      if (tab.dataset.pane === 'logs') logs.shown();
-      if (tab.dataset.pane === 'outbox') void outbox.refresh();
-    });
-  }
+  mountTabList(document.querySelector<HTMLElement>('[role="tablist"]')!, (tab) => {
+    if (tab.dataset.pane === 'logs') logs.shown();
+    if (tab.dataset.pane === 'outbox') void outbox.refresh();
+  });
   const toggle = byId<HTMLButtonElement>('btn-toggle');
   toggle.addEventListener('click', () => {
     void busy(toggle, async () => {
       const next = await api.setRunning(toggle.dataset.action === 'start');
       showStatus(next);
-      if (next.state === 'error') toast(next.error ?? 'The relay did not start', 'error');
+      if (next.state === 'error') toast(next.error ?? 'The relay did not start', 'error', { announced: false }); // the status says it
     });
   });
   document.body.dataset.ready = 'true';
@@ -68,14 +65,27 @@ async function boot(): Promise<void> {
 
 let showProblems: (box: HTMLElement, problems: NonNullable<RelayStatus['problems']>) => void = () => undefined;
 
-function selectPane(name: PaneName): void {
-  for (const tab of document.querySelectorAll<HTMLButtonElement>('[role="tab"]')) {
-    tab.setAttribute('aria-selected', String(tab.dataset.pane === name));
-  }
-  for (const pane of document.querySelectorAll<HTMLElement>('.pane')) pane.hidden = pane.id !== `pane-${name}`;
+/** What was last said about the status: a push with every mail redraws the card, only a change is announced. */
+let spoken: { line: string; error: string; problems: string } | null = null;
+
+function announceChanges(status: RelayStatus): void {
+  const now = { line: status.words.line, error: status.error ?? '', problems: (status.problems ?? []).map((problem) => problem.title).join('\n') };
+  const before = spoken;
+  spoken = now;
+  if (!before) return; // the window just opened: what it shows is read with the page
+  if (now.line !== before.line) announce(now.line);
+  if (now.error && now.error !== before.error) announce(now.error);
+  const known = new Set(before.problems.split('\n'));
+  for (const title of now.problems.split('\n')) if (title && !known.has(title)) announce(title);
+}
+
+/** The heading of the pane on show: where the focus goes when what it was on disappears. */
+function paneHeading(): HTMLElement | null {
+  return document.querySelector<HTMLElement>('.pane:not([hidden]) h1');
 }
 
 function showStatus(status: RelayStatus): void {
+  announceChanges(status);
   const card = byId('status-card');
   card.dataset.state = status.words.attention ? 'warning' : status.state;
   byId('status-line').textContent = status.words.line;
@@ -91,17 +101,19 @@ function showStatus(status: RelayStatus): void {
   toggle.textContent = status.state === 'running' ? 'Stop relay' : status.state === 'error' ? 'Try again' : 'Start relay';
 
   const notices = byId('notices');
-  notices.replaceChildren();
-  const problems = status.problems ?? [];
-  const explained = problems.some((problem) => problem.kind === 'no-keyring');
-  const messages = [...(status.errorKind === 'keyring' && status.error && !explained ? [status.error] : []), ...status.notices];
-  for (const text of messages) {
-    const notice = document.createElement('p');
-    notice.className = 'notice';
-    notice.textContent = text;
-    notices.append(notice);
-  }
-  showProblems(notices, problems);
+  keepFocus(notices, () => {
+    notices.replaceChildren();
+    const problems = status.problems ?? [];
+    const explained = problems.some((problem) => problem.kind === 'no-keyring');
+    const messages = [...(status.errorKind === 'keyring' && status.error && !explained ? [status.error] : []), ...status.notices];
+    for (const text of messages) {
+      const notice = document.createElement('p');
+      notice.className = 'notice';
+      notice.textContent = text;
+      notices.append(notice);
+    }
+    showProblems(notices, problems);
+  }, paneHeading);
 }
 
 void boot().catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import type { OutboxMail, OutboxView, RendererApi, SentMail } from '../electron/contract/api';
-import { busy, byId, toast } from './dom.js';
+import { busy, byId, keepFocus, setEnabled, toast } from './dom.js';
 
 /** How long the second click of Delete is awaited before the button asks again from the start. */
 const CONFIRM_MS = 5000;
@@ -31,9 +31,12 @@ export function mountOutboxPane(api: RendererApi): { show(view: OutboxView): voi
     const now = Date.now();
     const waiting = view.mails.filter((mail) => mail.state !== 'failed');
     const failed = view.mails.filter((mail) => mail.state === 'failed');
-    waitingList.replaceChildren(...waiting.map((mail) => keptItem(mail, now, confirming === mail.id)));
-    failedList.replaceChildren(...failed.map((mail) => keptItem(mail, now, confirming === mail.id)));
-    sentList.replaceChildren(...view.sent.map((mail) => sentItem(mail)));
+    // A redrawn list keeps the focus on the button it was on, or hands it to the next mail's, or to the list's title.
+    const redraw = (list: HTMLOListElement, items: HTMLLIElement[]) =>
+      keepFocus(list, () => list.replaceChildren(...items), () => byId(`${list.id}-title`));
+    redraw(waitingList, waiting.map((mail) => keptItem(mail, now, confirming === mail.id)));
+    redraw(failedList, failed.map((mail) => keptItem(mail, now, confirming === mail.id)));
+    redraw(sentList, view.sent.map((mail) => sentItem(mail)));
     byId('outbox-waiting-empty').hidden = waiting.length > 0;
     byId('outbox-failed-empty').hidden = failed.length > 0;
     byId('outbox-sent-empty').hidden = view.sent.length > 0;
@@ -51,8 +54,8 @@ export function mountOutboxPane(api: RendererApi): { show(view: OutboxView): voi
     notice.hidden = says === '';
     pause.textContent = view.paused ? 'Resume sending' : 'Pause sending';
     pause.dataset.paused = String(view.paused);
-    pause.disabled = !view.available;
-    retryAll.disabled = !view.available || view.paused || waiting.length === 0;
+    setEnabled(pause, view.available);
+    setEnabled(retryAll, view.available && !view.paused && waiting.length > 0);
     const count = byId('outbox-count');
     count.textContent = String(view.mails.length);
     count.hidden = view.mails.length === 0;
@@ -74,7 +77,7 @@ export function mountOutboxPane(api: RendererApi): { show(view: OutboxView): voi
   pane.addEventListener('click', (event) => {
     const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
     const id = button?.closest<HTMLElement>('[data-id]')?.dataset.id;
-    if (!button || !id) return;
+    if (!button || !id || button.getAttribute('aria-disabled') === 'true') return;
     if (button.dataset.action === 'retry') {
       void busy(button, async () => report(await api.retryOutbox(id)));
       return;
@@ -141,12 +144,12 @@ function keptItem(mail: OutboxMail, now: number, confirming: boolean): HTMLLIEle
   retry.type = 'button';
   retry.dataset.action = 'retry';
   retry.textContent = mail.state === 'failed' ? 'Try again' : 'Retry now';
-  retry.disabled = mail.state === 'sending';
+  setEnabled(retry, mail.state !== 'sending');
   const remove = element('button', confirming ? 'danger' : 'subtle');
   remove.type = 'button';
   remove.dataset.action = 'delete';
   remove.textContent = confirming ? 'Click again to delete it' : 'Delete';
-  remove.disabled = mail.state === 'sending';
+  setEnabled(remove, mail.state !== 'sending');
   actions.append(retry, remove);
   item.append(actions);
   return item;
@@ -163,6 +166,7 @@ function sentItem(mail: SentMail): HTMLLIElement {
 function mailItem(id: string, state: string, subject: string, to: readonly string[], from: string, maySendTwice: boolean): HTMLLIElement {
   const item = element('li', 'mail-item');
   item.dataset.id = id;
+  item.dataset.key = id;
   item.dataset.state = state;
   const head = element('div', 'mail-head');
   const title = element('strong', 'mail-subject');

@@ -1,5 +1,5 @@
 import type { AppSettings, CommandCheck, RendererApi, SaveResult, SettingsField } from '../electron/contract/api';
-import { busy, byId, toast } from './dom.js';
+import { announce, busy, byId, labelOf, setEnabled, toast } from './dom.js';
 
 /**
  * The Relay pane: the settings form, the command Check, and the write-only password controls. `onSaved` runs after
@@ -51,16 +51,20 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
     const current = read();
     const dirty = 'portError' in current || JSON.stringify(current) !== JSON.stringify(saved);
     saveState.textContent = dirty ? 'Unsaved changes' : '';
-    saveButton.disabled = !dirty;
+    setEnabled(saveButton, dirty);
   }
 
+  /** Shows each error under its field (which it describes) and says them all once, each with its field's label. */
   const showErrors = (errors: Partial<Record<SettingsField, string>>) => {
+    const said: string[] = [];
     for (const element of form.querySelectorAll<HTMLElement>('[data-error-for]')) {
       const field = element.dataset.errorFor as SettingsField;
       element.textContent = errors[field] ?? '';
       const input = form.querySelector<HTMLInputElement>(`[name="${field}"]`);
       input?.setAttribute('aria-invalid', errors[field] ? 'true' : 'false');
+      if (errors[field]) said.push(input ? `${labelOf(input)}: ${errors[field]}` : errors[field]);
     }
+    if (said.length > 0) announce(said.join('. '));
   };
 
   form.addEventListener('input', refreshDirty);
@@ -76,14 +80,14 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
       const result: SaveResult = await api.saveSettings(next);
       if (!result.ok) {
         showErrors(result.errors);
-        toast('Some settings need attention', 'error');
+        toast('Some settings need attention', 'error', { announced: false }); // the errors were said
         return;
       }
       showErrors({});
       saved = result.settings;
       fill(saved);
       onSaved();
-      if (result.status.state === 'error') toast(`Saved, but the relay did not start: ${result.status.error}`, 'error');
+      if (result.status.state === 'error') toast(`Saved, but the relay did not start: ${result.status.error}`, 'error', { announced: false }); // the status says why
       else toast(result.status.state === 'running' ? 'Saved; the relay uses the new settings' : 'Saved');
     }).finally(refreshDirty);
   });
@@ -94,7 +98,11 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
 
   const checkButton = byId<HTMLButtonElement>('btn-check');
   checkButton.addEventListener('click', () => {
-    void busy(checkButton, async () => showCheck(await api.checkCommand(command.value)));
+    void busy(checkButton, async () => {
+      const result = await api.checkCommand(command.value);
+      showCheck(result);
+      announce(byId('check-result').querySelector('.check-head')?.textContent ?? '');
+    });
   });
 
   const browseButton = byId<HTMLButtonElement>('btn-browse');
@@ -114,6 +122,8 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
     void busy(setButton, async () => {
       const result = await api.setPassword(password.value);
       passwordError.textContent = result.ok ? '' : result.error;
+      password.setAttribute('aria-invalid', String(!result.ok));
+      if (!result.ok) announce(`${labelOf(password)}: ${result.error}`);
       if (result.ok) {
         password.value = '';
         toast(result.message ?? 'Password saved');
@@ -142,6 +152,7 @@ export function mountRelayPane(api: RendererApi, initial: AppSettings, onSaved: 
       const result = await api.regeneratePassword();
       passwordError.textContent = result.ok ? '' : result.error;
       if (result.ok) toast(result.message ?? 'New password saved');
+      else announce(result.error);
     });
   });
   function resetRegenerate(): void {

@@ -1,5 +1,5 @@
 import type { ClientGuide, ClientSetupView, CopyItem, RendererApi, ThunderbirdProfileView } from '../electron/contract/api';
-import { busy, byId, toast } from './dom.js';
+import { busy, byId, keepFocus, setEnabled, toast } from './dom.js';
 
 /** The Mail client setup pane: the values a mail program needs, Add to Thunderbird, and a guide per program. */
 export function mountSetupPane(api: RendererApi): { refresh(): Promise<void> } {
@@ -56,9 +56,10 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, c
 function showGuides(api: RendererApi, guides: ClientGuide[]): void {
   const box = byId('client-guides');
   const open = new Set([...box.querySelectorAll<HTMLDetailsElement>('details[open]')].map((details) => details.dataset.guide));
-  box.replaceChildren(...guides.map((guide) => {
+  keepFocus(box, () => box.replaceChildren(...guides.map((guide) => {
     const details = element('details');
     details.dataset.guide = guide.id;
+    details.dataset.key = guide.id;
     details.dataset.supported = String(guide.supported);
     details.open = open.has(guide.id);
     details.append(element('summary', guide.supported ? guide.title : `${guide.title}: cannot be used`));
@@ -84,7 +85,7 @@ function showGuides(api: RendererApi, guides: ClientGuide[]): void {
     }
     if (guide.note) details.append(element('p', guide.note, 'hint guide-note'));
     return details;
-  }));
+  })), () => box.closest<HTMLElement>('.card')?.querySelector('h2') ?? null);
 }
 
 /** "Add to Thunderbird": pick a profile, tick the identities that should send through the relay, click. */
@@ -99,6 +100,11 @@ function mountThunderbird(api: RendererApi): { load(): Promise<void> } {
     const profile = profiles.find((candidate) => candidate.dir === select.value);
     byId('tb-running').hidden = !profile?.running;
     const fieldset = byId('tb-identities');
+    keepFocus(fieldset, () => fillIdentities(fieldset, profile), () => select);
+    setEnabled(add, Boolean(profile));
+  };
+
+  const fillIdentities = (fieldset: HTMLElement, profile: ThunderbirdProfileView | undefined) => {
     fieldset.replaceChildren(element('legend', 'Send through the relay from'));
     for (const identity of profile?.identities ?? []) {
       const label = element('label', undefined, 'checkbox');
@@ -106,12 +112,12 @@ function mountThunderbird(api: RendererApi): { load(): Promise<void> } {
       box.type = 'checkbox';
       box.value = identity.key;
       box.checked = identity.usesRelay;
+      label.dataset.key = identity.key;
       label.append(box, document.createTextNode(identity.name ? `${identity.name} <${identity.email}>` : identity.email || identity.key));
       fieldset.append(label);
     }
     if (profile?.problem) fieldset.append(element('p', profile.problem, 'hint'));
     else if (profile && profile.identities.length === 0) fieldset.append(element('p', 'This profile has no mail account yet: the server is added, and you can pick it for an account later.', 'hint'));
-    add.disabled = !profile;
   };
 
   const load = async () => {
@@ -137,7 +143,7 @@ function mountThunderbird(api: RendererApi): { load(): Promise<void> } {
       const identities = [...byId('tb-identities').querySelectorAll<HTMLInputElement>('input[type="checkbox"]:checked')].map((box) => box.value);
       const outcome = await api.addToThunderbird({ profileDir: select.value, identities });
       result.dataset.ok = String(outcome.ok);
-      result.textContent = outcome.ok ? outcome.message ?? 'Done' : outcome.error;
+      result.textContent = outcome.ok ? outcome.message ?? 'Done' : outcome.error; // said by the toast
       if (outcome.ok) toast(outcome.message ?? 'Added to Thunderbird');
       else toast(outcome.error, 'error');
       await load();

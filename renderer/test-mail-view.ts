@@ -1,5 +1,5 @@
 import type { RendererApi, TestMailResult } from '../electron/contract/api';
-import { busy, byId } from './dom.js';
+import { announce, busy, byId } from './dom.js';
 
 /** "Send a test mail" in the Relay pane: the address (msmtp's default From to start with) and the result. */
 export function mountTestMail(api: RendererApi): void {
@@ -13,7 +13,11 @@ export function mountTestMail(api: RendererApi): void {
     box.hidden = false;
     box.dataset.ok = 'pending';
     box.replaceChildren(line('check-head', 'Sending…'));
-    void busy(button, async () => show(await api.sendTestMail(to.value.trim())));
+    void busy(button, async () => {
+      const result = await api.sendTestMail(to.value.trim());
+      show(result);
+      announce(byId('test-mail-result').querySelector('.check-head')?.textContent ?? result.headline);
+    });
   });
   to.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') {

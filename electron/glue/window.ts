@@ -1,5 +1,6 @@
 import { BrowserWindow, Menu, type WebContents } from 'electron';
 import { UI_PAGE } from '../desktop/ui-files';
+import { appMenuTemplate, nextZoomLevel } from '../desktop/zoom';
 
 export interface WindowOptions {
   preload: string;
@@ -42,7 +43,11 @@ export function createSettingsWindow(options: WindowOptions): BrowserWindow {
       spellcheck: false,
     },
   });
-  if (process.platform !== 'darwin') window.removeMenu();
+  // Hidden, not removed: the zoom roles of the application menu keep their accelerators (desktop/zoom.ts).
+  if (process.platform !== 'darwin') window.setMenuBarVisibility(false);
+  window.webContents.on('zoom-changed', (_event, direction) => {
+    window.webContents.setZoomLevel(nextZoomLevel(window.webContents.getZoomLevel(), direction));
+  });
   // lockDown() reaches this window's contents through main.ts's 'web-contents-created', like every other one.
   window.on('close', (event) => {
     const action = options.closeAction();
@@ -56,13 +61,9 @@ export function createSettingsWindow(options: WindowOptions): BrowserWindow {
   return window;
 }
 
-/** macOS needs an application menu for Cmd+C/V/X in text fields; elsewhere the window has no menu bar. */
+/** The application menu: zoom (Ctrl+Plus/Minus/0) everywhere, and Cmd+C/V/X in text fields on macOS (desktop/zoom.ts). */
 export function installAppMenu(): void {
-  if (process.platform === 'darwin') {
-    Menu.setApplicationMenu(Menu.buildFromTemplate([{ role: 'appMenu' }, { role: 'editMenu' }, { role: 'windowMenu' }]));
-  } else {
-    Menu.setApplicationMenu(null);
-  }
+  Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate(process.platform)));
 }
 
 /**
