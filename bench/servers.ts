@@ -7,7 +7,7 @@ import { startTracked, stopTracked } from './processes';
 
 export const MSMTPD = '/usr/bin/msmtpd';
 const outDir = join(__dirname, '..');
-const relayCli = join(outDir, 'src-relay', 'cli.js');
+const relayCli = join(outDir, 'src-relay', 'cli', 'main.js');
 const relayServer = join(__dirname, 'relay-server.js');
 
 /** A server under test, started fresh for each measurement and stopped (with its whole process group) after. */
@@ -37,7 +37,8 @@ async function started(child: ChildProcess, port: number, mailHandlerPids: () =>
   child.stdout?.resume();
   try {
     await Promise.race([
-      waitForSmtp(port),
+      // A relay that takes a desktop-sized heap first needs a few seconds more on a busy machine.
+      waitForSmtp(port, 60_000),
       new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.trim()}`)))),
     ]);
   } catch (error) {
@@ -50,7 +51,7 @@ async function started(child: ChildProcess, port: number, mailHandlerPids: () =>
 /** Debian's msmtpd; it runs the command through /bin/sh -c, so the command is given as one string. */
 export const msmtpd: ServerKind = {
   name: 'msmtpd',
-  description: `${MSMTPD} --interface=127.0.0.1 --port=P --command='<drain.sh> -f %F --'`,
+  description: `${MSMTPD} --interface=127.0.0.1 --port=P --command='<command> -f %F --'`,
   async start(commandArgv) {
     const port = await freePort();
     const child = startTracked(MSMTPD, ['--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`]);
@@ -60,21 +61,22 @@ export const msmtpd: ServerKind = {
 
 /**
  * msmtp-relay in its own Node process: the real CLI when it exists and the engine's default spawner is wanted,
- * else bench/relay-server.ts (createRelay with a chosen spawner).
+ * else bench/relay-server.ts (createRelay with a chosen spawner, and with `ballastMib` MiB of heap taken first,
+ * to be the size of the desktop app's main process).
  */
-export function msmtpRelay(spawner: string, cliArgs: readonly string[] = []): ServerKind {
-  const useCli = spawner === 'default' && existsSync(relayCli);
+export function msmtpRelay(spawner: string, cliArgs: readonly string[] = [], ballastMib = 0): ServerKind {
+  const useCli = spawner === 'default' && ballastMib === 0 && existsSync(relayCli);
   if (cliArgs.length > 0 && !useCli) throw new Error('msmtp-relay options need the CLI (the default spawner)');
   return {
     name: 'msmtp-relay',
     description: useCli
-      ? `node out/src-relay/cli.js --interface=127.0.0.1 --port=P --command='<drain.sh> -f %F --'`
-      : `node out/bench/relay-server.js (createRelay, spawner '${spawner}')`,
+      ? `node out/src-relay/cli/main.js --interface=127.0.0.1 --port=P --command='<command> -f %F --'`
+      : `node out/bench/relay-server.js${ballastMib > 0 ? ` --ballast-mib=${ballastMib}` : ''} (createRelay, spawner '${spawner}')`,
     async start(commandArgv) {
       const port = await freePort();
       const args = useCli
         ? [relayCli, '--interface=127.0.0.1', `--port=${port}`, `--command=${commandLine(commandArgv)}`, ...cliArgs]
-        : [relayServer, String(port), spawner, ...commandArgv];
+        : [relayServer, ...(ballastMib > 0 ? [`--ballast-mib=${ballastMib}`] : []), String(port), spawner, ...commandArgv];
       const child = startTracked(process.execPath, args);
       return started(child, port, () => (child.pid ? [child.pid] : []));
     },

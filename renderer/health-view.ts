@@ -5,7 +5,10 @@ import { busy, toast } from './dom.js';
  * The health problems at the top of the window: what is wrong on this machine, the steps, a sample file when one
  * helps, and the one-click fix. `onFixed` runs after a fix worked (a new port changes the setup pane).
  */
-export function renderProblems(box: HTMLElement, problems: readonly HealthProblem[], api: RendererApi, onFixed: () => void): void {
+export function renderProblems(
+  box: HTMLElement, problems: readonly HealthProblem[], api: RendererApi, onFixed: () => void,
+  onOpen: (opens: NonNullable<HealthProblem['opens']>) => void = () => undefined,
+): void {
   for (const problem of problems) {
     const card = document.createElement('section');
     card.className = 'problem';
@@ -27,19 +30,32 @@ export function renderProblems(box: HTMLElement, problems: readonly HealthProble
       }
       card.append(steps);
     }
-    if (problem.sample) {
+    if (problem.sample && !problem.opens) {
       const sample = document.createElement('pre');
       sample.className = 'sample';
       sample.textContent = problem.sample;
       card.append(sample);
     }
+    const opens = problem.opens;
     const fix = problem.fix;
-    if (fix) {
+    if (fix || opens) {
       const row = document.createElement('div');
       row.className = 'row';
+      card.append(row);
+      if (opens) {
+        const open = document.createElement('button');
+        open.type = 'button';
+        open.className = 'primary opens';
+        open.textContent = opens.label;
+        open.addEventListener('click', () => onOpen(opens));
+        row.append(open);
+      }
+    }
+    if (fix) {
+      const row = card.querySelector<HTMLElement>('.row')!;
       const button = document.createElement('button');
       button.type = 'button';
-      button.className = 'primary fix';
+      button.className = opens ? 'fix' : 'primary fix';
       button.dataset.action = 'fix';
       button.textContent = fix.label;
       button.addEventListener('click', () => {
@@ -55,7 +71,6 @@ export function renderProblems(box: HTMLElement, problems: readonly HealthProble
         });
       });
       row.append(button);
-      card.append(row);
     }
     box.append(card);
   }

@@ -5,6 +5,7 @@ import { mountRelayPane } from './relay-pane.js';
 import { mountSetupPane } from './setup-pane.js';
 import { mountOutboxPane } from './outbox-pane.js';
 import { renderProblems } from './health-view.js';
+import { mountAccountsPane } from './accounts-pane.js';
 import { mountTestMail } from './test-mail-view.js';
 
 /** Boot: take the bridge the preload installed, mount the three panes, follow status and log pushes. */
@@ -20,9 +21,18 @@ async function boot(): Promise<void> {
   const logs = mountLogsPane(api);
   const setup = mountSetupPane(api);
   let relayPane: ReturnType<typeof mountRelayPane> | null = null;
+  let tabs: ReturnType<typeof mountTabList> | null = null;
+  const accounts = mountAccountsPane(api);
   showProblems = (box, problems) => renderProblems(box, problems, api, () => {
     void setup.refresh();
+    void accounts.refresh();
     void api.getSettings().then((fixed) => relayPane?.show(fixed));
+  }, (opens) => {
+    tabs?.select(byId('tab-accounts'));
+    void accounts.refresh().then(() => {
+      if (opens.form === 'add') accounts.add(opens.address);
+      else if (opens.address) accounts.fix(opens.address);
+    });
   });
   const outbox = mountOutboxPane(api);
   api.onOutbox((view) => outbox.show(view));
@@ -30,8 +40,15 @@ async function boot(): Promise<void> {
   api.onLog((entry) => logs.add(entry));
   // Status pushes come with every mail; the client setup changes only with where the relay listens (or a save).
   let listening = '';
+  // The accounts that need attention arrive as health problems (so do msmtp's own): the Accounts pane follows them.
+  let troubled = '';
   api.onStatus((status) => {
     showStatus(status);
+    const trouble = JSON.stringify((status.problems ?? []).filter((problem) => problem.kind === 'account-attention' || problem.kind.startsWith('msmtp-')));
+    if (trouble !== troubled) {
+      troubled = trouble;
+      void accounts.refresh();
+    }
     const now = `${status.state} ${status.host} ${status.port}`;
     if (now !== listening) {
       listening = now;
@@ -47,10 +64,12 @@ async function boot(): Promise<void> {
   showStatus(status);
   await setup.refresh();
   await outbox.refresh();
+  await accounts.refresh();
 
-  mountTabList(document.querySelector<HTMLElement>('[role="tablist"]')!, (tab) => {
+  tabs = mountTabList(document.querySelector<HTMLElement>('[role="tablist"]')!, (tab) => {
     if (tab.dataset.pane === 'logs') logs.shown();
     if (tab.dataset.pane === 'outbox') void outbox.refresh();
+    if (tab.dataset.pane === 'accounts') void accounts.refresh();
   });
   const toggle = byId<HTMLButtonElement>('btn-toggle');
   toggle.addEventListener('click', () => {

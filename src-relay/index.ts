@@ -42,3 +42,7 @@ export { parseMsmtprc } from './accounts/msmtprc-parse';
 export { runMsmtp } from './accounts/msmtp-run';
 export type { MsmtpRun, MsmtpRunOptions } from './accounts/msmtp-run';
 export type { MsmtprcModel, MsmtprcAccount } from './accounts/msmtprc-parse';
+export { lookupAccount } from './accounts/lookup-entry';
+export { AddressError } from './accounts/mail-address';
+export type { LookupSeams } from './accounts/lookup';
+export type { LookupResult, LookupFound, LookupNotFound, LookupSource } from './accounts/lookup-result';

@@ -242,6 +242,21 @@ export interface RendererApi {
   thunderbirdProfiles(): Promise<ThunderbirdProfileView[]>;
   /** "Add to Thunderbird": adds or updates the relay's outgoing server in one profile. */
   addToThunderbird(request: ThunderbirdRequest): Promise<ActionResult>;
+  /** Every account msmtp reads, in msmtp's order, with the senders that match none of them. */
+  listAccounts(): Promise<AccountsView>;
+  /** Finds an address's outgoing server (nothing is logged in to, nothing written). */
+  lookupAccount(address: string): Promise<AccountLookupView>;
+  /**
+   * "Verify and save": logs in with the password, then writes the account to msmtp's file and the password to the
+   * key ring msmtp reads. The password travels this one way only: nothing ever sends it back to the window.
+   */
+  saveAccount(request: AccountRequest, password: string): Promise<AccountSaveResult>;
+  /** Removes an account the app wrote (hand-written ones are never touched). */
+  removeAccount(address: string): Promise<ActionResult>;
+  /** Opens the provider's page from the app's own provider table, for an address looked up before. */
+  openAccountPage(address: string, page: AccountPage): Promise<ActionResult>;
+  /** Native file picker for a certificate msmtp should trust; the chosen path or null. */
+  chooseTrustFile(): Promise<string | null>;
   onLog(listener: (entry: LogEntry) => void): () => void;
   onStatus(listener: (status: RelayStatus) => void): () => void;
 }
@@ -263,7 +278,7 @@ export type MainApi = Pick<RendererApi, Invokable>;
 /** A problem on this machine that keeps mail from flowing, named with its cause and what fixes it. */
 export type HealthKind =
   | 'port-in-use' | 'no-keyring' | 'msmtp-missing' | 'msmtp-no-config' | 'msmtp-no-account' | 'msmtp-permissions'
-  | 'msmtp-config' | 'no-tray';
+  | 'msmtp-config' | 'no-tray' | 'account-attention';
 
 /** A one-click fix the window may ask for; the main process decides the details (which file, which port is free). */
 export type HealthFix =
@@ -282,6 +297,8 @@ export interface HealthProblem {
   /** A sample file to start from (an msmtp configuration). */
   sample?: string;
   fix?: HealthFix & { label: string };
+  /** A place in the window that fixes it (the window opens it itself; nothing goes to the main process). */
+  opens?: { pane: 'accounts'; form?: 'add'; address?: string; label: string };
 }
 
 export interface TestMailResult {
@@ -306,3 +323,109 @@ export interface TestMailResult {
   /** The test mail reached the relay over STARTTLS, with the relay's certificate verified. */
   encrypted?: boolean;
 }
+
+export type AccountTls = 'tls' | 'starttls';
+
+/** Where msmtp gets an account's password from. */
+export type AccountPasswordPlace = 'file' | 'passwordeval' | 'keyring' | 'missing' | 'not-needed' | 'unknown';
+
+/** One account as msmtp reads it. Values come from the user's file: show them as text, never as markup. */
+export interface AccountView {
+  name: string;
+  /** The file it is in (~ for the home folder). */
+  file: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  tls?: AccountTls;
+  tlsTrustFile?: string;
+  tlsFingerprint?: string;
+  /** The From addresses (or patterns) msmtp picks this account for. */
+  from: string[];
+  /** msmtp's default account: it sends every From address no account names. */
+  isDefault: boolean;
+  /** Written by the app: it can be edited, verified again and removed. Hand-written ones are shown read-only. */
+  appWritten: boolean;
+  password: AccountPasswordPlace;
+  /** "msmtp finds its password in the key ring", "No password: msmtp will fail to log in"... */
+  passwordWords: string;
+  /** Why it needs attention (the provider refused the login, no password), when it does. */
+  attention?: string;
+}
+
+/** A From address the user sends with that no account matches: msmtp sends it through the default account. */
+export interface SenderWarning {
+  address: string;
+  /** "Thunderbird (default-esr)", "the test mail". */
+  where: string;
+}
+
+export interface AccountsView {
+  /** The file msmtp reads (~ for the home folder). */
+  file: string;
+  accounts: AccountView[];
+  /** Why msmtp would refuse the file, when the app sees it. */
+  problem?: string;
+  /** The account msmtp sends unmatched senders through, when there is one. */
+  defaultAccount?: string;
+  unmatched: SenderWarning[];
+}
+
+export type AccountSource = 'bundled' | 'autoconfig' | 'well-known' | 'ispdb' | 'mx' | 'srv' | 'probe';
+
+export interface AccountSettingsView {
+  address: string;
+  host: string;
+  port: number;
+  tls: AccountTls;
+  user: string;
+}
+
+export type AccountLookupView =
+  | {
+    found: true;
+    settings: AccountSettingsView;
+    source: AccountSource;
+    /** Where they came from, in words: "msmtp Relay's provider table (Gmail)". */
+    sourceWords: string;
+    providerName?: string;
+    /** Learnt from unauthenticated DNS, a guess or another host: shown and confirmed before the password goes there. */
+    needsConfirmation: boolean;
+    confirmReason?: string;
+    /** openAccountPage(address, 'app-password') opens the provider's app-password page. */
+    appPasswordPage: boolean;
+    /** Outlook.com and Hotmail: passwords are refused, msmtp Relay cannot sign in. */
+    passwordNeverWorks: boolean;
+    enableAccessFirst?: string;
+    /** openAccountPage(address, 'enable-access') opens where to switch it on. */
+    enableAccessPage: boolean;
+    /** A trust file or fingerprint is needed (Proton Mail Bridge). */
+    needsTrust: boolean;
+    notes: string[];
+    warnings: string[];
+  }
+  | { found: false; tried: string[]; warnings: string[]; error?: string };
+
+/** What "Verify and save" sends, besides the password. */
+export interface AccountRequest extends AccountSettingsView {
+  tlsTrustFile?: string;
+  tlsFingerprint?: string;
+  /** The user confirmed settings that needed it (needsConfirmation). */
+  confirmed: boolean;
+}
+
+export type AccountSaveStage = 'settings' | 'confirm' | 'file' | 'login' | 'keyring' | 'msmtp';
+
+export type AccountSaveResult =
+  | { ok: true; account: string; message: string }
+  | {
+    ok: false;
+    stage: AccountSaveStage;
+    /** The login's named cause ('wrong-password', 'app-password-required', 'certificate-not-trusted'...). */
+    cause?: string;
+    message: string;
+    /** The provider's own reply line, when it refused. */
+    serverReply?: string;
+  };
+
+export type AccountPage = 'app-password' | 'enable-access';

@@ -1,5 +1,9 @@
 import { homedir } from 'node:os';
 import type {
+  AccountLookupView, AccountPage, AccountRequest, AccountSaveResult, AccountsView, SenderWarning,
+} from '../contract/api';
+import { AccountsService, type AccountsDeps } from '../accounts/accounts-service';
+import type {
   ActionResult, AppSettings, ClientGuide, ClientSetupView, GuideId, CommandCheck, CopyItem, HealthFix, LogEntry, MainApi, RelayStatus,
   SaveResult, TestMailResult, ThunderbirdProfileView, ThunderbirdRequest,
 } from '../contract/api';
@@ -39,6 +43,12 @@ export interface AppCommandsDeps {
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
   /** Where to look for Thunderbird profiles; this user's home and %APPDATA% by default. */
   thunderbird?: ThunderbirdPlaces;
+  /** Opens an https page in the user's browser (shell.openExternal); without it provider pages are not opened. */
+  openExternal?: (url: string) => Promise<void>;
+  /** Native file picker for a certificate to trust (Proton Mail Bridge's). */
+  chooseTrustFile?: () => Promise<string | null>;
+  /** The Accounts pane's engine seams and the attention hook (AccountsDeps). */
+  accounts?: Pick<AccountsDeps, 'seams' | 'lookupSeams' | 'home' | 'onAttention'>;
 }
 
 /**
@@ -46,7 +56,24 @@ export interface AppCommandsDeps {
  * validating the input, the tray calls a few of them too.
  */
 export class AppCommands implements MainApi {
-  constructor(private readonly deps: AppCommandsDeps) {}
+  /** msmtp's accounts: the Accounts pane, and the accounts the relay could not log in with. */
+  readonly accounts: AccountsService;
+
+  constructor(private readonly deps: AppCommandsDeps) {
+    const app = deps.app;
+    this.accounts = new AccountsService({
+      ...deps.accounts,
+      host: {
+        log: (level, message) => app.log.app(level, message),
+        setProblems: (source, problems) => app.status.setProblems(source, problems),
+        retryOutbox: async () => (await app.outbox?.retry(null)) ?? 0,
+        onEvent: (listener) => app.relay.onEvent(listener),
+      },
+      senders: () => this.knownSenders(),
+      openExternal: deps.openExternal ?? (() => Promise.reject(new Error('no browser here'))),
+      chooseTrustFile: deps.chooseTrustFile ?? (() => Promise.resolve(null)),
+    });
+  }
 
   current(): AppSettings {
     return this.deps.app.settings.current();
@@ -258,6 +285,44 @@ export class AppCommands implements MainApi {
     const result = await addRelayToListedProfile(this.thunderbirdPlaces(), request, server);
     if (result.ok) this.deps.app.log.app('info', result.logLine);
     return result.ok ? { ok: true, message: result.message } : result;
+  }
+
+  async listAccounts(): Promise<AccountsView> {
+    return this.accounts.list();
+  }
+
+  async lookupAccount(address: string): Promise<AccountLookupView> {
+    return this.accounts.lookup(address);
+  }
+
+  async saveAccount(request: AccountRequest, password: string): Promise<AccountSaveResult> {
+    const result = await this.accounts.save(request, password);
+    if (result.ok) void this.deps.health?.checkMsmtp();
+    return result;
+  }
+
+  async removeAccount(address: string): Promise<ActionResult> {
+    const result = await this.accounts.remove(address);
+    if (result.ok) void this.deps.health?.checkMsmtp();
+    return result;
+  }
+
+  async openAccountPage(address: string, page: AccountPage): Promise<ActionResult> {
+    return this.accounts.openPage(address, page);
+  }
+
+  async chooseTrustFile(): Promise<string | null> {
+    return this.accounts.chooseTrustFile();
+  }
+
+  /** The From addresses the user sends with: Thunderbird identities sending through the relay, and the test mail's. */
+  private async knownSenders(): Promise<SenderWarning[]> {
+    const profiles = await this.thunderbirdProfiles().catch(() => []);
+    const identities = profiles.flatMap((profile) => profile.identities
+      .filter((identity) => identity.usesRelay)
+      .map((identity) => ({ address: identity.email, where: `Thunderbird (${profile.name})` })));
+    const test = (await this.testMailDefaults()).from ?? `${this.settings.user}@localhost`;
+    return [...identities, { address: test, where: 'the test mail' }];
   }
 
   private thunderbirdPlaces(): ThunderbirdPlaces {

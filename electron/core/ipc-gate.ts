@@ -1,9 +1,9 @@
 import type { AppSettings, CopyItem, GuideId, HealthFix, Invokable, MainApi, ThunderbirdRequest } from '../contract/api';
+import { accountAddress, accountPage, accountRequest, accountPassword } from './ipc-accounts';
 
-/** The renderer asked for something it may not: wrong sender, unknown method, or input of the wrong shape. */
-export class IpcRejected extends Error {
-  override name = 'IpcRejected';
-}
+import { IpcRejected } from './ipc-rejected';
+
+export { IpcRejected };
 
 const MAX_TEXT = 4096;
 /** A kept mail's id, as the outbox makes them. */
@@ -154,6 +154,18 @@ export const validators: Validators = {
   },
   thunderbirdProfiles: none,
   addToThunderbird: (args) => [thunderbirdRequest(one(args))],
+  listAccounts: none,
+  lookupAccount: (args) => [accountAddress(one(args))],
+  saveAccount: (args) => {
+    if (args.length !== 2) throw new IpcRejected(`expected 2 arguments, got ${args.length}`);
+    return [accountRequest(args[0]), accountPassword(args[1])];
+  },
+  removeAccount: (args) => [accountAddress(one(args))],
+  openAccountPage: (args) => {
+    if (args.length !== 2) throw new IpcRejected(`expected 2 arguments, got ${args.length}`);
+    return [accountAddress(args[0]), accountPage(args[1])];
+  },
+  chooseTrustFile: none,
 };
 
 /** Exactly one of the fixes in api.ts's HealthFix, with nothing else in it. */

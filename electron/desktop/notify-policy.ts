@@ -66,6 +66,19 @@ export class NotifyPolicy {
     return this.onMail({ outcome: 'failed', to: mail.to, reply: `Given up after ${tries}: ${mail.reason}` });
   }
 
+  /**
+   * An msmtp account could not log in and its mail is kept: told once per account (the caller calls this only when
+   * the account was not marked yet), even while the window has the focus, since the pane it shows may be another.
+   */
+  onAccountAttention(trouble: { account: string; kind: 'login-refused' | 'no-password' }): Notice | null {
+    if (!this.options.enabled()) return null;
+    const why = trouble.kind === 'login-refused' ? 'the provider refused the login' : 'msmtp found no password for it';
+    return {
+      title: `The mail account ${truncate(trouble.account, 60)} needs attention`,
+      body: `Its mail is kept in the outbox: ${why}. Open Accounts to verify it again.`,
+    };
+  }
+
   private wanted(): boolean {
     return this.options.enabled() && !(this.options.windowFocused?.() ?? false);
   }

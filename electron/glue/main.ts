@@ -43,6 +43,8 @@ let trayWatch: TrayWatch | null = null;
 let core: AppCore | null = null;
 let controller: AppCommands | null = null;
 let health: HealthMonitor | null = null;
+/** Set by watchNotifications: the one notice when an msmtp account needs attention. */
+let accountNotice: ((trouble: { account: string; kind: 'login-refused' | 'no-password' }) => void) | null = null;
 
 // Past the engine's stop grace (10 s): the stop has its time, but a hung one cannot hold up a logout for long.
 const STOP_LIMIT_MS = 15_000;
@@ -164,6 +166,14 @@ async function boot(): Promise<void> {
       const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
       return result.canceled ? null : result.filePaths[0] ?? null;
     },
+    chooseTrustFile: async () => {
+      const options = { title: 'Choose the certificate msmtp should trust (e.g. the one Proton Mail Bridge exported)', properties: ['openFile' as const] };
+      const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+      return result.canceled ? null : result.filePaths[0] ?? null;
+    },
+    // Only https pages of the app's own provider table reach here (accounts/lookup-view.ts providerPages).
+    openExternal: (url) => shell.openExternal(url),
+    accounts: { onAttention: (trouble) => accountNotice?.(trouble) },
   });
   registerIpc(controller, UI_PAGE, (contents) => window !== null && contents === window.webContents);
   health.watch();
@@ -316,4 +326,5 @@ function watchNotifications(core: AppCore): void {
     if (event.type === 'mail') show(policy.onMail(event));
   });
   core.outbox?.onGaveUp((mail) => show(policy.onGaveUp(mail)));
+  accountNotice = (trouble) => show(policy.onAccountAttention(trouble));
 }

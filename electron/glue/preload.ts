@@ -46,6 +46,12 @@ const api: RendererApi = {
   copySnippet: invoke('copySnippet'),
   thunderbirdProfiles: invoke('thunderbirdProfiles'),
   addToThunderbird: invoke('addToThunderbird'),
+  listAccounts: invoke('listAccounts'),
+  lookupAccount: invoke('lookupAccount'),
+  saveAccount: invoke('saveAccount'),
+  removeAccount: invoke('removeAccount'),
+  openAccountPage: invoke('openAccountPage'),
+  chooseTrustFile: invoke('chooseTrustFile'),
   onLog: (listener) => subscribe('log', listener),
   onStatus: (listener) => subscribe('status', listener),
 };

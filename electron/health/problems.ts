@@ -138,27 +138,6 @@ export function msmtpMissingProblem(program: string, platform: NodeJS.Platform, 
   };
 }
 
-/** A configuration to start from; msmtp refuses it unless only the owner can read it (it may hold secrets). */
-export function sampleMsmtpConfig(file: string): string {
-  return [
-    `# ${file} — then: chmod 600 ${shellPath(file)}`,
-    'defaults',
-    'auth           on',
-    'tls            on',
-    'tls_trust_file system',
-    '',
-    'account        personal',
-    'host           smtp.example.org',
-    'port           587',
-    'from           you@example.org',
-    'user           you@example.org',
-    'passwordeval   "secret-tool lookup host smtp.example.org user you@example.org"',
-    '',
-    'account default : personal',
-    '',
-  ].join('\n');
-}
-
 /** A problem from `msmtp --pretend`, or null when msmtp accepted its configuration. `userFile` is where a new one goes. */
 export function msmtpConfigProblem(probe: MsmtpProbe, userFile: string): HealthProblem | null {
   if (probe.ok || !probe.problem) return null;
@@ -169,18 +148,18 @@ export function msmtpConfigProblem(probe: MsmtpProbe, userFile: string): HealthP
       return {
         kind: 'msmtp-no-config',
         title: 'msmtp has no configuration file',
-        detail: `msmtp said: "${said}". Create ${userFile} with your mail account (start from the sample), then check again.`,
-        steps: [`Create ${userFile}`, `chmod 600 ${shellPath(userFile)}`, `Test it: echo test | msmtp you@example.org`],
-        sample: sampleMsmtpConfig(userFile),
+        detail: `msmtp said: "${said}". Add your mail account: msmtp Relay finds its server, checks the password with your provider and writes ${userFile} for msmtp.`,
+        steps: [],
+        opens: { pane: 'accounts', form: 'add', label: 'Add an account' },
         fix: recheck,
       };
     case 'no-account':
       return {
         kind: 'msmtp-no-account',
         title: `msmtp's configuration ${probe.problemFile} defines no account to send with`,
-        detail: `msmtp said: "${said}". Add an account (and "account default : NAME") to ${probe.problemFile}.`,
-        steps: [`Edit ${probe.problemFile}`],
-        sample: sampleMsmtpConfig(probe.problemFile ?? userFile),
+        detail: `msmtp said: "${said}". Add your mail account: msmtp Relay finds its server, checks the password with your provider and adds it to ${probe.problemFile}.`,
+        steps: [],
+        opens: { pane: 'accounts', form: 'add', label: 'Add an account' },
         fix: recheck,
       };
     case 'permissions': {

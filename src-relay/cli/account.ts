@@ -47,7 +47,8 @@ export interface AccountToolIo {
   readonly seams?: AccountSeams;
 }
 
-export async function runAccountTool(tool: AccountTool, io: AccountToolIo): Promise<number> {
+/** --lookup-account is not among these: it changes nothing (lookup.ts). */
+export async function runAccountTool(tool: Exclude<AccountTool, { kind: 'lookup' }>, io: AccountToolIo): Promise<number> {
   if (tool.kind === 'list') return listTool(io);
   if (tool.kind === 'remove') {
     const removed = await removeAccount(tool.address, io.seams);

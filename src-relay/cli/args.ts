@@ -40,6 +40,11 @@ export type AccountTool =
     kind: 'add'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
     trustFile?: string; fingerprint?: string;
   }
+  | {
+    /** --lookup-account: find and print the settings; the --account-* values replace what is found. */
+    kind: 'lookup'; address: string; host?: string; port?: number; tls?: 'tls' | 'starttls'; user?: string;
+    trustFile?: string; fingerprint?: string;
+  }
   | { kind: 'remove'; address: string }
   | { kind: 'list' };
 
@@ -81,6 +86,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { name: 'account-tls-trust-file', takesValue: true, value: 'file', text: "a CA file to trust instead of the system's (e.g. Proton Bridge's certificate)" },
   { name: 'account-tls-fingerprint', takesValue: true, value: 'sha256', text: "pin the server certificate's SHA-256 fingerprint instead" },
   { name: 'remove-account', takesValue: true, value: 'address', text: "remove the account the app wrote for this address, and its key ring item, and exit" },
+  { name: 'lookup-account', takesValue: true, value: 'address', text: "find the address's outgoing server, print the settings an account would get (--account-* replace them), and exit; never logs in" },
   { name: 'list-accounts', takesValue: false, text: "list the accounts msmtp reads, in its order, and where each password comes from, and exit" },
 ];
 
@@ -137,14 +143,17 @@ export function parseCliArgs(args: readonly string[]): CliConfig {
 const ACCOUNT_SETTINGS = ['account-host', 'account-port', 'account-tls', 'account-user', 'account-tls-trust-file', 'account-tls-fingerprint'];
 
 function parseAccountTool(given: ReadonlyMap<string, string>): AccountTool | undefined {
-  const chosen = ['add-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
-  if (chosen.length > 1) throw new UsageError('--add-account, --remove-account and --list-accounts cannot be combined');
+  const chosen = ['add-account', 'lookup-account', 'remove-account', 'list-accounts'].filter((name) => given.has(name));
+  if (chosen.length > 1) throw new UsageError(`--${chosen[0]} and --${chosen[1]} cannot be combined`);
   const settings = ACCOUNT_SETTINGS.filter((name) => given.has(name));
-  if (chosen[0] !== 'add-account' && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
+  const withSettings = chosen[0] === 'add-account' || chosen[0] === 'lookup-account';
+  if (!withSettings && settings.length > 0) throw new UsageError(`--${settings[0]} needs --add-account=ADDRESS`);
   if (chosen[0] === 'list-accounts') return { kind: 'list' };
   if (chosen[0] === 'remove-account') return { kind: 'remove', address: given.get('remove-account')! };
-  if (chosen[0] !== 'add-account') return undefined;
-  const tool: AccountTool = { kind: 'add', address: given.get('add-account')! };
+  if (!withSettings) return undefined;
+  const tool: AccountTool = chosen[0] === 'add-account'
+    ? { kind: 'add', address: given.get('add-account')! }
+    : { kind: 'lookup', address: given.get('lookup-account')! };
   const tls = given.get('account-tls');
   if (tls !== undefined && tls !== 'tls' && tls !== 'starttls') throw new UsageError(`invalid --account-tls '${tls}' (tls or starttls)`);
   const port = given.get('account-port');
@@ -250,6 +259,8 @@ export function helpText(program: string): string {
     'the key ring cannot be used, 73 when msmtp\'s file cannot be changed, 74 when nothing answers on that port,',
     '75 when the server deferred the login, 76 for a TLS problem (wrong mode for the port, untrusted certificate),',
     '78 when msmtp would not use the written account (the change is undone). See docs/accounts.md.',
+    '--lookup-account exits 0 when settings were found (or given with --account-host), 69 when none were found,',
+    '64 when the address is not one or an option is wrong; it never logs in and writes nothing.',
   ].join('\n');
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, parseCliArgs, type CliConfig } from './args';
 import { runAccountTool } from './account';
+import { runLookup } from './lookup';
 import { runQueueTool } from './queue';
 import { runDaemon, runInetd } from './run';
 import { prepareStartup, StartupError } from './startup';
@@ -30,7 +31,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       // The account tools follow sysexits.h (EX_USAGE); the relay keeps msmtpd's 3.
-      return args.some((arg) => /^--(add-account|remove-account|list-accounts|account-)/.test(arg))
+      return args.some((arg) => /^--(add-account|remove-account|list-accounts|lookup-account|account-)/.test(arg))
         ? fail(error.message, 64) : fail(error.message);
     }
     throw error;
@@ -42,6 +43,9 @@ export async function main(args: readonly string[]): Promise<number> {
   if (config.help) {
     process.stdout.write(`${helpText(PROGRAM)}\n`);
     return 0;
+  }
+  if (config.accountTool?.kind === 'lookup') {
+    return runLookup(config.accountTool, (text) => process.stdout.write(text));
   }
   if (config.accountTool) {
     return runAccountTool(config.accountTool, {

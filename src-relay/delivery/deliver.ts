@@ -44,13 +44,22 @@ export function buildArgv(template: readonly string[], envelope: Pick<Envelope, 
 }
 
 /** Our own trace header, with LF line ends like the body the command gets. */
-export function receivedHeader(envelope: Envelope, hostname: string, date = new Date()): string {
+export function receivedHeader(envelope: Envelope, hostname: string, date?: Date): string {
   const remote = envelope.remote.replace(/[^0-9A-Fa-f.:]/g, '');
   return (
     `Received: from ${sanitizeHelo(envelope.helo)} ([${remote}])\n` +
     `\tby ${hostname} (msmtp-relay) with ${envelope.user ? 'ESMTPA' : 'ESMTP'} id ${envelope.id};\n` +
-    `\t${rfc5322Date(date)}\n`
+    `\t${date ? rfc5322Date(date) : currentDate()}\n`
   );
+}
+
+/** The date of this second, formatted once per second rather than once per mail. */
+let dateCache = { second: NaN, text: '' };
+function currentDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: rfc5322Date(new Date(now)) };
+  return dateCache.text;
 }
 
 /** msmtpd's rule: keep a HELO name made of A-Z a-z 0-9 . : - (optionally in brackets), else say 'invalid'. */
@@ -147,6 +156,11 @@ export interface SpawnedCommand extends EventEmitter {
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
   kill(signal?: NodeJS.Signals | number): boolean;
+  /**
+   * What the command wrote on stdout and stderr, complete once it exited, where the spawner captured it itself
+   * (the launcher does): then deliver reads no stream, and nothing at all when the command said nothing.
+   */
+  capturedOutput?(): Buffer;
 }
 
 /** Starts the command; the seam where a cheaper way to start processes can be put. */
@@ -173,10 +187,14 @@ export async function deliverViaCommand(
 ): Promise<DeliveryOutcome> {
   const child = spawner(buildArgv(command.argv, envelope));
   const output = new OutputTail(OUTPUT_TAIL_BYTES);
-  child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+  const captured = child.capturedOutput ? () => child.capturedOutput!() : null;
+  if (!captured) {
+    child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+  }
   const exit = waitForExit(child);
-  const report = (): DeliveryReport => ({ exitCode: child.exitCode, signal: child.signalCode, output: output.text() });
+  const report = (): DeliveryReport =>
+    ({ exitCode: child.exitCode, signal: child.signalCode, output: captured ? outputText(captured(), OUTPUT_TAIL_BYTES) : output.text() });
 
   const stdin = child.stdin!;
   let stdinBroken = false;
@@ -194,11 +212,15 @@ export async function deliverViaCommand(
 
   try {
     const converter = new CrlfToLf();
-    await feed(Buffer.from(header));
+    // The header goes with the first piece of the body: one write to the command for a small mail, not two.
+    let headerBytes: Buffer | null = Buffer.from(header);
     for await (const chunk of body) {
       if (child.exitCode !== null || child.signalCode !== null) stdinBroken = true; // gone before the end of the mail
-      await feed(converter.convert(chunk as Buffer));
+      const data = converter.convert(chunk as Buffer);
+      await feed(headerBytes ? Buffer.concat([headerBytes, data]) : data);
+      headerBytes = null;
     }
+    if (headerBytes) await feed(headerBytes);
     const rest = converter.flush();
     await copy?.add(rest);
     if (!stdinBroken) stdin.end(rest);
@@ -219,7 +241,7 @@ export async function deliverViaCommand(
   watchdog.arm();
   const result = await exit;
   watchdog.disarm();
-  await outputDrained(child, OUTPUT_GRACE_MS);
+  if (!captured) await outputDrained(child, OUTPUT_GRACE_MS);
   if (result.spawnError) {
     const judged = spawnFailure(report(), result.spawnError);
     return commandFailure(judged.reply, report(), judged.stage, judged.reason, result.spawnError.message);
@@ -342,13 +364,19 @@ class OutputTail {
   constructor(private readonly limit: number) {}
 
   add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
     while (this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length;
   }
 
   text(): string {
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8').replace(/\s+$/, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
+    return outputText(Buffer.concat(this.chunks, this.size), this.limit);
   }
+}
+
+/** The last `limit` bytes of what a command wrote, as text for the log: no trailing space, no control characters. */
+function outputText(all: Buffer, limit: number): string {
+  if (all.length === 0) return '';
+  return all.subarray(Math.max(0, all.length - limit)).toString('utf8').replace(/\s+$/, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
 }

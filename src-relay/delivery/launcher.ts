@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { spawnDetached, type CommandSpawner, type SpawnedCommand } from './deliver';
 import { findExecutable, isExecutableFile } from './executable';
 
@@ -101,6 +101,7 @@ class Launcher {
   private sequence = 0;
   private pendingOutput = '';
   private readonly commands = new Map<string, LaunchedCommand>();
+  private stuckTimer: NodeJS.Timeout | null = null;
   /** Commands by pid, from their "S" on: exits are reported by pid. */
   private readonly running = new Map<number, LaunchedCommand>();
   /** Resolves when the current launcher is ready or gone. */
@@ -122,13 +123,33 @@ class Launcher {
         this.commands.delete(id);
         this.updateRef();
       },
-      stuck: () => this.child?.kill('SIGKILL'),
     });
     this.commands.set(id, command);
     this.updateRef();
+    this.stuckTimer ??= setTimeout(this.checkStarts, START_TIMEOUT_MS).unref();
     command.connect(this.socketPath);
     return command;
   }
+
+  /**
+   * One timer for all commands waiting for their start report (not one per mail): a command the launcher has not
+   * confirmed for START_TIMEOUT_MS means it is stuck, and it is killed (then restarted). Unref'd: pending commands
+   * keep the process alive through the launcher's pipes (updateRef).
+   */
+  private readonly checkStarts = (): void => {
+    this.stuckTimer = null;
+    const now = Date.now();
+    let oldest = Infinity;
+    for (const command of this.commands.values()) {
+      if (command.starting) oldest = Math.min(oldest, command.requestedAt);
+    }
+    if (oldest === Infinity) return;
+    if (now - oldest >= START_TIMEOUT_MS) {
+      this.child?.kill('SIGKILL');
+      return;
+    }
+    this.stuckTimer = setTimeout(this.checkStarts, oldest + START_TIMEOUT_MS - now).unref();
+  };
 
   close(): void {
     const child = this.child;
@@ -175,8 +196,12 @@ class Launcher {
   private updateRef(): void {
     const child = this.child;
     if (!child) return;
+    const needed = !this.ready || this.commands.size > 0;
+    // The process too: its death must be seen while commands wait on it, also once their own sockets are closed.
+    if (needed) child.ref();
+    else child.unref();
     for (const stream of [child.stdout, child.stdin] as (Socket | null)[]) {
-      if (!this.ready || this.commands.size > 0) stream?.ref();
+      if (needed) stream?.ref();
       else stream?.unref();
     }
   }
@@ -184,7 +209,7 @@ class Launcher {
   private receive(text: string): void {
     this.pendingOutput += text;
     for (let end = this.pendingOutput.indexOf('\n'); end >= 0; end = this.pendingOutput.indexOf('\n')) {
-      const [kind, id, a, b] = this.pendingOutput.slice(0, end).split(' ');
+      const [kind, id, a, b, output] = this.pendingOutput.slice(0, end).split(' ');
       this.pendingOutput = this.pendingOutput.slice(end + 1);
       if (kind === 'R') {
         this.ready = true;
@@ -196,7 +221,7 @@ class Launcher {
       if (kind === 'X') {
         const command = this.running.get(Number(id));
         this.running.delete(Number(id));
-        command?.exited(Number(a), Number(b));
+        command?.exited(Number(a), Number(b), output);
         continue;
       }
       const command = this.commands.get(id ?? '');
@@ -234,41 +259,37 @@ class Launcher {
 interface LaunchedCommandHooks {
   /** The command is settled (exited or failed to start): the launcher forgets it. */
   done(): void;
-  /** The launcher did not confirm the start in time. */
-  stuck(): void;
 }
 
 type State = 'starting' | 'running' | 'exited' | 'failed';
 
 /**
- * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. Two Unix sockets: one is
- * the command's stdin (the mail goes in), the other its stdout and stderr (`stdout` here). Apart, so that a command
- * that exits before reading its mail (msmtp cannot connect) breaks only the input: Node drops a socket whose write
- * failed, and with one socket for both it dropped msmtp's last words too.
+ * One command started by the launcher, shaped like a ChildProcess for deliverViaCommand. One Unix socket per
+ * command: its stdin (the mail goes in). What the command writes on stdout and stderr the launcher reads and
+ * reports with the exit (launcher.py says why); `stdout` is made only for a caller that asks for it.
  */
 class LaunchedCommand extends EventEmitter implements SpawnedCommand {
   pid: number | undefined = undefined;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   readonly stdin: Writable;
-  readonly stdout: Socket;
   readonly stderr = null;
   private readonly input: Socket;
+  private output: Buffer = EMPTY;
+  private outputStream: PassThrough | null = null;
   private state: State = 'starting';
   private stdinEnded = false;
   private abortPending = false;
   private pendingSignal: NodeJS.Signals | number | null = null;
-  private readonly startTimer: NodeJS.Timeout;
+  /** When the launcher was asked to start it (Date.now()). */
+  readonly requestedAt = Date.now();
 
   constructor(private readonly argv: readonly string[], private readonly id: string, private readonly hooks: LaunchedCommandHooks) {
     super();
-    this.stdout = new Socket({ allowHalfOpen: true });
     this.input = new Socket({ allowHalfOpen: true });
-    for (const socket of [this.stdout, this.input]) {
-      socket.on('error', () => {
-        // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
-      });
-    }
+    this.input.on('error', () => {
+      // EPIPE/ECONNRESET once the command is gone; the exit status from the launcher tells what happened.
+    });
     this.stdin = new Writable({
       highWaterMark: 64 * 1024,
       // The mail may flow before the start is confirmed: the request's length prefix keeps it apart.
@@ -281,7 +302,12 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
         }, callback),
       final: (callback) => {
         this.stdinEnded = true; // a complete mail: its EOF may reach the command
-        this.whenOpen(() => this.input.end(callback), callback);
+        // Once all is written, our end is closed: what was sent stays queued for the command, then it reads EOF.
+        // Nothing more comes back on this socket, and without this its close is one more wake-up per mail.
+        this.whenOpen(() => this.input.end(() => {
+          this.input.destroy();
+          callback();
+        }), callback);
       },
       destroy: (error, callback) => {
         // deliver destroys stdin without ending it only to abort: the command must die before it sees EOF.
@@ -289,19 +315,32 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
         callback(error);
       },
     });
-    this.startTimer = setTimeout(() => {
-      if (this.state === 'starting') hooks.stuck();
-    }, START_TIMEOUT_MS);
+  }
+
+  /** Not yet confirmed started by the launcher. */
+  get starting(): boolean {
+    return this.state === 'starting';
+  }
+
+  /** What the command wrote on stdout and stderr, as a stream that ends once it exited (for callers that read it). */
+  get stdout(): PassThrough {
+    if (!this.outputStream) {
+      this.outputStream = new PassThrough();
+      if (this.state === 'exited' || this.state === 'failed') this.outputStream.end(this.output);
+    }
+    return this.outputStream;
+  }
+
+  /** Everything the command wrote (its tail), complete once it exited: deliver reads this instead of a stream. */
+  capturedOutput(): Buffer {
+    return this.output;
   }
 
   /**
-   * Sends the request: the output connection first (the launcher takes connections in the order they were made),
-   * then the input connection with the argv. The mail may follow at once (the socket queues it until connected).
+   * Sends the request on the command's input connection: the argv, then at once the mail (the socket queues it
+   * until connected, and the length prefix keeps the two apart).
    */
   connect(socketPath: string): void {
-    this.stdout.connect(socketPath);
-    // Nothing else goes this way: ending our side now lets the socket close as soon as the command's side does.
-    this.stdout.end(lengthPrefixed(this.id));
     this.input.connect(socketPath);
     this.input.write(lengthPrefixed([this.id, ...this.argv].join('\0')));
   }
@@ -324,7 +363,6 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     if (this.state !== 'starting') return;
     this.state = 'running';
     this.pid = pid;
-    clearTimeout(this.startTimer);
     this.emit('spawn');
     if (this.abortPending) {
       this.abort();
@@ -340,14 +378,16 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
     this.fail(Object.assign(new Error(`spawn ${this.argv[0]} ${code}`), { code, errno: -errno, syscall: `spawn ${this.argv[0]}`, path: this.argv[0] }));
   }
 
-  /** Like a ChildProcess, 'exit' may come before the last output was read; deliver waits a moment for it. */
-  exited(code: number, signalNumber: number): void {
+  /** The launcher reports the exit with all the command wrote (hex, '-' for nothing). */
+  exited(code: number, signalNumber: number, outputHex = '-'): void {
     if (this.state !== 'running') return;
     this.state = 'exited';
+    if (outputHex !== '-') this.output = Buffer.from(outputHex, 'hex');
     const signal = signalNumber === 0 ? null : signalName(signalNumber);
     this.exitCode = signal ? null : code;
     this.signalCode = signal;
     this.hooks.done();
+    this.outputStream?.end(this.output);
     this.emit('exit', this.exitCode, this.signalCode);
   }
 
@@ -363,9 +403,9 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
 
   private fail(error: Error): void {
     this.state = 'failed';
-    clearTimeout(this.startTimer);
     this.closeSockets();
     this.hooks.done();
+    this.outputStream?.end();
     this.emit('error', error);
   }
 
@@ -386,7 +426,6 @@ class LaunchedCommand extends EventEmitter implements SpawnedCommand {
 
   private closeSockets(): void {
     this.input.destroy();
-    this.stdout.destroy();
   }
 }
 
@@ -397,6 +436,8 @@ function environmentEntries(): string {
     .map(([name, value]) => `${name}=${value}`)
     .join('\0');
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function lengthPrefixed(text: string): Buffer {
   const payload = Buffer.from(text);

@@ -36,7 +36,13 @@ export class SmtpReader {
   private buffered = 0;
   private ended = false;
   private failure: Error | null = null;
-  private wake: (() => void) | null = null;
+  /** The pending wait, if any; only the latest wait is ever pending (an abandoned one is simply replaced). */
+  private wake: ((arrived: boolean) => void) | null = null;
+  /** When the pending wait times out. */
+  private deadline = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** When `timer` fires. */
+  private timerAt = 0;
   private input: Readable;
   private readonly onData = (chunk: Buffer) => this.push(chunk);
   private readonly onEnd = () => this.finish(null);
@@ -184,31 +190,51 @@ export class SmtpReader {
     if (this.ended) return;
     this.ended = true;
     this.failure = error;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.notify();
   }
 
   private notify(): void {
     const wake = this.wake;
     this.wake = null;
-    wake?.();
+    this.timer?.unref(); // armed, but no wait pends on it
+    wake?.(true);
   }
 
-  /** Resolves true when input arrived or the stream ended, false at the deadline. */
+  /**
+   * Resolves true when input arrived or the stream ended, false at the deadline. One timer serves every wait of
+   * this reader (a session waits four times per mail): it stays armed between waits and is moved only when a
+   * wait needs it sooner; when it fires early for the current wait it is set again for the rest.
+   */
   private waitForInput(deadline: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        // Only our own wake-up: an abandoned wait (a body given up mid-mail) must not cancel the drain's.
-        if (this.wake === wake) this.wake = null;
-        resolve(false);
-      }, Math.max(0, deadline - Date.now()));
-      this.wake = wake;
+      this.wake = resolve;
+      this.deadline = deadline;
+      if (this.timer === null || deadline < this.timerAt) this.armTimer(deadline);
+      else this.timer.ref();
       if (this.input.isPaused() && this.buffered < HIGH_WATER) this.input.resume();
     });
   }
+
+  private armTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    // Ref'd only while a wait pends on it: an armed timer must not keep alive a process whose sessions are done.
+    this.timer = setTimeout(this.onTimer, Math.max(0, at - Date.now()));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    const wake = this.wake;
+    if (!wake) return; // nobody waits: armed again by the next wait
+    if (this.deadline > Date.now()) {
+      this.armTimer(this.deadline);
+      return;
+    }
+    this.wake = null;
+    wake(false);
+  };
 
   private attach(input: Readable): void {
     input.on('data', this.onData);

@@ -65,7 +65,10 @@ async function requireGraph(appDir: string, entries: string[]): Promise<RequireG
     if (!file.endsWith('.js')) continue;
     const text = await readFile(file, 'utf8');
     const where = relative(appDir, file);
-    for (const match of text.matchAll(/\brequire\(\s*([^)]*?)\s*\)/g)) {
+    // import('./x.js') of a string too: the engine loads its account lookup on first use (accounts/lookup-entry.ts).
+    // Only of a string: x509 has methods named import (`import(data, options) {`).
+    const imports = [...text.matchAll(/(?<![.\w$])import\(\s*((['"])[^'"]+\2)\s*\)/g)];
+    for (const match of [...text.matchAll(/\brequire\(\s*([^)]*?)\s*\)/g), ...imports]) {
       const argument = match[1]!;
       const literal = /^(['"])([^'"]+)\1$/.exec(argument);
       if (!literal) {
@@ -182,7 +185,8 @@ describe('packaging', { timeout: 240_000 }, () => {
     assert.deepEqual(graph.dynamic, ["node_modules/@github/keytar/lib/keytar.js: require(path + '/keytar.node')"]);
     const reached = [...graph.files].map((file) => relative(appDir, file));
     for (const expected of ['out/electron/glue/main.js', 'out/electron/glue/preload.js', 'out/src-relay/index.js',
-      'node_modules/@github/keytar/lib/keytar.js', 'node_modules/shell-quote/index.js', 'node_modules/electron-log/main.js']) {
+      'node_modules/@github/keytar/lib/keytar.js', 'node_modules/shell-quote/index.js', 'node_modules/electron-log/main.js',
+      'out/src-relay/accounts/lookup.js', 'node_modules/fast-xml-parser/lib/fxp.cjs']) {
       assert.ok(reached.includes(expected), `${expected} is reached (${reached.length} files)`);
     }
   });

@@ -28,7 +28,7 @@ import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 const AXE = require.resolve('axe-core/axe.min.js');
 const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
-const PANES = ['relay', 'logs', 'setup', 'outbox'] as const;
+const PANES = ['relay', 'logs', 'setup', 'accounts', 'outbox'] as const;
 type Pane = typeof PANES[number];
 
 interface Violation {

@@ -29,6 +29,7 @@ describe('IPC gate', () => {
       'testMailDefaults', 'sendTestMail', 'applyFix', 'exportCertificate',
       'listOutbox', 'retryOutbox', 'deleteFromOutbox', 'setSendingPaused',
       'clientGuides', 'copySnippet', 'thunderbirdProfiles', 'addToThunderbird',
+      'listAccounts', 'lookupAccount', 'saveAccount', 'removeAccount', 'openAccountPage', 'chooseTrustFile',
     ];
     assert.deepEqual([...INVOKE_CHANNELS].sort(), [...expected].sort());
   });
@@ -182,6 +183,76 @@ describe('IPC gate', () => {
     const preload = await readFile(join(__dirname, '..', '..', '..', 'electron', 'glue', 'preload.js'), 'utf8');
     const invoked = [...preload.matchAll(/invoke\('([A-Za-z]+)'\)/g)].map((match) => match[1]!);
     assert.deepEqual(Object.keys(validators).sort(), [...new Set(invoked)].sort());
+  });
+});
+
+describe('IPC gate: the Accounts pane\'s calls', () => {
+  const request = { address: 'ann@example.org', host: 'smtp.example.org', port: 465, tls: 'tls', user: 'ann@example.org', confirmed: false };
+  const pin = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+
+  it('passes valid account calls through, as clean copies', async () => {
+    const { api, calls } = recordingApi();
+    const invoke = createIpcGate(api, UI_PAGE);
+    await invoke(top, 'listAccounts', []);
+    await invoke(top, 'lookupAccount', [' ann@example.org ']);
+    await invoke(top, 'saveAccount', [{ ...request, tlsTrustFile: '/home/ann/bridge.pem', tlsFingerprint: pin }, 'app pass wörd']);
+    await invoke(top, 'removeAccount', ['ann@example.org']);
+    await invoke(top, 'openAccountPage', ['ann@example.org', 'app-password']);
+    await invoke(top, 'chooseTrustFile', []);
+    assert.deepEqual(calls, [
+      ['listAccounts', []],
+      ['lookupAccount', ['ann@example.org']],
+      ['saveAccount', [{ ...request, tlsTrustFile: '/home/ann/bridge.pem', tlsFingerprint: pin }, 'app pass wörd']],
+      ['removeAccount', ['ann@example.org']],
+      ['openAccountPage', ['ann@example.org', 'app-password']],
+      ['chooseTrustFile', []],
+    ]);
+    const extra = { ...request };
+    Object.defineProperty(extra, 'command', { value: 'rm -rf ~', enumerable: false });
+    const [copied] = validators.saveAccount([extra, 'x']);
+    assert.notEqual(copied, extra);
+    assert.deepEqual(Object.getOwnPropertyNames(copied).sort(), Object.keys(request).sort());
+  });
+
+  it('refuses wrong shapes, unbounded or control-character strings, ports out of range and unknown enums', async () => {
+    const { api, calls } = recordingApi();
+    const invoke = createIpcGate(api, UI_PAGE);
+    const bad: [string, unknown[], RegExp][] = [
+      ['listAccounts', ['x'], /expected no arguments/],
+      ['lookupAccount', [], /expected 1 argument/],
+      ['lookupAccount', [42], /must be a string/],
+      ['lookupAccount', ['not an address'], /one mail address/],
+      ['lookupAccount', ['a@b.example, c@d.example'], /one mail address/],
+      ['lookupAccount', [`${'a'.repeat(250)}@b.example`], /too long/],
+      ['lookupAccount', ['ann@example.org\nbcc@evil.example'], /control character/],
+      ['saveAccount', [request], /expected 2 arguments/],
+      ['saveAccount', [request, ''], /password is empty/],
+      ['saveAccount', [request, 'x'.repeat(1025)], /too long/],
+      ['saveAccount', [request, 'pass\u0000word'], /control character/],
+      ['saveAccount', [[request], 'x'], /plain object/],
+      ['saveAccount', [{ ...request, port: 0 }, 'x'], /1 to 65535/],
+      ['saveAccount', [{ ...request, port: 65536 }, 'x'], /1 to 65535/],
+      ['saveAccount', [{ ...request, port: 465.5 }, 'x'], /1 to 65535/],
+      ['saveAccount', [{ ...request, port: '465' }, 'x'], /1 to 65535/],
+      ['saveAccount', [{ ...request, tls: 'none' }, 'x'], /tls or starttls/],
+      ['saveAccount', [{ ...request, confirmed: 'yes' }, 'x'], /true or false/],
+      ['saveAccount', [{ ...request, host: 'smtp.example.org\rpassword x' }, 'x'], /control character/],
+      ['saveAccount', [{ ...request, host: '  ' }, 'x'], /host is empty/],
+      ['saveAccount', [{ ...request, user: 'ann\u2028x' }, 'x'], /control character/],
+      ['saveAccount', [{ ...request, user: 'u'.repeat(481) }, 'x'], /too long/],
+      ['saveAccount', [{ ...request, tlsTrustFile: '' }, 'x'], /trust file is empty/],
+      ['saveAccount', [{ ...request, tlsFingerprint: 'AB:CD' }, 'x'], /SHA-256 fingerprint/],
+      ['saveAccount', [{ ...request, passwordeval: 'cat /etc/shadow' }, 'x'], /unknown account fields: passwordeval/],
+      ['saveAccount', [{ address: 'ann@example.org' }, 'x'], /missing account fields: confirmed, host, port, tls, user/],
+      ['removeAccount', ['<ann@example.org>'], /one mail address/],
+      ['openAccountPage', ['ann@example.org', 'https://evil.example/'], /unknown account page/],
+      ['openAccountPage', ['ann@example.org'], /expected 2 arguments/],
+      ['chooseTrustFile', ['/etc/passwd'], /expected no arguments/],
+    ];
+    for (const [channel, args, message] of bad) {
+      await assert.rejects(invoke(top, channel, args), message, `${channel}(${JSON.stringify(args)})`);
+    }
+    assert.deepEqual(calls, []);
   });
 });
 
