@@ -4,8 +4,9 @@
  * docs/accounts.md).
  */
 import type { AccountTool } from './args';
+import type { FoundForAdd } from './lookup';
 import {
-  addAccount, listAccounts, removeAccount, type AccountSeams, type AccountSettings, type AddAccountResult, type LoginCause,
+  AddressError, addAccount, listAccounts, removeAccount, type AccountSeams, type AccountSettings, type AddAccountResult, type LoginCause,
 } from '../index';
 
 export const ACCOUNT_EXIT = {
@@ -43,7 +44,7 @@ export interface AccountToolIo {
    * Finds the provider's settings for an address when --account-host is not given. Not part of this build yet:
    * the lookup (issue #18, "Finding the settings") plugs in here.
    */
-  readonly findSettings?: (address: string) => Promise<AccountSettings | null>;
+  readonly findSettings?: (address: string) => Promise<FoundForAdd>;
   readonly seams?: AccountSeams;
 }
 
@@ -72,12 +73,22 @@ export async function runAccountTool(tool: Exclude<AccountTool, { kind: 'lookup'
       ...(tool.fingerprint !== undefined ? { tlsFingerprint: tool.fingerprint } : {}),
     };
   } else if (io.findSettings) {
-    const found = await io.findSettings(tool.address);
-    if (!found) {
-      io.err(`no settings found for ${tool.address}: give them with --account-host (and --account-port, --account-tls)\n`);
+    let found: FoundForAdd;
+    try {
+      found = await io.findSettings(tool.address);
+    } catch (error) {
+      if (error instanceof AddressError) {
+        io.err(`--add-account: ${error.message}\n`);
+        return ACCOUNT_EXIT.usage;
+      }
+      throw error;
+    }
+    if (found.kind === 'refused') {
+      io.err(`${found.message}\n`);
       return ACCOUNT_EXIT.unavailable;
     }
-    settings = { ...found, ...(tool.user !== undefined ? { user: tool.user } : {}) };
+    io.out(found.said);
+    settings = { ...found.settings, ...(tool.user !== undefined ? { user: tool.user } : {}) };
   } else {
     io.err('--add-account needs --account-host (finding the settings by address is not part of this build)\n');
     return ACCOUNT_EXIT.usage;

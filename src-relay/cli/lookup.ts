@@ -92,6 +92,35 @@ function describeFound(result: LookupFound, settings: AccountSettings): string {
   return `${describeSettings(settings, `${result.source} (${result.sourceDetail})`)}${lines.join('\n')}\n`;
 }
 
+/** What --add-account without --account-host learns from the lookup. */
+export type FoundForAdd =
+  | { readonly kind: 'found'; readonly settings: AccountSettings; readonly said: string }
+  | { readonly kind: 'refused'; readonly message: string };
+
+/**
+ * The lookup for --add-account: settings that need no confirmation are used (and printed); settings learnt from
+ * unauthenticated DNS, a guess or another host are printed and refused, so that no password goes there unless the
+ * user names the server with --account-host; a provider that refuses passwords is refused with its reason.
+ */
+export async function findForAdd(address: string): Promise<FoundForAdd> {
+  const result = await lookupAccount(address, testSeams());
+  if (!result.found) {
+    return { kind: 'refused', message: `no settings found for ${address} (${result.tried.join('; ') || 'nothing tried'}): give them with --account-host, --account-port, --account-tls and --account-user` };
+  }
+  const said = describeFound(result, result.settings);
+  if (result.passwordNeverWorks) {
+    return { kind: 'refused', message: `${said}this provider refuses passwords from mail programs, so msmtp cannot sign in there; nothing was changed` };
+  }
+  if (result.needsConfirmation) {
+    const { host, port, tls, user } = result.settings;
+    return {
+      kind: 'refused',
+      message: `${said}these settings must be confirmed before a password is sent (${result.confirmReason ?? 'they were not found at the mail domain'}); if they are right, run again with --account-host=${host} --account-port=${port} --account-tls=${tls} --account-user=${user}`,
+    };
+  }
+  return { kind: 'found', settings: result.settings, said };
+}
+
 /** The seams from the TEST_SEAMS_ENV file; none (the real internet) when it is not set. */
 function testSeams(): LookupSeams {
   const file = process.env[TEST_SEAMS_ENV];

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, parseCliArgs, type CliConfig } from './args';
 import { runAccountTool } from './account';
-import { runLookup } from './lookup';
+import { findForAdd, runLookup } from './lookup';
 import { runQueueTool } from './queue';
 import { runDaemon, runInetd } from './run';
 import { prepareStartup, StartupError } from './startup';
@@ -52,6 +52,7 @@ export async function main(args: readonly string[]): Promise<number> {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(`${PROGRAM}: ${text}`),
       readPassword,
+      findSettings: findForAdd,
     });
   }
   if (config.queueTool) {

@@ -22,7 +22,7 @@ import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 import { settingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup/lookup-servers';
 import { freePort } from '../helpers/ports';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../helpers/provider';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../helpers/smtp/provider';
 import { makeTestCertificates } from '../helpers/lookup/test-ca';
 import { waitUntil } from '../helpers/wait';
 

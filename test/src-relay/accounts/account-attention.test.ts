@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Outbox, addAccount, createRelay, type RelayEvent } from '../../../src-relay/index';
-import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
+import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/programs/account-home';
 import { EventLog } from '../../helpers/relay/event-log';
 import { queueIdOf, submitMail } from '../../helpers/relay/outbox-relay';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/smtp/provider';
 
 let ca: TestCa;
 let provider: Provider;

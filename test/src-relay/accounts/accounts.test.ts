@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { AccountSettings } from '../../../src-relay/index';
 import { addAccount, listAccounts, removeAccount } from '../../../src-relay/accounts/accounts';
-import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
+import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/programs/account-home';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/smtp/provider';
 
 let ca: TestCa;
 /** One provider for the file: each test logs in as its own address, so the shared key ring keeps them apart. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { KeyringError, msmtpKeyring } from '../../../src-relay/accounts/msmtp-keyring';
-import { uniqueAddress } from '../../helpers/account-home';
+import { uniqueAddress } from '../../helpers/programs/account-home';
 
 /** The items with msmtp's three attributes, counted over D-Bus (no secret is read). */
 function itemCount(host: string, user: string): number {

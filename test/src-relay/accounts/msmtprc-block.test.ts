@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { planAccountRemoval, planAccountWrite } from '../../../src-relay/accounts/msmtprc-block';
 import { parseMsmtprc, type AccountSettings } from '../../../src-relay/index';
-import { accountHome, type AccountHome } from '../../helpers/account-home';
+import { accountHome, type AccountHome } from '../../helpers/programs/account-home';
 
 const base: AccountSettings = { address: 'me@example.test', host: 'smtp.example.test', port: 587, tls: 'starttls', user: 'me@example.test' };
 

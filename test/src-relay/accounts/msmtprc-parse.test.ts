@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, test } from 'node:test';
 import { parseMsmtprc } from '../../../src-relay/accounts/msmtprc-parse';
-import { accountHome, type AccountHome } from '../../helpers/account-home';
+import { accountHome, type AccountHome } from '../../helpers/programs/account-home';
 
 let homes: AccountHome[] = [];
 afterEach(() => {

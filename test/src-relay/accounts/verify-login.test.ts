@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { after, before, describe, test } from 'node:test';
 import type { AccountSettings } from '../../../src-relay/index';
 import { verifyLogin, type LoginCheck } from '../../../src-relay/accounts/verify-login';
-import { makeTestCa, startProvider, type Provider, type ProviderOptions, type TestCa } from '../../helpers/provider';
+import { makeTestCa, startProvider, type Provider, type ProviderOptions, type TestCa } from '../../helpers/smtp/provider';
 
 let ca: TestCa;
 before(() => { ca = makeTestCa(); });

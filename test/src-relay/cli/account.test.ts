@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/account-home';
+import { accountHome, uniqueAddress, type AccountHome } from '../../helpers/programs/account-home';
 import { runCli } from '../../helpers/relay/cli-process';
-import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/provider';
+import { makeTestCa, startProvider, type Provider, type TestCa } from '../../helpers/smtp/provider';
 
 let ca: TestCa;
 let provider: Provider;
@@ -93,7 +94,12 @@ describe('msmtp-relay --add-account', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const refused = await runCli(addArgs(address, port), { env: home.env, input: 'pw', timeoutMs: 30_000 });
     assert.equal(refused.code, 74, refused.stderr);
-    assert.equal((await runCli([`--add-account=${address}`], { env: home.env, input: 'pw' })).code, 64, 'no host and no lookup');
+    // Without --account-host the settings are looked up; the test seam keeps every step on loopback (nothing mapped).
+    const seams = join(home.home, 'no-network.json');
+    writeFileSync(seams, '{}');
+    const unfound = await runCli([`--add-account=${address}`], { env: { ...home.env, MSMTP_RELAY_TEST_LOOKUP_SEAMS: seams }, input: 'pw', timeoutMs: 30_000 });
+    assert.equal(unfound.code, 69, unfound.stderr);
+    assert.match(unfound.stderr, /no settings found for .*give them with --account-host/);
     assert.equal((await runCli([...addArgs(address), '--account-tls=ssl'], { env: home.env, input: 'pw' })).code, 64);
     assert.equal((await runCli(['--account-host=x'], { env: home.env })).code, 64);
     const hostile = await runCli([...addArgs(address), '--account-user=a\nauth off'], { env: home.env, input: 'pw' });

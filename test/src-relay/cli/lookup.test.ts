@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../helpers/relay/cli-process';
@@ -118,4 +118,30 @@ test('--help documents the option and its exit codes', async () => {
   assert.equal(run.code, 0);
   assert.match(run.stdout, /--lookup-account=address/);
   assert.match(run.stdout, /69 when none were found/);
+});
+
+test('--add-account without --account-host: settings that need confirming are shown and refused, no password read, nothing written', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'cli-add-lookup-'));
+  try {
+    const run = await runCli(['--add-account=someone@workspace.test'], { env: { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') }, input: 'never-read', timeoutMs: 30_000 });
+    assert.equal(run.code, 69, run.stderr);
+    assert.match(run.stderr, /must be confirmed before a password is sent/);
+    assert.match(run.stderr, /run again with --account-host=smtp\.gmail\.com --account-port=465 --account-tls=tls --account-user=someone@workspace\.test/);
+    assert.doesNotMatch(run.stdout + run.stderr, /Password for/);
+    assert.deepEqual(readdirSync(home), [], 'no msmtp file was written');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('--add-account for Outlook.com says plainly that passwords are refused there; nothing written', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'cli-add-outlook-'));
+  try {
+    const run = await runCli(['--add-account=someone@outlook.com'], { env: { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config') }, input: 'never-read', timeoutMs: 30_000 });
+    assert.equal(run.code, 69, run.stderr);
+    assert.match(run.stderr, /refuses passwords from mail programs/);
+    assert.deepEqual(readdirSync(home), []);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { msmtpKeyring, runMsmtp, type AccountSeams, type MsmtpKeyring, type MsmtpRun } from '../../src-relay/index';
+import { msmtpKeyring, runMsmtp, type AccountSeams, type MsmtpKeyring, type MsmtpRun } from '../../../src-relay/index';
 
 /** A private HOME, so ~/.msmtprc is the test's own, with the seams that make the accounts code use it. */
 export interface AccountHome {
