@@ -14,7 +14,7 @@ export { SmtpError } from './smtp/reply';
 export { createKeyringStore, findPassword, PasswordError, APP_SERVICE, promptPassword } from './secrets';
 export type { SecretStore, PasswordSource } from './secrets';
 export { findExecutable } from './delivery/executable';
-export { deliverViaCommand, spawnDetached } from './delivery/deliver';
+export { buildArgv, deliverViaCommand, spawnDetached } from './delivery/deliver';
 export type { CommandSpawner, SpawnedCommand } from './delivery/deliver';
 export type { DeliveryReport } from './smtp/handler';
 export { createLauncherSpawner } from './delivery/launcher';

@@ -85,6 +85,8 @@ export class OptionError extends Error {
  * Shell operators, globs and substitutions are refused: the string is an argv, not a script.
  */
 export function parseCommand(command: string): string[] {
+  // No program can be given a NUL in its argv: every mail would fail (451) at the spawn.
+  if (command.includes('\0')) throw new OptionError('command: it contains a NUL character, which no program can be given');
   let words: ReturnType<typeof parseShellWords>;
   try {
     words = parseShellWords(command, (name) => `$${name}`);

@@ -94,7 +94,8 @@ function thunderbirdRequest(value: unknown): ThunderbirdRequest {
   if (!Array.isArray(identities) || identities.length > 256) throw new IpcRejected('identities must be a list');
   return {
     profileDir: text(record.profileDir, 'profileDir'),
-    identities: identities.map((key, index) => {
+    // Array.from visits holes too (as undefined): a sparse list is refused, not passed on with its holes.
+    identities: Array.from(identities as unknown[], (key, index) => {
       const checked = text(key, `identities[${index}]`);
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(checked)) throw new IpcRejected(`identities[${index}] is not an identity key`);
       return checked;

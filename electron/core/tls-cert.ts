@@ -5,7 +5,7 @@
 import 'reflect-metadata'; // @peculiar/x509 2.x resolves its services through tsyringe, which needs this polyfill
 import * as x509 from '@peculiar/x509';
 import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from './settings';
 
@@ -68,8 +68,12 @@ export function ensureCertificate(options: CertificateOptions): Promise<LocalCer
 async function ensureNow(options: CertificateOptions): Promise<LocalCertificate> {
   const now = (options.now ?? (() => new Date()))();
   const stored = await readStored(options.dir);
-  const problem = stored ? unusable(stored, now) : 'no certificate yet';
-  if (stored && !problem) return describe(stored.key, stored.cert, false);
+  const problem = stored ? (await exposed(options.dir)) ?? unusable(stored, now) : 'no certificate yet';
+  if (stored && !problem) {
+    // Reused as it is only while private: a folder made wider since (0755) is narrowed again.
+    if (process.platform !== 'win32') await chmod(options.dir, 0o700);
+    return describe(stored.key, stored.cert, false);
+  }
   const fresh = await generate(now, options.validityDays ?? MAX_VALIDITY_DAYS);
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   await chmod(options.dir, 0o700);
@@ -95,6 +99,21 @@ async function readStored(dir: string): Promise<{ key: string; cert: string } | 
   } catch {
     return null;
   }
+}
+
+/**
+ * Why a stored key may be known to someone else, or null: the key readable by other users, not the user's own, or
+ * in a folder others could write (where a key could have been planted). Such a key is replaced, not reused.
+ */
+async function exposed(dir: string): Promise<string | null> {
+  if (process.platform === 'win32') return null;
+  const [folder, key] = await Promise.all([stat(dir), stat(join(dir, KEY_FILE))]);
+  const uid = process.getuid?.();
+  const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
+  if ((key.mode & 0o077) !== 0) return `the stored key could be read by other users (mode ${octal(key.mode)})`;
+  if (uid !== undefined && (key.uid !== uid || folder.uid !== uid)) return 'the stored key or its folder belongs to another user';
+  if ((folder.mode & 0o022) !== 0) return `others could write the key's folder (mode ${octal(folder.mode)})`;
+  return null;
 }
 
 function unusable(stored: { key: string; cert: string }, now: Date): string | null {

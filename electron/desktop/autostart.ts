@@ -42,6 +42,16 @@ export function desktopExec(argv: readonly string[]): string {
   return quoted.join(' ').replace(/\\/g, '\\\\');
 }
 
+/**
+ * The argv a desktop entry's Exec runs. GLib loads an entry only when Exec's first word names an executable, and
+ * checks it before it turns %% back into %: a program path with a % in it is refused and the entry never starts.
+ * Such a path goes to /bin/sh as $0 of a fixed script (never read as script text; `env` would take a path with "="
+ * for a variable).
+ */
+export function execArgv(argv: readonly string[]): string[] {
+  return argv[0]?.includes('%') ? ['/bin/sh', '-c', 'exec "$0" "$@"', ...argv] : [...argv];
+}
+
 export function desktopEntry(argv: readonly string[]): string {
   return [
     '[Desktop Entry]',
@@ -49,7 +59,7 @@ export function desktopEntry(argv: readonly string[]): string {
     'Version=1.0',
     'Name=msmtp Relay',
     'Comment=Local SMTP relay that hands each mail to msmtp',
-    `Exec=${desktopExec(argv)}`,
+    `Exec=${desktopExec(execArgv(argv))}`,
     'Icon=msmtp-relay',
     'Terminal=false',
     'Categories=Network;Email;',

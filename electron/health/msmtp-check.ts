@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { msmtpUserConfigFile, parseCommand, parseMsmtprc } from '../../src-relay/index';
 import type { CommandCheck, MsmtpAccount } from '../contract/api';
+import { readUntrustedText } from '../desktop/untrusted-file';
 import { xdgConfigHome } from '../desktop/xdg';
 
 export interface CheckOptions {
@@ -82,13 +82,14 @@ export function msmtpConfigFiles(env: NodeJS.ProcessEnv, home: string): string[]
 export async function msmtpAccounts(options: CheckOptions = {}): Promise<MsmtpAccount[]> {
   const env = options.env ?? process.env;
   const file = await msmtpUserConfigFile({ env, home: options.home ?? homedir() });
-  let text: string;
+  let text: string | null;
   try {
-    text = await readFile(file, 'utf8');
+    // Only read here: a regular file (a symlink to one is followed, as msmtp does), of sane size, in bounded time.
+    text = await readUntrustedText(file, { followSymlinks: true, maxBytes: 1024 * 1024, timeoutMs: 2000 });
   } catch {
-    return []; // a missing or unreadable file defines no accounts
+    return []; // an unreadable file (or a FIFO, or a huge one) defines no accounts
   }
-  return parseMsmtpAccounts(text, file);
+  return text === null ? [] : parseMsmtpAccounts(text, file);
 }
 
 /** The accounts of one msmtp configuration file with their From address, in msmtp's order. */

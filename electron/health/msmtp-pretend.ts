@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
+import { buildArgv } from '../../src-relay/index';
 
 export type MsmtpConfigProblem = 'no-config' | 'no-account' | 'permissions' | 'other';
 
@@ -37,16 +38,21 @@ export function isMsmtp(program: string): boolean {
  * there is none, so msmtp falls back to its default account), then the recipient.
  */
 export function pretendArgv(template: readonly string[], from: string | undefined, recipient: string): string[] {
+  if (from !== undefined) {
+    // The relay's own argv for this sender, so the dry run checks exactly what a delivery would run.
+    const [program, ...args] = buildArgv(template, { from, to: [recipient] });
+    return [program!, '--pretend', ...args];
+  }
   const [program, ...rest] = template;
   const args: string[] = [];
   for (let index = 0; index < rest.length; index += 1) {
     const word = rest[index]!;
-    if (from === undefined && (word === '-f' || word === '--from') && rest[index + 1] === '%F') {
+    if ((word === '-f' || word === '--from') && rest[index + 1] === '%F') {
       index += 1;
       continue;
     }
-    if (from === undefined && /^(-f|--from=)%F$/.test(word)) continue;
-    args.push(from === undefined ? word : word.replace('%F', from));
+    if (/^(-f|--from=)%F$/.test(word)) continue;
+    args.push(word);
   }
   return [program!, '--pretend', ...args, recipient];
 }

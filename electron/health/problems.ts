@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { HealthProblem } from '../contract/api';
 import type { PortHolder } from './port-holder';
 import type { MsmtpProbe } from './msmtp-pretend';
+import { shellPath } from '../desktop/shell-word';
 
 export interface OsRelease {
   id: string;
@@ -162,12 +163,13 @@ export function msmtpConfigProblem(probe: MsmtpProbe, userFile: string): HealthP
         fix: recheck,
       };
     case 'permissions': {
+      const file = probe.problemFile ?? userFile;
       const owned = /must be owned by you/.test(said);
       return {
         kind: 'msmtp-permissions',
         title: `msmtp refuses ${probe.problemFile} because of its permissions`,
         detail: `msmtp said: "${said}". It holds a password, so msmtp reads it only when it is yours and private.`,
-        steps: owned ? [`sudo chown "$USER" ${probe.problemFile}`, `chmod 600 ${probe.problemFile}`] : [`chmod 600 ${probe.problemFile}`],
+        steps: (owned ? [`sudo chown "$USER" ${shellPath(file)}`] : []).concat(`chmod 600 ${shellPath(file)}`),
         fix: owned ? recheck : { action: 'fix-permissions', label: 'Make it private (chmod 600)' },
       };
     }

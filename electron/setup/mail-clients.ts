@@ -1,6 +1,6 @@
-import { quote } from 'shell-quote';
 import { loopbackName } from '../../src-relay/index';
 import type { AppSettings, ClientGuide, ClientSetupView, RelayFacts } from '../contract/api';
+import { shellWord } from '../desktop/shell-word';
 
 /**
  * What a mail client must be told; the port is the one really in use while the relay runs. The app always
@@ -153,14 +153,36 @@ export function clientGuides(view: ClientSetupView, options: GuideOptions = {}):
   ];
 }
 
-/** A double-quoted string literal that Python, JavaScript and muttrc all read back as the same text. */
-function literal(text: string): string {
-  return JSON.stringify(text);
+/**
+ * Each snippet quotes its values by its own language's rules, so that a hostile From or user name (backticks,
+ * `$VAR`, quotes, backslashes, `!`, control characters) comes out as exactly that text and runs nothing.
+ */
+
+/** A Python or JavaScript string literal in plain ASCII: every other character as an escape both languages read alike. */
+function codeString(text: string, language: 'python' | 'javascript'): string {
+  let out = '"';
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (char === '"' || char === '\\') out += `\\${char}`;
+    else if (code >= 0x20 && code < 0x7f) out += char;
+    else if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code <= 0xffff) out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else out += language === 'python' ? `\\U${code.toString(16).padStart(8, '0')}` : `\\u{${code.toString(16)}}`;
+  }
+  return `${out}"`;
 }
 
-/** One `git config` line, its value quoted for the shell where it needs quoting. */
+/**
+ * A muttrc string: inside double quotes mutt expands `command` and $VAR unless backslash-escaped, and reads a
+ * backslash with three octal digits as that byte; every character mutt treats specially is escaped so.
+ */
+function muttString(text: string): string {
+  return `"${text.replace(/[\\"`$]/g, (char) => `\\${char}`).replace(/[\x00-\x1f\x7f]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`)}"`;
+}
+
+/** One `git config` line, its value one shell word; before a value that starts with "-", `--` ends git's options. */
 function gitLine(key: string, value: string): string {
-  return `git config --global sendemail.${key}${value === '' ? ' ' : ` ${quote([value])}`}`;
+  return `git config --global ${value.startsWith('-') ? '-- ' : ''}sendemail.${key}${value === '' ? ' ' : ` ${shellWord(value)}`}`;
 }
 
 /** The host as a URL authority: an IPv6 address goes in brackets. */
@@ -171,8 +193,8 @@ function urlHost(host: string): string {
 function muttrc(view: ClientSetupView, from: string): string {
   const tls = view.security === 'starttls';
   return [
-    `set from = ${literal(from)}`,
-    `set smtp_url = "smtp://${encodeURIComponent(view.user)}@${urlHost(view.host)}:${view.port}/"`,
+    `set from = ${muttString(from)}`,
+    `set smtp_url = ${muttString(`smtp://${encodeURIComponent(view.user)}@${urlHost(view.host)}:${view.port}/`)}`,
     `set ssl_starttls = ${tls ? 'yes' : 'no'}`,
     // neomutt refuses plain connections by default; without local TLS the relay speaks plain SMTP on loopback.
     `set ssl_force_tls = ${tls ? 'yes' : 'no'}`,
@@ -204,14 +226,14 @@ function pythonScript(view: ClientSetupView, from: string): string {
     'from email.message import EmailMessage',
     '',
     'message = EmailMessage()',
-    `message["From"] = ${literal(from)}`,
-    `message["To"] = ${literal(SAMPLE_TO)}`,
+    `message["From"] = ${codeString(from, 'python')}`,
+    `message["To"] = ${codeString(SAMPLE_TO, 'python')}`,
     'message["Subject"] = "Hello from a script"',
     'message.set_content("Sent through msmtp Relay.")',
     '',
-    `with smtplib.SMTP(${literal(view.host)}, ${view.port}, timeout=30) as smtp:`,
+    `with smtplib.SMTP(${codeString(view.host, 'python')}, ${view.port}, timeout=30) as smtp:`,
     ...(tls ? [`    smtp.starttls(context=ssl.create_default_context(cafile="${CERTIFICATE_FILE}"))`] : []),
-    `    smtp.login(${literal(view.user)}, os.environ["${PASSWORD_VARIABLE}"])`,
+    `    smtp.login(${codeString(view.user, 'python')}, os.environ["${PASSWORD_VARIABLE}"])`,
     '    smtp.send_message(message)',
     '',
   ].join('\n');
@@ -224,17 +246,17 @@ function nodeScript(view: ClientSetupView, from: string): string {
     ...(tls ? ["import { readFileSync } from 'node:fs';"] : []),
     '',
     'const transport = nodemailer.createTransport({',
-    `  host: ${literal(view.host)},`,
+    `  host: ${codeString(view.host, 'javascript')},`,
     `  port: ${view.port},`,
     '  secure: false,',
     ...(tls ? ['  requireTLS: true,', `  tls: { ca: readFileSync('${CERTIFICATE_FILE}') },`] : ['  ignoreTLS: true,']),
-    `  auth: { user: ${literal(view.user)}, pass: process.env.${PASSWORD_VARIABLE} },`,
+    `  auth: { user: ${codeString(view.user, 'javascript')}, pass: process.env.${PASSWORD_VARIABLE} },`,
     '});',
     '',
     'try {',
     '  const info = await transport.sendMail({',
-    `    from: ${literal(from)},`,
-    `    to: ${literal(SAMPLE_TO)},`,
+    `    from: ${codeString(from, 'javascript')},`,
+    `    to: ${codeString(SAMPLE_TO, 'javascript')},`,
     "    subject: 'Hello from a script',",
     "    text: 'Sent through msmtp Relay.',",
     '  });',

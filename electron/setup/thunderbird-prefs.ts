@@ -1,7 +1,9 @@
 /**
  * Thunderbird's prefs.js, read and written line by line: only `user_pref("name", value);` lines are understood,
- * every other line (comments, the header, anything unexpected) is kept byte for byte, and a changed pref keeps its
- * place in the file. Thunderbird rewrites the file itself on exit, so this only has to be exact, not pretty.
+ * every other line (comments, the header, anything unexpected) is kept byte for byte, and so is every pref line
+ * the app does not change; a changed pref keeps its place in the file. Values are read with the rules of
+ * Thunderbird's own pref parser (modules/libpref/parser): single or double quotes, the escapes \\ \" \' \n \r
+ * \xNN \uNNNN, any other character (U+2028 included) as itself, comments after the `;`.
  */
 
 export type PrefValue = string | number | boolean;
@@ -11,54 +13,28 @@ export class PrefsSyntaxError extends Error {
   override name = 'PrefsSyntaxError';
 }
 
-const USER_PREF = /^\s*user_pref\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*(.*?)\s*\)\s*;\s*(?:\/\/.*)?$/;
-
 interface PrefLine {
   kind: 'pref';
   name: string;
   value: PrefValue;
+  /** The line as read, written back as long as the value is not changed. */
+  text?: string;
+  eol: string;
 }
 
-type Line = PrefLine | { kind: 'other'; text: string };
-
-function unescape(text: string, line: number): string {
-  return text.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)/g, (_, escape: string) => {
-    switch (escape[0]) {
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 't':
-        return '\t';
-      case 'x':
-      case 'u':
-        return String.fromCharCode(Number.parseInt(escape.slice(1), 16));
-      case '"':
-      case "'":
-      case '\\':
-        return escape;
-      default:
-        throw new PrefsSyntaxError(`line ${line}: unknown escape \\${escape}`);
-    }
-  });
-}
+type Line = PrefLine | { kind: 'other'; text: string; eol: string };
 
 /** How Thunderbird itself writes a string (Preferences.cpp's StrEscape: backslash, quote, CR and LF). */
 function escape(text: string): string {
   return text.replace(/[\\"\n\r]/g, (char) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r' })[char]!);
 }
 
-function parseValue(text: string, line: number): PrefValue {
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  if (/^-?\d+$/.test(text)) return Number(text);
-  const quoted = /^"((?:[^"\\]|\\.)*)"$/.exec(text);
-  if (quoted) return unescape(quoted[1]!, line);
-  throw new PrefsSyntaxError(`line ${line}: cannot read the value ${text.slice(0, 40)}`);
-}
-
 function formatValue(value: PrefValue): string {
-  if (typeof value === 'string') return `"${escape(value)}"`;
+  if (typeof value === 'string') {
+    // Thunderbird reads a NUL as the end of the file: nothing after it would be read.
+    if (value.includes('\0')) throw new RangeError('a pref value may not contain a NUL character');
+    return `"${escape(value)}"`;
+  }
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new RangeError(`a pref value must be an integer, not ${value}`);
     return String(value);
@@ -66,20 +42,116 @@ function formatValue(value: PrefValue): string {
   return value ? 'true' : 'false';
 }
 
+/** One `user_pref(...)` line, token by token as Thunderbird's parser reads it. */
+class LineReader {
+  private at = 0;
+
+  constructor(private readonly text: string, private readonly line: number) {}
+
+  fail(what: string): never {
+    throw new PrefsSyntaxError(`line ${this.line}: ${what} in ${JSON.stringify(this.text.slice(0, 60))}`);
+  }
+
+  /** Whitespace and comments (// and # to the end of the line, /* ... *\/). */
+  skipBlank(): void {
+    for (;;) {
+      const rest = this.text.slice(this.at);
+      const blank = /^(?:[ \t\f\v\r]+|\/\/[\s\S]*|#[\s\S]*|\/\*[\s\S]*?\*\/)/.exec(rest);
+      if (!blank || blank[0] === '') return;
+      this.at += blank[0].length;
+    }
+  }
+
+  expect(token: string): void {
+    this.skipBlank();
+    if (!this.text.startsWith(token, this.at)) this.fail(`expected ${token}`);
+    this.at += token.length;
+  }
+
+  atEnd(): boolean {
+    this.skipBlank();
+    return this.at === this.text.length;
+  }
+
+  string(): string {
+    this.skipBlank();
+    const quote = this.text[this.at];
+    if (quote !== '"' && quote !== "'") this.fail('expected a string');
+    this.at += 1;
+    let value = '';
+    for (;;) {
+      const char = this.text[this.at];
+      if (char === undefined) this.fail('unterminated string');
+      this.at += 1;
+      if (char === quote) return value;
+      if (char !== '\\') {
+        value += char;
+        continue;
+      }
+      const code = this.text[this.at];
+      this.at += 1;
+      switch (code) {
+        case '"': case "'": case '\\': value += code; break;
+        case 'n': value += '\n'; break;
+        case 'r': value += '\r'; break;
+        case 'x': value += this.hex(2); break;
+        case 'u': value += this.hex(4); break;
+        default: this.fail(`unknown escape \\${code ?? ''}`);
+      }
+    }
+  }
+
+  private hex(digits: number): string {
+    const text = this.text.slice(this.at, this.at + digits);
+    if (!new RegExp(`^[0-9a-fA-F]{${digits}}$`).test(text)) this.fail('bad escape');
+    this.at += digits;
+    return String.fromCharCode(Number.parseInt(text, 16));
+  }
+
+  value(): PrefValue {
+    this.skipBlank();
+    const quote = this.text[this.at];
+    if (quote === '"' || quote === "'") return this.string();
+    const word = /^(?:true|false|[-+]?\d+)/.exec(this.text.slice(this.at))?.[0];
+    if (word === undefined) this.fail('cannot read the value');
+    this.at += word.length;
+    if (word === 'true') return true;
+    if (word === 'false') return false;
+    const number = Number(word);
+    if (!Number.isSafeInteger(number)) this.fail('the integer is out of range');
+    return number;
+  }
+}
+
+function parsePrefLine(text: string, line: number): { name: string; value: PrefValue } {
+  const reader = new LineReader(text, line);
+  reader.expect('user_pref');
+  reader.expect('(');
+  const name = reader.string();
+  reader.expect(',');
+  const value = reader.value();
+  reader.expect(')');
+  reader.expect(';');
+  // A second pref on the same line would be dropped by a rewrite: refuse the file instead.
+  if (!reader.atEnd()) reader.fail('unexpected text after the pref');
+  return { name, value };
+}
+
 export class PrefsFile {
   private constructor(private readonly lines: Line[], private readonly newline: string) {}
 
   static parse(text: string): PrefsFile {
     const newline = text.includes('\r\n') ? '\r\n' : '\n';
-    const raw = text.split(/\r?\n/);
-    if (raw.at(-1) === '') raw.pop();
-    const lines = raw.map((textLine, index): Line => {
-      const match = USER_PREF.exec(textLine);
-      if (match) return { kind: 'pref', name: unescape(match[1]!, index + 1), value: parseValue(match[2]!, index + 1) };
-      // A user_pref we cannot read would be lost or garbled on rewrite: refuse the whole file instead.
-      if (/^\s*user_pref\s*\(/.test(textLine)) throw new PrefsSyntaxError(`line ${index + 1}: cannot read ${textLine.slice(0, 60)}`);
-      return { kind: 'other', text: textLine };
-    });
+    const parts = text.split(/(\r?\n)/);
+    const lines: Line[] = [];
+    for (let index = 0; index < parts.length; index += 2) {
+      const textLine = parts[index]!;
+      const eol = parts[index + 1] ?? '';
+      if (textLine === '' && eol === '') continue; // after the last line break
+      // A user_pref we cannot read would be lost or garbled on rewrite: parsePrefLine refuses the whole file instead.
+      if (/^\s*user_pref\s*\(/.test(textLine)) lines.push({ kind: 'pref', ...parsePrefLine(textLine, index / 2 + 1), text: textLine, eol });
+      else lines.push({ kind: 'other', text: textLine, eol });
+    }
     return new PrefsFile(lines, newline);
   }
 
@@ -99,24 +171,29 @@ export class PrefsFile {
     return [...new Set(this.lines.filter((line): line is PrefLine => line.kind === 'pref').map((line) => line.name))];
   }
 
-  /** Changes the pref where it stands (every copy of it), or appends it. */
+  /** Changes the pref where it stands (every copy of it), or appends it; an unchanged value keeps its line as read. */
   set(name: string, value: PrefValue): void {
     formatValue(value);
     let seen = false;
     for (const line of this.lines) {
       if (line.kind === 'pref' && line.name === name) {
-        line.value = value;
+        if (line.value !== value) {
+          line.value = value;
+          delete line.text;
+        }
         seen = true;
       }
     }
-    if (!seen) this.lines.push({ kind: 'pref', name, value });
+    if (seen) return;
+    const last = this.lines.at(-1);
+    if (last && last.eol === '') last.eol = this.newline;
+    this.lines.push({ kind: 'pref', name, value, eol: this.newline });
   }
 
   toString(): string {
-    const text = this.lines.map((line) => (line.kind === 'pref'
+    return this.lines.map((line) => `${line.kind === 'pref' && line.text === undefined
       ? `user_pref("${escape(line.name)}", ${formatValue(line.value)});`
-      : line.text));
-    return `${text.join(this.newline)}${this.newline}`;
+      : line.text}${line.eol}`).join('');
   }
 }
 

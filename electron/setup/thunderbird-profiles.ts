@@ -1,7 +1,8 @@
-import { copyFile, open, readFile, readlink, stat, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeTextDurably } from '../../src-relay/index';
 import type { ThunderbirdProfileView, ThunderbirdRequest } from '../contract/api';
+import { createExclusive, readUntrustedFile } from '../desktop/untrusted-file';
 import { PrefsFile, applyRelayServer, findRelayServer, identitiesOf, type RelayServerChange, type RelayServerSettings } from './thunderbird-prefs';
 
 /** Where this machine's Thunderbird might keep its profiles; the caller passes its platform facts (tests do too). */
@@ -60,12 +61,47 @@ export function parseIni(text: string): Ini {
   return sections;
 }
 
-async function readIfThere(file: string): Promise<string | null> {
+/**
+ * A Flatpak or Snap Thunderbird writes its own profile folders, so every file in them is read as untrusted: no
+ * symlink followed, a regular file of at most this size, read within this time (a FIFO is refused, not waited on).
+ */
+const MAX_PROFILE_FILE_BYTES = 16 * 1024 * 1024;
+const PROFILE_READ_TIMEOUT_MS = 5000;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A profile file's bytes and text; null when there is none. Text that is not UTF-8 is refused (it could not be kept byte for byte). */
+async function readProfileFile(file: string): Promise<{ bytes: Buffer; text: string } | null> {
+  const bytes = await readUntrustedFile(file, { maxBytes: MAX_PROFILE_FILE_BYTES, timeoutMs: PROFILE_READ_TIMEOUT_MS });
+  if (bytes === null) return null;
   try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
-    throw error;
+    return { bytes, text: utf8.decode(bytes) };
+  } catch {
+    throw new Error(`${file} is not UTF-8 text`);
+  }
+}
+
+async function readIfThere(file: string): Promise<string | null> {
+  return (await readProfileFile(file))?.text ?? null;
+}
+
+/** Flatpak's and Snap's folders: written by a sandboxed Thunderbird, which must not reach outside them through us. */
+function isSandboxRoot(root: string): boolean {
+  return /[\\/]\.var[\\/]app[\\/]|[\\/]snap[\\/]/.test(root);
+}
+
+/**
+ * A sandbox's profile folder must be inside its root with no symlink on the way (the root itself included), or a
+ * sandboxed Thunderbird could point the app at any folder of the user's (another profile, ~/.config/autostart).
+ */
+async function insideSandbox(root: string, dir: string): Promise<boolean> {
+  try {
+    if ((await lstat(root)).isSymbolicLink()) return false;
+    const lexical = relative(root, dir);
+    if (lexical === '' || lexical.startsWith('..') || isAbsolute(lexical)) return false;
+    const [realRoot, realDir] = await Promise.all([realpath(root), realpath(dir)]);
+    return realDir === join(realRoot, lexical) && realDir.startsWith(`${realRoot}${sep}`);
+  } catch {
+    return false;
   }
 }
 
@@ -73,10 +109,12 @@ async function readIfThere(file: string): Promise<string | null> {
 export async function findProfiles(roots: readonly string[]): Promise<ThunderbirdProfile[]> {
   const found: ThunderbirdProfile[] = [];
   for (const root of roots) {
-    const text = await readIfThere(join(root, 'profiles.ini'));
+    const sandboxed = isSandboxRoot(root);
+    if (sandboxed && (await lstat(root).then((info) => info.isSymbolicLink(), () => false))) continue;
+    const text = await readIfThere(join(root, 'profiles.ini')).catch(() => null);
     if (text === null) continue;
     const listed = parseIni(text);
-    const installs = parseIni((await readIfThere(join(root, 'installs.ini'))) ?? '');
+    const installs = parseIni((await readIfThere(join(root, 'installs.ini')).catch(() => null)) ?? '');
     // Since Thunderbird 68 each install has its own default profile, in installs.ini and in [Install...] sections.
     const installDefaults = new Set<string>();
     for (const [name, section] of [...installs, ...listed]) {
@@ -90,6 +128,7 @@ export async function findProfiles(roots: readonly string[]): Promise<Thunderbir
       const relative = section.get('IsRelative') !== '0' && !isAbsolute(path);
       const dir = relative ? resolve(root, path) : path;
       if (!(await isDirectory(dir))) continue;
+      if (sandboxed && !(await insideSandbox(root, dir))) continue;
       const isDefault = installDefaults.size > 0 ? installDefaults.has(path) : section.get('Default') === '1';
       if (found.some((profile) => profile.dir === dir)) continue;
       found.push({ name: section.get('Name') ?? path, dir, isDefault, root });
@@ -165,10 +204,11 @@ export async function addRelayToProfile(
     return { ok: false, reason: 'running', error: 'Thunderbird is running with this profile. Quit Thunderbird, then click Add to Thunderbird again.' };
   }
   const file = join(profileDir, 'prefs.js');
-  const before = await readIfThere(file);
+  let before: { bytes: Buffer; text: string } | null;
   let prefs: PrefsFile;
   try {
-    prefs = PrefsFile.parse(before ?? '');
+    before = await readProfileFile(file);
+    prefs = PrefsFile.parse(before?.text ?? '');
   } catch (error) {
     return { ok: false, reason: 'unreadable', error: `prefs.js in ${profileDir} could not be read safely, nothing was changed: ${(error as Error).message}` };
   }
@@ -177,7 +217,8 @@ export async function addRelayToProfile(
   if (before !== null) {
     const stamp = (options.now?.() ?? new Date()).toISOString().replace(/[:.]/g, '-');
     backup = join(profileDir, `prefs.js.msmtp-relay-${stamp}.bak`);
-    await copyFile(file, backup);
+    // The bytes just read, into a new file: a name planted in the folder (a symlink to ~/.bashrc) makes this fail.
+    await createExclusive(backup, before.bytes);
   }
   await writeTextDurably(file, prefs.toString(), { durable: false });
   return { ok: true, backup, ...change };

@@ -28,9 +28,10 @@ export async function runQueueTool(config: CliConfig, write: (text: string) => v
   }
 }
 
-export async function openSpool(config: CliConfig): Promise<Outbox> {
+export async function openSpool(config: CliConfig, flushSignal?: 'SIGUSR1'): Promise<Outbox> {
   try {
     return await Outbox.open({
+      ...(flushSignal ? { flushSignal } : {}),
       dir: config.queueDir!,
       retryInitialMs: config.queueRetryMs,
       retryMaxMs: config.queueRetryMaxMs,
@@ -41,9 +42,12 @@ export async function openSpool(config: CliConfig): Promise<Outbox> {
   }
 }
 
-/** A relay running on the spool is asked to flush (it holds the command and the launcher); else we send ourselves. */
+/**
+ * A relay daemon proven to run on the spool is asked to flush (it holds the command and the launcher); else we send
+ * ourselves (claims keep two senders from taking the same mail). A pid named in the spool is never signalled on its word.
+ */
 async function flush(outbox: Outbox, config: CliConfig, write: (text: string) => void): Promise<number> {
-  const relays = await outbox.liveRelays();
+  const relays = (await outbox.liveRelays()).filter((relay) => relay.takesFlushSignal);
   if (relays.length > 0 && process.platform !== 'win32') {
     for (const relay of relays) process.kill(relay.pid, 'SIGUSR1');
     write(`asked the relay${relays.length > 1 ? 's' : ''} on ${outbox.dir} (pid ${relays.map((relay) => relay.pid).join(', ')}) to send every waiting mail now\n`);

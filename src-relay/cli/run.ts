@@ -12,7 +12,7 @@ import type { Outbox } from '../index';
 /** Listens until SIGTERM or SIGINT, then stops like the engine promises: mails in flight finish (bounded). Exit 0. */
 export async function runDaemon(startup: Startup): Promise<number> {
   const { options, sink } = startup;
-  const { engine, outbox } = await loggedRelay(startup);
+  const { engine, outbox } = await loggedRelay(startup, undefined, 'SIGUSR1');
   sink.write('info', startingLine(startup));
   process.on('SIGHUP', () => sink.write('info', 'SIGHUP ignored (as msmtpd does)'));
   if (outbox) {
@@ -85,8 +85,8 @@ function loginSpacingFile({ sink }: Startup): ThrottleStore | undefined {
   }
 }
 
-async function loggedRelay(startup: Startup, authFailures?: ThrottleStore): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
-  const outbox = startup.config.queueDir !== undefined ? await openSpool(startup.config) : null;
+async function loggedRelay(startup: Startup, authFailures?: ThrottleStore, flushSignal?: 'SIGUSR1'): Promise<{ engine: RelayEngine; outbox: Outbox | null }> {
+  const outbox = startup.config.queueDir !== undefined ? await openSpool(startup.config, flushSignal) : null;
   const engine = createRelay(startup.options, { ...(outbox ? { outbox } : {}), ...(authFailures ? { authFailures } : {}) });
   // With --log=none no event is worded at all: the words would go nowhere, several times for every mail.
   if (startup.config.log.kind !== 'none') {

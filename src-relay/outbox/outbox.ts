@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { CrlfToLf } from '../delivery/deliver';
 import type { RelayEvent } from '../events';
 import { MailCopy, headerField } from './mail-copy';
-import { OutboxStore, type Claim, type KeptRecord } from './store';
+import { OutboxStore, type Claim, type KeptRecord, type RelayRegistration } from './store';
 import { SmtpError, queuedReply } from '../smtp/reply';
 import { NO_REPORT, type DeliveryFailure, type DeliveryOutcome, type Envelope, type MailResult } from '../smtp/handler';
 
@@ -20,6 +20,11 @@ export interface OutboxOptions {
   /** The domain part of the Message-ID added to a kept mail that has none. */
   hostname?: string;
   now?: () => number;
+  /**
+   * This process retries every waiting mail when it gets SIGUSR1 (the CLI daemon installs that handler), so
+   * `--queue-flush` may send it. Without it no signal is ever sent here: SIGUSR1's default action kills.
+   */
+  flushSignal?: 'SIGUSR1';
 }
 
 export const defaultOutboxTiming = Object.freeze({
@@ -75,6 +80,7 @@ export class Outbox {
   private readonly concurrency: number;
   private readonly hostname: string;
   private readonly now: () => number;
+  private readonly flushSignal: 'SIGUSR1' | undefined;
   private readonly records = new Map<string, KeptRecord>();
   private readonly sending = new Set<string>();
   private readonly recent: (SentEntry & { head: Buffer | null })[] = [];
@@ -97,6 +103,7 @@ export class Outbox {
     this.concurrency = options.concurrency ?? 2;
     this.hostname = options.hostname ?? 'localhost';
     this.now = options.now ?? Date.now;
+    this.flushSignal = options.flushSignal;
   }
 
   /** Opens (creating) the spool and reads what it holds; mails left in flight by a dead relay are taken back. */
@@ -127,7 +134,7 @@ export class Outbox {
    */
   attach(sender: KeptMailSender): () => void {
     this.sender = sender;
-    void this.store.registerRelay().catch(() => undefined);
+    void this.store.registerRelay(this.flushSignal).catch(() => undefined);
     this.retryNow();
     return () => {
       if (this.sender !== sender) return;
@@ -250,7 +257,7 @@ export class Outbox {
   }
 
   /** Processes that hold this spool with a running relay. */
-  liveRelays(): Promise<{ pid: number }[]> {
+  liveRelays(): Promise<RelayRegistration[]> {
     return this.store.liveRelays();
   }
 

@@ -1,7 +1,8 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { chmod, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, readlink, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { addressProblem } from '../smtp/address';
 import { privateFolder, syncFolder, writeTextDurably } from './durable-file';
 import type { MailCopy } from './mail-copy';
 
@@ -33,6 +34,15 @@ export interface ProcessIdentity {
   readonly start: string;
 }
 
+/** A process registered as a relay on this spool. */
+export interface RelayRegistration extends ProcessIdentity {
+  /**
+   * It said it retries at once on SIGUSR1, and it is proven to be the process that registered: it holds its
+   * registration file open (Linux, /proc/PID/fd). Only such a process may be sent the signal, whose default action kills.
+   */
+  readonly takesFlushSignal: boolean;
+}
+
 /** A kept mail renamed away from ID.json by one process: while the claim stands, nobody else touches the mail. */
 export interface Claim {
   readonly id: string;
@@ -40,9 +50,11 @@ export interface Claim {
   readonly owner: ProcessIdentity;
 }
 
-const CLAIM = /^([0-9A-F]+)\.json\.(flight|recover)\.(\d+)\.([0-9a-z]+)$/;
-const RECORD = /^([0-9A-F]+)\.json$/;
-const MAIL = /^([0-9A-F]+)\.eml$/;
+/** A queue id: what newQueueId makes. Anything else (`../x`, a path) never becomes a file name. */
+const ID = /^[0-9A-F]{1,32}$/;
+const CLAIM = /^([0-9A-F]{1,32})\.json\.(flight|recover)\.(\d+)\.([0-9a-z]+)$/;
+const RECORD = /^([0-9A-F]{1,32})\.json$/;
+const MAIL = /^([0-9A-F]{1,32})\.eml$/;
 const TEMPORARY = /\.(\d+)\.[0-9a-f]+\.tmp$/;
 /** A mail file without a record older than this is a leftover of a crash between the two writes. */
 const ORPHAN_AGE_MS = 10 * 60_000;
@@ -54,6 +66,8 @@ const ORPHAN_AGE_MS = 10 * 60_000;
  */
 export class OutboxStore {
   readonly me: ProcessIdentity;
+  /** This process's registration, held open while it stands: the proof that it is this relay. */
+  private registration: FileHandle | null = null;
 
   constructor(readonly dir: string) {
     this.me = currentProcess();
@@ -104,7 +118,7 @@ export class OutboxStore {
       }
       const id = RECORD.exec(name)?.[1];
       if (!id) continue;
-      const record = await this.readRecord(join(this.dir, name));
+      const record = await this.readRecord(join(this.dir, name), id);
       if (record) {
         records.push(record);
         recordIds.add(id);
@@ -121,6 +135,7 @@ export class OutboxStore {
 
   /** Takes a waiting mail for one try; null when another process has it (or it is gone). */
   async claim(id: string): Promise<{ claim: Claim; record: KeptRecord } | null> {
+    if (!ID.test(id)) return null; // `--queue-remove ../x` names no mail of this spool
     const claim: Claim = { id, owner: this.me, file: join(this.dir, `${id}.json.flight.${this.me.pid}.${this.me.start}`) };
     try {
       await rename(this.recordFile(id), claim.file);
@@ -130,7 +145,7 @@ export class OutboxStore {
     }
     // The claim is the "in flight" mark: it must survive a power cut before the command starts.
     await syncFolder(this.dir);
-    const record = await this.readRecord(claim.file);
+    const record = await this.readRecord(claim.file, id);
     if (!record) {
       await rename(claim.file, this.recordFile(id)).catch(() => undefined);
       return null;
@@ -147,7 +162,7 @@ export class OutboxStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const record = await this.readRecord(mine);
+    const record = await this.readRecord(mine, dead.id);
     if (!record) return null;
     // The try the dead process had in flight counts: it may even have gone through.
     record.maySendTwice = true;
@@ -177,24 +192,39 @@ export class OutboxStore {
   }
 
   /** Processes that hold this spool now (to ask them to flush); registered by registerRelay. */
-  async liveRelays(): Promise<ProcessIdentity[]> {
-    const found: ProcessIdentity[] = [];
+  async liveRelays(): Promise<RelayRegistration[]> {
+    const found: RelayRegistration[] = [];
     for (const name of await readdir(join(this.dir, 'relays')).catch(() => [] as string[])) {
       const match = /^(\d+)\.([0-9a-z]+)$/.exec(name);
       if (!match) continue;
       const owner = { pid: Number(match[1]), start: match[2]! };
-      if (processAlive(owner)) found.push(owner);
-      else await rm(join(this.dir, 'relays', name), { force: true });
+      const file = join(this.dir, 'relays', name);
+      if (!processAlive(owner)) {
+        await rm(file, { force: true });
+        continue;
+      }
+      const said = await readFile(file, 'utf8').catch(() => '');
+      found.push({ ...owner, takesFlushSignal: said === 'SIGUSR1\n' && (await holdsOpen(owner.pid, file)) });
     }
     return found;
   }
 
-  async registerRelay(): Promise<void> {
-    await writeFile(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), '', { mode: 0o600 });
+  /** Registers this process as a relay on the spool; `flushSignal` when it retries every waiting mail on SIGUSR1. */
+  async registerRelay(flushSignal?: 'SIGUSR1'): Promise<void> {
+    const handle = await open(this.registrationFile(), 'w', 0o600);
+    await handle.writeFile(flushSignal ? `${flushSignal}\n` : '');
+    await this.registration?.close().catch(() => undefined);
+    this.registration = handle;
   }
 
   async unregisterRelay(): Promise<void> {
-    await rm(join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`), { force: true });
+    await this.registration?.close().catch(() => undefined);
+    this.registration = null;
+    await rm(this.registrationFile(), { force: true });
+  }
+
+  private registrationFile(): string {
+    return join(this.dir, 'relays', `${this.me.pid}.${this.me.start}`);
   }
 
   async readPaused(): Promise<boolean> {
@@ -208,20 +238,22 @@ export class OutboxStore {
   }
 
   private recordFile(id: string): string {
-    return join(this.dir, `${id}.json`);
+    return join(this.dir, `${checkedId(id)}.json`);
   }
 
   private mailFile(id: string): string {
-    return join(this.dir, `${id}.eml`);
+    return join(this.dir, `${checkedId(id)}.eml`);
   }
 
-  private async readRecord(file: string): Promise<KeptRecord | null> {
+  /** The record in `file`, if it is one of ours for mail `id` whose addresses may reach an argv; else null. */
+  private async readRecord(file: string, id: string): Promise<KeptRecord | null> {
+    let record: unknown;
     try {
-      const record = JSON.parse(await readFile(file, 'utf8')) as KeptRecord;
-      return record.version === 1 && typeof record.id === 'string' ? record : null;
+      record = JSON.parse(await readFile(file, 'utf8'));
     } catch {
       return null; // gone meanwhile (claimed by another process), or not ours
     }
+    return recordProblem(record, id) === null ? record as KeptRecord : null;
   }
 
   private async removeOrphan(id: string): Promise<void> {
@@ -229,6 +261,32 @@ export class OutboxStore {
     const info = await stat(file).catch(() => null);
     if (info && Date.now() - info.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => undefined);
   }
+}
+
+function checkedId(id: string): string {
+  if (!ID.test(id)) throw new RangeError(`not a queue id: ${JSON.stringify(id.slice(0, 40))}`);
+  return id;
+}
+
+/**
+ * Why a record read from the spool is not used, or null. Read back from disk, it passes the same checks as a mail
+ * at the door: its id is its file's, and its addresses are what the SMTP session would let reach the command's argv.
+ */
+function recordProblem(value: unknown, id: string): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const record = value as Record<string, unknown>;
+  if (record.version !== 1) return 'unknown version';
+  if (record.id !== id || !ID.test(id)) return 'its id is not its file name';
+  if (typeof record.from !== 'string' || (record.from !== '' && addressProblem(record.from) !== null)) return 'bad sender';
+  const to = record.to;
+  if (!Array.isArray(to) || to.length === 0 || to.length > 1000) return 'bad recipients';
+  for (let index = 0; index < to.length; index += 1) {
+    const address: unknown = to[index];
+    if (typeof address !== 'string' || address === '' || addressProblem(address) !== null) return 'bad recipient';
+  }
+  if (typeof record.addedHeader !== 'string' || !/^(?:Message-ID: [^\r\n]*\n)?$/.test(record.addedHeader)) return 'bad header';
+  if (record.state !== 'waiting' && record.state !== 'failed') return 'bad state';
+  return null;
 }
 
 function serialise(record: KeptRecord): string {
@@ -239,6 +297,27 @@ function parseClaim(dir: string, name: string): Claim | null {
   const match = CLAIM.exec(name);
   if (!match) return null;
   return { id: match[1]!, file: join(dir, name), owner: { pid: Number(match[3]), start: match[4]! } };
+}
+
+/**
+ * Whether process `pid` has `file` open: one of /proc/PID/fd/* is that very file (same device and inode). Only
+ * Linux can tell; elsewhere (and for another user's process) the answer is no, and nobody is signalled.
+ */
+async function holdsOpen(pid: number, file: string): Promise<boolean> {
+  if (process.platform !== 'linux') return false;
+  try {
+    const target = await stat(file);
+    const fdDir = `/proc/${pid}/fd`;
+    for (const fd of await readdir(fdDir)) {
+      const link = await readlink(join(fdDir, fd)).catch(() => '');
+      if (!link.startsWith('/')) continue; // sockets, pipes, anonymous inodes
+      const info = await stat(join(fdDir, fd)).catch(() => null);
+      if (info && info.ino === target.ino && info.dev === target.dev) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 function sameProcess(a: ProcessIdentity, b: ProcessIdentity): boolean {

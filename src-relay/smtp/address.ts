@@ -5,7 +5,8 @@
  */
 export function addressProblem(address: string): string | null {
   if (address.startsWith('-')) return 'an address may not start with "-"';
-  if (/[\x00-\x1f\x7f]/.test(address)) return 'an address may not contain control characters';
+  // C0, DEL and C1 (U+0080-U+009F: U+0085 is a line end, U+009B a terminal's CSI) would forge log lines.
+  if (/[\x00-\x1f\x7f-\x9f]/.test(address)) return 'an address may not contain control characters';
   if (/[\s<>]/.test(address)) return 'an address may not contain spaces or angle brackets';
   if (Buffer.byteLength(address) > 256) return 'address too long';
   return null;

@@ -489,8 +489,9 @@ function loggedUser(user: string, expected: Credentials): string {
   return user.includes(expected.password) ? '(not shown: it contains the password)' : printable(user);
 }
 
+/** For a log line: C0, DEL, C1 and the Unicode line separators become "?". */
 function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, '?').slice(0, 128);
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, '?').slice(0, 128);
 }
 
 function describe(error: unknown): string {

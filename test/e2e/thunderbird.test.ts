@@ -246,3 +246,52 @@ describe('Add to Thunderbird, with the real Thunderbird', { timeout: 180_000 }, 
     thunderbird = null;
   });
 });
+
+describe('prefs.js as the real Thunderbird reads it (issue #16, 2 and 3)', { timeout: 180_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let thunderbird: HeadlessThunderbird | null = null;
+  before(async () => {
+    dir = await tempDir('thunderbird-prefs');
+  });
+  after(async () => {
+    thunderbird?.kill();
+    await dir?.remove();
+  });
+
+  it('a \\x00 escape the app did not change stays an escape, and a user name with );// and U+2028 survives both ways', async () => {
+    const home = join(dir.path, 'home');
+    const profileDir = join(home, '.thunderbird', 'nul.default');
+    await mkdir(profileDir, { recursive: true });
+    // Early in the file: a raw NUL here would end Thunderbird's read before the accounts.
+    const [header, ...rest] = USER_PROFILE.split('\n\n');
+    await writeFile(join(profileDir, 'prefs.js'), `${header}\n\nuser_pref("mail.identity.id2.organization", "Org\\x00cut");\n${rest.join('\n\n')}`);
+    const user = 'odd);//user\u2028name\'"\\';
+    const server = { host: 'localhost', port: 2599, user, starttls: false };
+    const written = await addRelayToProfile(profileDir, server, ['id1']);
+    assert.ok(written.ok, JSON.stringify(written));
+    assert.ok(!(await readFile(join(profileDir, 'prefs.js'), 'utf8')).includes('\0'), 'no raw NUL written');
+
+    thunderbird = await startThunderbird(profileDir, home);
+    const seen = await thunderbird.marionette.execute<Record<string, unknown>>(`
+      const { MailServices } = ChromeUtils.importESModule("resource:///modules/MailServices.sys.mjs");
+      const relay = MailServices.outgoingServer.servers.find((server) => server.description == "msmtp Relay");
+      return {
+        accounts: MailServices.accounts.accounts.length,
+        servers: MailServices.outgoingServer.servers.map((server) => server.key),
+        // The server's username is a byte string (UTF-8 as Latin-1); the pref service decodes it.
+        username: relay ? relay.username : null,
+        pref: Services.prefs.getStringPref("mail.smtpserver.smtp2.username"),
+        // Thunderbird's own parser skips a pref with a \\x00 escape: the line was left as the user had it.
+        organization: Services.prefs.prefHasUserValue("mail.identity.id2.organization"),
+      };
+    `);
+    assert.equal(Buffer.from(String(seen.username), 'latin1').toString('utf8'), user);
+    assert.deepEqual({ ...seen, username: null }, { accounts: 1, servers: ['smtp1', 'smtp2'], username: null, pref: user, organization: false });
+    await thunderbird.quit();
+    thunderbird = null;
+    // prefs.js is now Thunderbird's own writing of that user name: the app must read it back and update it.
+    const again = await addRelayToProfile(profileDir, { ...server, port: 2598 }, []);
+    assert.ok(again.ok, JSON.stringify(again));
+    assert.equal(again.key, 'smtp2');
+  });
+});

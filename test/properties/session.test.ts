@@ -33,12 +33,13 @@ test('regression: client bytes never put control characters into a log event or 
   const events: RelayEvent[] = [];
   relay.subscribe((event) => events.push(event));
   const session = new MemorySession(relay);
-  session.send('EHLO\t\r\n\x1b[2Jfake line\r\nHELO x\r\nMAIL FROM:<a@b> X\x01\x1b=1\r\nQUIT\r\n');
+  // Issue #16: C1 controls (U+0085 NEL, U+009B CSI) in an address, and in a verb, as UTF-8.
+  session.send(Buffer.from('EHLO\t\r\n\x1b[2Jfake line\r\nHELO x\r\nMAIL FROM:<a@b> X\x01\x1b=1\r\nMAIL FROM:<a\u0085b\u009b2J@x>\r\nNOOP\u009b\r\nQUIT\r\n', 'utf8'));
   await session.ended;
   const replies = parseTranscript(session.raw);
   assert.deepEqual(replies.problems, []);
-  assert.deepEqual(replies.replies.map((reply) => reply.code), [220, 500, 500, 250, 555, 221]);
+  assert.deepEqual(replies.replies.map((reply) => reply.code), [220, 500, 500, 250, 555, 501, 500, 221]);
   const logged = events.filter((e) => e.type === 'client-error').map((e) => describeEvent(e).message);
-  assert.equal(logged.length, 3);
-  for (const line of logged) assert.doesNotMatch(line, /[\x00-\x1f\x7f]/);
+  assert.equal(logged.length, 5);
+  for (const line of logged) assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u2028\u2029]/);
 });

@@ -144,6 +144,8 @@ describe('IPC gate', () => {
       ['addToThunderbird', [{ profileDir: '/p', identities: 'id1' }], /identities must be a list/],
       ['addToThunderbird', [{ profileDir: '/p', identities: ['id1"); user_pref("x'] }], /not an identity key/],
       ['addToThunderbird', [{ profileDir: '/p', identities: Array(300).fill('id1') }], /identities must be a list/],
+      // Issue #16: a sparse list (a hole at 1) wrote mail.identity.undefined.smtpServer.
+      ['addToThunderbird', [{ profileDir: '/p', identities: Object.assign(new Array<string>(3), { 0: 'id1', 2: 'id2' }) }], /identities\[1\] must be a string/],
       ['clientGuides', ['all'], /expected no arguments/],
       ['copySnippet', ['python'], /expected 2 arguments/],
       ['copySnippet', ['sendmail', 0], /unknown guide/],

@@ -129,6 +129,9 @@ describe('settings store', { timeout: 20_000 }, () => {
     assert.equal(ok({ command: '' }), false);
     assert.equal(ok({ command: 'msmtp -f %F -- ; rm -rf ~' }), false);
     assert.equal(ok({ command: 'msmtp $(id)' }), false);
+    // Issue #16: a NUL was saved, and every mail then got 451.
+    assert.equal(ok({ command: 'msmtp -f %F\0 --' }), false);
+    assert.equal(ok({ command: "'msmtp\0' -f %F --" }), false);
     assert.equal(ok({ user: '' }), false);
     assert.equal(ok({ user: 'x'.repeat(129) }), false);
     assert.equal(ok({ user: 'tab\tuser' }), false);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { once } from 'node:events';
@@ -86,6 +86,30 @@ describe('local TLS certificate', () => {
     assert.equal(repaired.created, true);
     assert.match(repaired.reason ?? '', /could not be read/);
     assert.equal((await stat(join(certDir, 'relay-key.pem'))).mode & 0o777, 0o600);
+  });
+
+  it('does not reuse a key others could read, and narrows a folder made wider (issue #16, 7)', async () => {
+    const certDir = join(dir.path, 'modes');
+    const first = await ensureCertificate({ dir: certDir });
+    await chmod(certDir, 0o755);
+    const narrowed = await ensureCertificate({ dir: certDir });
+    assert.equal(narrowed.created, false, 'a 0600 key in a 0755 folder was private all along');
+    assert.equal((await stat(certDir)).mode & 0o777, 0o700);
+
+    await chmod(join(certDir, 'relay-key.pem'), 0o644);
+    await chmod(certDir, 0o755);
+    const replaced = await ensureCertificate({ dir: certDir });
+    assert.equal(replaced.created, true);
+    assert.match(replaced.reason ?? '', /could be read by other users \(mode 0644\)/);
+    assert.notEqual(replaced.fingerprint256, first.fingerprint256);
+    assert.equal((await stat(join(certDir, 'relay-key.pem'))).mode & 0o777, 0o600);
+    assert.equal((await stat(certDir)).mode & 0o777, 0o700);
+
+    await chmod(certDir, 0o777);
+    const planted = await ensureCertificate({ dir: certDir });
+    assert.equal(planted.created, true, 'a key in a folder anyone could write may have been planted');
+    assert.match(planted.reason ?? '', /others could write the key's folder \(mode 0777\)/);
+    assert.equal((await stat(certDir)).mode & 0o777, 0o700);
   });
 
   describe('clients that verify against the exported certificate', { timeout: 60_000 }, () => {

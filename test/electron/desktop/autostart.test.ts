@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   APPROVAL_NEEDED, DESKTOP_FILE_NAME, LOGIN_ITEM_NAME, createLoginItemAutostart, createXdgAutostart, desktopEntry, desktopExec, launchCommand,
   xdgAutostartDir,
 } from '../../../electron/desktop/autostart';
 import { tempDir } from '../../helpers/app/app-env';
+import { waitUntil } from '../../helpers/wait';
 
 describe('autostart', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -99,6 +101,25 @@ describe('autostart', { timeout: 20_000 }, () => {
     ].join('\n');
     const { stdout: parsed } = await promisify(execFile)('python3', ['-c', script, autostart.file]);
     assert.deepEqual(parsed.trimEnd().split('\0'), argv);
+  });
+
+  it('GLib (gio launch) starts the entry with the exact argv, also for a path with % and = (issue #16, 8)', { timeout: 30_000 }, async (t) => {
+    if (!existsSync('/usr/bin/gio')) return t.skip('gio (libglib2.0-bin) is not installed');
+    const out = join(dir.path, 'gio-argv');
+    for (const folder of ['plain folder', '100% a=b "q" $x `y` \\z']) {
+      const program = join(dir.path, 'gio', folder, 'msmtp-relay.AppImage');
+      await mkdir(dirname(program), { recursive: true });
+      // The stand-in app writes the argv it got, NUL-separated.
+      await writeFile(program, `#!/bin/sh\nprintf '%s\\0' "$0" "$@" > "$GIO_ARGV_OUT.tmp" && mv "$GIO_ARGV_OUT.tmp" "$GIO_ARGV_OUT"\n`, { mode: 0o755 });
+      const argv = launchCommand({ execPath: '/unused', appImage: program });
+      const autostart = createXdgAutostart(join(dir.path, 'gio', folder), argv);
+      await autostart.setEnabled(true);
+      await rm(out, { force: true });
+      const launched = await promisify(execFile)('gio', ['launch', autostart.file], { env: { ...process.env, GIO_ARGV_OUT: out } }).then(() => 'ok', (error: Error) => error.message);
+      assert.equal(launched, 'ok', `gio launch refused the entry for ${JSON.stringify(program)}`);
+      await waitUntil(() => existsSync(out), 5000, 'the launched program to write its argv');
+      assert.deepEqual((await readFile(out, 'utf8')).split('\0').slice(0, -1), argv);
+    }
   });
 
   it('macOS goes through setLoginItemSettings with --hidden, and reads the state back after each change', async () => {

@@ -12,7 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from '../../helpers/ports';
 import { AppCommands } from '../../../electron/core/commands';
-import { desktopName, installLine, keyringProblem, noTrayProblem, parseOsRelease, readOsRelease } from '../../../electron/health/problems';
+import {
+  desktopName, installLine, keyringProblem, msmtpConfigProblem, noTrayProblem, parseOsRelease, readOsRelease,
+} from '../../../electron/health/problems';
 import { HealthMonitor } from '../../../electron/health/monitor';
 import { findPortHolder, nextFreePort, parseLsof, parseNetstatPid } from '../../../electron/health/port-holder';
 import { pretendArgv, probeMsmtp } from '../../../electron/health/msmtp-pretend';
@@ -229,6 +231,36 @@ describe('health checks', { timeout: 60_000 }, () => {
     it('builds the dry-run argv from the delivery command', () => {
       assert.deepEqual(pretendArgv(['msmtp', '-a', 'work', '-f', '%F', '--'], undefined, 'r@x'), ['msmtp', '--pretend', '-a', 'work', '--', 'r@x']);
       assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '--'], 'a@b.c', 'r@x'), ['msmtp', '--pretend', '-f', 'a@b.c', '--', 'r@x']);
+    });
+
+    it('the chown and chmod it suggests quote the path: bash runs them on exactly that file (issue #16)', async () => {
+      const marker = join(dir.path, 'suggested-MARK');
+      const file = `/home/me/my rc $(touch ${marker}) \`touch ${marker}\` 'q' "d" !x;#`;
+      const said = (words: string) => ({ ok: false, exitCode: 78, said: [`${file}: contains secrets and therefore must ${words}`], problem: 'permissions' as const, problemFile: file });
+      const steps = [
+        ...msmtpConfigProblem(said('be owned by you'), '~/.msmtprc')!.steps,
+        ...msmtpConfigProblem(said('have no more than user read/write permissions'), '~/.msmtprc')!.steps,
+        // No file named by msmtp: the user's own, whose ~/ the shell must still expand.
+        ...msmtpConfigProblem({ ...said('have no more than user read/write permissions'), problemFile: undefined }, "~/my dir/it's rc")!.steps,
+      ];
+      // sudo, chown and chmod stand in as functions that print the argv bash gave them.
+      const prelude = 'sudo() { "$@"; }; chown() { printf "%s\\0" chown "$@"; }; chmod() { printf "%s\\0" chmod "$@"; }; ';
+      const argvs = [];
+      for (const step of steps) {
+        const { stdout } = await promisify(execFile)('bash', ['--norc', '--noprofile', '-i', '-c', `${prelude}${step}`], { env: { ...process.env, HOME: '/home/me', USER: 'me' } });
+        argvs.push(stdout.split('\0').slice(0, -1));
+      }
+      assert.deepEqual(argvs, [['chown', 'me', file], ['chmod', '600', file], ['chmod', '600', file], ['chmod', '600', "/home/me/my dir/it's rc"]]);
+      await assert.rejects(stat(marker), /ENOENT/);
+    });
+
+    it('checks the sender the relay uses: $& and other replace patterns stay as written (issue #16)', () => {
+      for (const from of ["a$&b$'c$`d$$e@x", '$1@x']) {
+        assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '--'], from, 'r@x'), ['msmtp', '--pretend', '-f', from, '--', 'r@x']);
+        assert.deepEqual(pretendArgv(['msmtp', '--from=%F', '--'], from, 'r@x'), ['msmtp', '--pretend', `--from=${from}`, '--', 'r@x']);
+      }
+      // As the relay does: only the first %F is the sender.
+      assert.deepEqual(pretendArgv(['msmtp', '-f', '%F', '-X', '/log/%F', '--'], 'a@b', 'r@x'), ['msmtp', '--pretend', '-f', 'a@b', '-X', '/log/%F', '--', 'r@x']);
     });
 
     it('no configuration file: points to ~/.msmtprc and offers the Accounts pane\'s Add form', async () => {

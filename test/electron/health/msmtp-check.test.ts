@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkCommand, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
+import { checkCommand, msmtpAccounts, msmtpConfigFiles, parseMsmtpAccounts } from '../../../electron/health/msmtp-check';
 import { findExecutable } from '../../../src-relay/index';
 import { tempDir } from '../../helpers/app/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/programs/fifo';
 
 describe('msmtp check', { timeout: 20_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -117,6 +118,22 @@ describe('msmtp check', { timeout: 20_000 }, () => {
     await writeFile(join(xdgOnly, '.config', 'msmtp', 'config'), 'account xdg\n  from xdg@example.net\n');
     const result = await checkCommand('msmtp -f %F --', { home: xdgOnly, env: { ...process.env, XDG_CONFIG_HOME: '' } });
     assert.deepEqual(result.accounts, [{ file: '~/.config/msmtp/config', account: 'xdg', from: 'xdg@example.net' }]);
+  });
+
+  it('reads msmtp\'s file safely: a FIFO is refused at once, a symlink into a dotfiles folder is followed (issue #16, 1)', async () => {
+    const fifoHome = join(dir.path, 'fifo-home');
+    await mkdir(fifoHome, { recursive: true });
+    makeFifo(join(fifoHome, '.msmtprc'));
+    try {
+      assert.deepEqual(await within(3000, msmtpAccounts({ home: fifoHome, env: {} })), []);
+    } finally {
+      releaseFifo(join(fifoHome, '.msmtprc'));
+    }
+    const linkHome = join(dir.path, 'link-home');
+    await mkdir(join(linkHome, 'dotfiles'), { recursive: true });
+    await writeFile(join(linkHome, 'dotfiles', 'msmtprc'), 'account linked\nfrom linked@example.org\n');
+    await symlink(join(linkHome, 'dotfiles', 'msmtprc'), join(linkHome, '.msmtprc'));
+    assert.deepEqual(await msmtpAccounts({ home: linkHome, env: {} }), [{ file: join(linkHome, '.msmtprc'), account: 'linked', from: 'linked@example.org' }]);
   });
 
   it('knows where msmtp keeps user configuration', () => {

@@ -3,7 +3,7 @@
 // password (which no snippet holds) and the names of temporary files.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseShellWords } from 'shell-quote';
@@ -77,6 +77,88 @@ describe('client guides', () => {
       assert.match(guides.find((guide) => guide.id === id)!.steps.join(' '), /STARTTLS|tick “Use TLS\/SSL”/, id);
     }
     assert.match(snippet(clientGuides(plain), 'mutt'), /set ssl_starttls = no\nset ssl_force_tls = no/);
+  });
+});
+
+describe('client guide snippets with hostile values, run by their real consumers (issue #16, 4)', { timeout: 60_000 }, () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    dir = await tempDir('hostile-snippets');
+  });
+  after(() => dir?.remove());
+
+  /** Hostile values whose commands would touch a marker file of this test's own. */
+  function hostile(tag: string) {
+    const marker = join(dir.path, `MARK-${tag}`);
+    // A From that mutt keeps as an address, full of what mutt, a shell, Python and JS would expand or end at.
+    const from = `"Ann \\"A\\" \`touch ${marker}\` $HOME \${HOME} $(touch ${marker}) !! !x" <a\`touch\${IFS}${marker}\`$HOME'{x}#\\u@example.org>`;
+    // A user name the settings accept (no spaces or controls): quotes, backslashes, expansions, U+2028, a non-BMP character.
+    const user = `u\`touch\${IFS}${marker}\`$HOME'"\\;#!x$(touch\${IFS}${marker})\u2028\u00e9\u{1F600}`;
+    const guides = clientGuides({ host: 'localhost', port: 2500, user, security: 'none', authentication: 'normal-password' }, { from });
+    const noCommandRan = () => assert.rejects(access(marker), /ENOENT/, 'a command in a value was run');
+    return { from, user, guides, noCommandRan };
+  }
+
+  it('mutt reads back the exact From and user name, and runs nothing', async () => {
+    const { from, user, guides, noCommandRan } = hostile('mutt');
+    const home = join(dir.path, 'mutt');
+    await mkdir(home);
+    await writeFile(join(home, 'muttrc'), snippet(guides, 'mutt'));
+    const result = await runProgram('mutt', ['-n', '-F', join(home, 'muttrc'), '-Q', 'from', '-Q', 'smtp_url'], { env: { HOME: home, TERM: 'dumb' } });
+    assert.equal(result.code, 0, describeProgram('mutt -Q', result));
+    // mutt -Q prints name="value" with backslash and double quote escaped.
+    const values = Object.fromEntries(result.stdout.trim().split('\n').map((line) => {
+      const match = /^(\w+)="(.*)"$/.exec(line)!;
+      return [match[1]!, match[2]!.replace(/\\(.)/g, '$1')];
+    }));
+    assert.equal(values.from, from);
+    assert.equal(decodeURIComponent(/^smtp:\/\/(.*)@localhost:2500\/$/.exec(values.smtp_url ?? '')?.[1] ?? ''), user);
+    await noCommandRan();
+  });
+
+  it('the git lines, pasted into an interactive bash, store the exact values and run nothing', async () => {
+    const { from, user, guides, noCommandRan } = hostile('git');
+    const home = join(dir.path, 'git');
+    await mkdir(home);
+    const env = { HOME: home, GIT_CONFIG_NOSYSTEM: '1', HISTFILE: join(home, 'history') };
+    const pasted = await runProgram('bash', ['--norc', '--noprofile', '-i'], { env, input: `${snippet(guides, 'git-send-email')}exit\n` });
+    assert.equal(pasted.code, 0, describeProgram('bash -i', pasted));
+    assert.doesNotMatch(pasted.stderr, /event not found|command not found|error/);
+    const read = async (key: string) => (await runProgram('git', ['config', '--global', '--get', `sendemail.${key}`], { env })).stdout.replace(/\n$/, '');
+    assert.equal(await read('from'), from);
+    assert.equal(await read('smtpUser'), user);
+    await noCommandRan();
+    // A From that looks like an option stays a value.
+    const dashed = clientGuides({ host: 'localhost', port: 2500, user: '-u', security: 'none', authentication: 'normal-password' }, { from: '--file=x' });
+    const again = await runProgram('bash', ['--norc', '--noprofile', '-i'], { env, input: `${snippet(dashed, 'git-send-email')}exit\n` });
+    assert.equal(again.code, 0, describeProgram('bash -i', again));
+    assert.equal(await read('from'), '--file=x');
+    assert.equal(await read('smtpUser'), '-u');
+  });
+
+  it('Python and Node read the exact values from their scripts', async () => {
+    const { from, user, guides, noCommandRan } = hostile('code');
+    const reader = [
+      'import ast, json, sys',
+      'tree = ast.parse(sys.stdin.read())',
+      'login = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "login"]',
+      'sender = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "message[\'From\']"]',
+      'print(json.dumps([login, sender]))',
+    ].join('\n');
+    const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
+    assert.equal(python.code, 0, describeProgram('python3 ast', python));
+    assert.deepEqual(JSON.parse(python.stdout), [[user], [from]]);
+    // The Node script runs against a stand-in nodemailer that prints what it was given.
+    const project = join(dir.path, 'node');
+    await mkdir(join(project, 'node_modules', 'nodemailer'), { recursive: true });
+    await writeFile(join(project, 'node_modules', 'nodemailer', 'package.json'), '{"name":"nodemailer","main":"index.js"}');
+    await writeFile(join(project, 'node_modules', 'nodemailer', 'index.js'),
+      'exports.createTransport = (options) => ({ async sendMail(mail) { return { response: JSON.stringify([options.auth.user, mail.from]) }; } });\n');
+    await writeFile(join(project, 'send-mail.mjs'), snippet(guides, 'node'));
+    const node = await runProgram(process.execPath, [join(project, 'send-mail.mjs')], { cwd: project });
+    assert.equal(node.code, 0, describeProgram('node', node));
+    assert.deepEqual(JSON.parse(node.stdout), [user, from]);
+    await noCommandRan();
   });
 });
 

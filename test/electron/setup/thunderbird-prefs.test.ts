@@ -30,7 +30,7 @@ describe('prefs.js reader and writer', () => {
     assert.equal(prefs.get('mail.smtpserver.smtp1.port'), 587);
     assert.equal(prefs.get('mail.server.server1.check_new_mail'), true);
     assert.equal(prefs.get('mail.server.server1.signature'), 'line one\nC:\\path é');
-    assert.equal(prefs.toString(), PROFILE.replace('\\u00e9', 'é'), 'only the \\u escape is written as the character itself');
+    assert.equal(prefs.toString(), PROFILE, 'byte for byte, escapes as written');
   });
 
   it('changes a pref where it stands and appends a new one; strings are escaped as Thunderbird does', () => {
@@ -47,10 +47,43 @@ describe('prefs.js reader and writer', () => {
     const crlf = '// c\r\nuser_pref("a", 1); // trailing\r\npref("default.only", 2);\r\n';
     const prefs = PrefsFile.parse(crlf);
     prefs.set('b', false);
-    assert.equal(prefs.toString(), '// c\r\nuser_pref("a", 1);\r\npref("default.only", 2);\r\nuser_pref("b", false);\r\n');
+    assert.equal(prefs.toString(), '// c\r\nuser_pref("a", 1); // trailing\r\npref("default.only", 2);\r\nuser_pref("b", false);\r\n');
     assert.throws(() => PrefsFile.parse('user_pref("a", someFunction());\n'), PrefsSyntaxError);
     assert.throws(() => PrefsFile.parse('user_pref("a", "unterminated);\n'), PrefsSyntaxError);
     assert.throws(() => PrefsFile.parse('user_pref("a", 1)\n'), PrefsSyntaxError);
+  });
+});
+
+describe('prefs.js as Thunderbird reads it (issue #16, 2 and 3)', () => {
+  it('a line the app does not change stays byte for byte: a \\x00 escape is not turned into a raw NUL', () => {
+    const text = `${PROFILE}user_pref("mail.identity.id1.organization", "a\\x00b");\nuser_pref('single', 'q\\'s');\r\nuser_pref("x", 1) ; /* c */ // d\n`;
+    const prefs = PrefsFile.parse(text);
+    assert.equal(prefs.get('mail.identity.id1.organization'), 'a\0b');
+    assert.equal(prefs.get('single'), "q's");
+    assert.equal(prefs.toString(), text);
+    applyRelayServer(prefs, RELAY, ['id1']);
+    const written = prefs.toString();
+    assert.ok(!written.includes('\0'), 'no raw NUL, which Thunderbird reads as the end of the file');
+    assert.ok(written.includes(`user_pref("mail.identity.id1.organization", "a\\x00b");\nuser_pref('single', 'q\\'s');\r\nuser_pref("x", 1) ; /* c */ // d\n`));
+    assert.equal(PrefsFile.parse(written).get('mail.identity.id1.organization'), 'a\0b');
+    // A file without a final line break gets one before the appended lines, and keeps its other bytes.
+    const open = PrefsFile.parse('user_pref("a", 1);');
+    open.set('b', 2);
+    assert.equal(open.toString(), 'user_pref("a", 1);\nuser_pref("b", 2);\n');
+  });
+
+  it('reads back its own prefs.js whatever user name the settings accept ();// and U+2028 included)', () => {
+    for (const user of ['a);//b', 'u\u2028v\u2029w', 'x");user_pref("evil",1);//', "it's\\", '#/*']) {
+      const prefs = PrefsFile.parse(PROFILE);
+      const { key } = applyRelayServer(prefs, { ...RELAY, user }, ['id1']);
+      const again = PrefsFile.parse(prefs.toString());
+      assert.equal(again.get(`mail.smtpserver.${key}.username`), user, JSON.stringify(user));
+      assert.equal(again.get('evil'), undefined);
+      assert.equal(again.toString(), prefs.toString());
+    }
+    assert.throws(() => PrefsFile.parse('user_pref("a", 1); user_pref("b", 2);\n'), PrefsSyntaxError, 'two prefs on one line');
+    assert.throws(() => PrefsFile.parse('user_pref("a", "\\q");\n'), PrefsSyntaxError);
+    assert.throws(() => PrefsFile.parse('').set('a', 'nul\0'), RangeError, 'the app never writes a NUL');
   });
 });
 

