@@ -18,7 +18,7 @@ type AccountTrouble = Parameters<NotifyPolicy['onAccountAttention']>[0];
  * service calls when an account needs the user.
  */
 export function watchNotifications(core: AppCore, places: NotificationPlaces): (trouble: AccountTrouble) => void {
-  const policy = new NotifyPolicy({ enabled: places.enabled, windowFocused: places.windowFocused });
+  const policy = new NotifyPolicy({ enabled: () => places.enabled(), windowFocused: () => places.windowFocused() });
   // Held until clicked, closed or failed, for an hour at most (notify-policy.ts NoticeHold says why).
   const shown = new NoticeHold<Notification>(60 * 60 * 1000);
   const show = (notice: Notice | null) => {
