@@ -7,33 +7,21 @@
  * The scenarios are split over composition-root-{start,login,tray,quit}.test.ts, each file within the runner's time bound.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchApp } from '../helpers/app/desktop-app';
-import { cleanUp, desk, listening, liveTray, started, waitForState } from '../helpers/app/desktop-session';
-import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
+import { desk, listening, liveTray, started, waitForState } from '../helpers/app/desktop-session';
 import { waitUntil } from '../helpers/wait';
-import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
+import { useDesktopFakes } from '../helpers/app/desktop-fakes';
 
 describe('composition root: a start at login, with a late tray host or one that lists nothing', { timeout: 420_000 }, () => {
-  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
-  let releaseBus: (() => void) | null = null;
-  before(async () => {
-    releaseBus = await lockDesktopBus();
-  });
-  let watcher: FakeService | null = null;
-
-  afterEach(async () => {
-    await cleanUp();
-    await watcher?.stop();
-    watcher = null;
-  });
+  const fakes = useDesktopFakes();
 
   it('a hidden start waits for a tray host that comes a few seconds late, and opens no window', async () => {
     const d = await desk('late-host');
     const app = started(launchApp(d.env, ['--hidden']));
     await sleep(2500);
-    watcher = await fakeService('watcher');
+    await fakes.watcher();
     const state = await waitForState(app, 'the icon on the late host', (s) => liveTray(s)?.registrations === 1);
     await waitUntil(() => listening(d.port), 10_000, 'the relay listening');
     await sleep(1000);
@@ -44,14 +32,11 @@ describe('composition root: a start at login, with a late tray host or one that 
   });
 
   it('a host that lists no item of ours counts as no tray: a hidden start opens the window', async () => {
-    watcher = await fakeService('watcher', ['--ignore']);
+    const watcher = await fakes.watcher(['--ignore']);
     const d = await desk('no-item');
     const app = started(launchApp(d.env, ['--hidden']));
     const state = await waitForState(app, 'the window, since the icon is not listed', (s) => s.journal.includes('window 1 loaded'), 30_000);
     assert.equal(state.trays[0]?.kind, 'sni', 'the icon was made and registered, but the host lists nothing');
     assert.ok(watcher.lines.some((line) => line.startsWith('registered ')), watcher.lines.join('\n'));
   });
-
-  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
-  after(() => releaseBus?.());
 });

@@ -7,38 +7,19 @@
  * The scenarios are split over composition-root-{start,login,tray,quit}.test.ts, each file within the runner's time bound.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { refused } from '../helpers/app/app-env';
 import { launchApp } from '../helpers/app/desktop-app';
-import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
-import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
+import { desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
 import { waitUntil } from '../helpers/wait';
-import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
+import { useDesktopFakes } from '../helpers/app/desktop-fakes';
 
 describe('composition root: every way out with a mail in flight', { timeout: 420_000 }, () => {
-  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
-  let releaseBus: (() => void) | null = null;
-  before(async () => {
-    releaseBus = await lockDesktopBus();
-  });
-  let watcher: FakeService | null = null;
-  let logind: FakeService;
-
-  before(async () => {
-    logind = await fakeService('logind');
-  });
-  after(async () => {
-    await logind.stop();
-  });
-  afterEach(async () => {
-    await cleanUp();
-    await watcher?.stop();
-    watcher = null;
-  });
+  const fakes = useDesktopFakes();
 
   describe('every way out with a mail in flight', () => {
     async function inFlight(tag: string, acceptDelayMs: number) {
-      watcher = await fakeService('watcher');
+      await fakes.watcher();
       const d = await desk(tag, acceptDelayMs);
       const app = started(launchApp(d.env, ['--hidden']));
       await waitForState(app, 'the icon', (s) => liveTray(s)?.registrations === 1);
@@ -86,7 +67,4 @@ describe('composition root: every way out with a mail in flight', { timeout: 420
       assert.ok(await refused(d.port));
     });
   });
-
-  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
-  after(() => releaseBus?.());
 });

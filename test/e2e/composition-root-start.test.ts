@@ -9,37 +9,18 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchApp } from '../helpers/app/desktop-app';
-import { cleanUp, desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
-import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
+import { desk, listening, liveTray, mail, started, waitForState } from '../helpers/app/desktop-session';
 import { waitUntil } from '../helpers/wait';
-import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
+import { useDesktopFakes } from '../helpers/app/desktop-fakes';
 
 describe('composition root: cold start, second launch, renderer crash', { timeout: 420_000 }, () => {
-  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
-  let releaseBus: (() => void) | null = null;
-  before(async () => {
-    releaseBus = await lockDesktopBus();
-  });
-  let watcher: FakeService | null = null;
-  let logind: FakeService;
-
-  before(async () => {
-    logind = await fakeService('logind');
-  });
-  after(async () => {
-    await logind.stop();
-  });
-  afterEach(async () => {
-    await cleanUp();
-    await watcher?.stop();
-    watcher = null;
-  });
+  const fakes = useDesktopFakes();
 
   it('cold start: tray icon registered with the host, relay listening, window loaded, a mail sent shows in the tray', async () => {
-    watcher = await fakeService('watcher');
+    const watcher = await fakes.watcher();
     const d = await desk('cold');
     const app = started(launchApp(d.env));
     const state = await waitForState(app, 'the tray and the window', (s) => liveTray(s)?.registrations === 1 && s.journal.includes('window 1 loaded'));
@@ -62,7 +43,7 @@ describe('composition root: cold start, second launch, renderer crash', { timeou
   });
 
   it('a second launch during boot opens the window only once IPC is registered; after boot it shows it, and --hidden does not', async () => {
-    watcher = await fakeService('watcher');
+    await fakes.watcher();
     const d = await desk('second');
     // 'ready' waits for the second launch here, so it lands before boot has registered anything.
     const first = started(launchApp({ ...d.env, STAND_IN_READY_AFTER: 'second-instance' }, ['--hidden']));
@@ -90,7 +71,7 @@ describe('composition root: cold start, second launch, renderer crash', { timeou
   });
 
   it('a renderer crash destroys the window; the next open builds a fresh one that loads', async () => {
-    watcher = await fakeService('watcher');
+    await fakes.watcher();
     const d = await desk('crash');
     const app = started(launchApp(d.env));
     await waitForState(app, 'the window loaded', (s) => s.journal.includes('window 1 loaded'));
@@ -104,7 +85,4 @@ describe('composition root: cold start, second launch, renderer crash', { timeou
     assert.deepEqual(state.windows.map((window) => window.crashed), [false]);
     assert.match(String(await app.call('page-text')), /Running|running/);
   });
-
-  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
-  after(() => releaseBus?.());
 });

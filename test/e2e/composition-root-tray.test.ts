@@ -7,62 +7,39 @@
  * The scenarios are split over composition-root-{start,login,tray,quit}.test.ts, each file within the runner's time bound.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchApp } from '../helpers/app/desktop-app';
-import { cleanUp, desk, liveTray, started, waitForState } from '../helpers/app/desktop-session';
-import { fakeService, type FakeService } from '../helpers/app/fake-desktop';
+import { desk, liveTray, started, waitForState } from '../helpers/app/desktop-session';
 import { waitUntil } from '../helpers/wait';
-import { lockDesktopBus } from '../helpers/programs/desktop-bus-lock';
+import { useDesktopFakes } from '../helpers/app/desktop-fakes';
 
 describe('composition root: the tray host away during a screen lock', { timeout: 420_000 }, () => {
-  // Two test files run at once on one session bus: the desktop names are this file's alone meanwhile.
-  let releaseBus: (() => void) | null = null;
-  before(async () => {
-    releaseBus = await lockDesktopBus();
-  });
-  let watcher: FakeService | null = null;
-  let logind: FakeService;
-
-  before(async () => {
-    logind = await fakeService('logind');
-  });
-  after(async () => {
-    await logind.stop();
-  });
-  afterEach(async () => {
-    await cleanUp();
-    await watcher?.stop();
-    watcher = null;
-  });
+  const fakes = useDesktopFakes();
 
   it('the tray host away during a screen lock: no window, no new icon; away while unlocked: the window once', async () => {
-    watcher = await fakeService('watcher');
+    const watcher = await fakes.watcher();
     const d = await desk('lock');
     const app = started(launchApp(d.env, ['--hidden']));
     await waitForState(app, 'the icon registered', (s) => liveTray(s)?.registrations === 1);
-    logind.send('lock');
-    await waitUntil(() => logind.lines.includes('locked'), 5000, 'the lock');
+    fakes.logind().send('lock');
+    await waitUntil(() => fakes.logind().lines.includes('locked'), 5000, 'the lock');
     await watcher.stop(); // GNOME turns the AppIndicator extension off while locked
     await sleep(14_000); // longer than the patience (10 s) and several polls (2 s)
     let state = await app.state();
     assert.deepEqual(state.windows, [], `no window during the lock: ${state.journal.join(' | ')}`);
-    watcher = await fakeService('watcher'); // the unlock brings it back
-    logind.send('unlock');
-    await waitUntil(() => logind.lines.includes('unlocked'), 5000, 'the unlock');
+    const back = await fakes.watcher(); // the unlock brings it back
+    fakes.logind().send('unlock');
+    await waitUntil(() => fakes.logind().lines.includes('unlocked'), 5000, 'the unlock');
     await waitForState(app, 'the same icon registered again by itself', (s) => liveTray(s)?.registrations === 2);
     await sleep(3000);
     state = await app.state();
     assert.deepEqual(state.windows, [], `no window after the unlock: ${state.journal.join(' | ')}`);
     assert.equal(state.trays.length, 1, 'no second tray (it would be an XEmbed icon)');
 
-    await watcher.stop(); // now the host goes away with the session unlocked
-    watcher = null;
+    await back.stop(); // now the host goes away with the session unlocked
     state = await waitForState(app, 'the window after the patience', (s) => s.journal.includes('window 1 loaded'), 30_000);
     assert.equal(state.windows.length, 1);
     assert.equal(state.trays.length, 1);
   });
-
-  // Registered last, so it runs after this file's own clean-up has stopped its fakes.
-  after(() => releaseBus?.());
 });
