@@ -196,6 +196,9 @@ export class TrayWatch {
   private returned(): void {
     this.seen = true;
     this.awayUnlockedSince = null;
+    // GNOME brings its tray host back only once the screen is unlocked: a lock remembered from before is over, so an
+    // unanswered LockedHint later must not keep it.
+    this.lastLocked = false;
     if (this.iconWithWatcher !== true) {
       // No icon, or an XEmbed one made with no watcher: it cannot register with the new watcher. Make one now.
       this.options.onIconNeeded();

@@ -191,6 +191,34 @@ describe('tray support', { timeout: 420_000 }, () => {
     }
   });
 
+  it('the host back after a lock means unlocked: a later absence opens the window even when logind does not answer', async () => {
+    let watcher = true;
+    let locked: boolean | null = false;
+    const events: string[] = [];
+    const watch = scripted(GNOME, {
+      probe: async () => watcher,
+      sessionLocked: async () => locked,
+      itemListed: async () => watcher,
+      awayPatienceMs: 300,
+    }, events);
+    try {
+      assert.equal(await watch.start(), true);
+      assert.equal(await watch.iconCreated(), true);
+      events.splice(0);
+      locked = true;
+      watcher = false;
+      await sleep(500);
+      locked = null; // from here on logind does not answer (a busy bus)
+      watcher = true; // GNOME brings the extension back only once the screen is unlocked
+      await sleep(300);
+      watcher = false; // the host goes away for real
+      await waitUntil(() => events.includes('lost'), 5000, () => `the window after the patience: ${events.join(', ')}`);
+      assert.deepEqual(events, ['reachable false', 'lost']);
+    } finally {
+      watch.stop();
+    }
+  });
+
   it('a host that lists no item of ours counts as no tray, and an icon made with no host is made again when one comes', async () => {
     const events: string[] = [];
     let watcher = true;
