@@ -13,6 +13,7 @@ import { createIpcGate } from '../../../electron/core/ipc-gate';
 import { readUiFile } from '../../../electron/desktop/ui-files';
 import { tempDir } from './app-env';
 import { OUT_DIR } from '../paths';
+import { preloadInPage } from './preload-in-page';
 
 const OUT = OUT_DIR;
 export const UI_ROOT = join(OUT, 'ui', 'renderer');
@@ -61,33 +62,7 @@ export async function installBridge(context: BrowserContext, api: MainApi, trust
   await context.exposeBinding('__relayIpc', (source, channel: string, args: unknown[]) =>
     gate({ url: source.frame.url(), isMainFrame: source.frame.parentFrame() === null }, channel, args));
   const preload = await readFile(PRELOAD, 'utf8');
-  await context.addInitScript({
-    content: `(() => {
-      const listeners = new Map();
-      const electron = {
-        contextBridge: { exposeInMainWorld: (key, value) => Object.defineProperty(window, key, { value: Object.freeze(value) }) },
-        ipcRenderer: {
-          invoke: (channel, ...args) => window.__relayIpc(channel, args),
-          on: (channel, listener) => {
-            if (!listeners.has(channel)) listeners.set(channel, new Set());
-            listeners.get(channel).add(listener);
-          },
-          removeListener: (channel, listener) => listeners.get(channel)?.delete(listener),
-        },
-      };
-      window.__relayPush = (channel, payload) => {
-        for (const listener of listeners.get(channel) ?? []) listener({}, payload);
-      };
-      const sandboxedRequire = (name) => {
-        if (name !== 'electron') throw new Error('a sandboxed preload can only require electron, not ' + name);
-        return electron;
-      };
-      const module = { exports: {} };
-      (function (require, exports, module) {
-${preload}
-      })(sandboxedRequire, module.exports, module);
-    })();`,
-  });
+  await context.addInitScript({ content: preloadInPage(preload, '__relayPush') });
   return function push<C extends PushChannel>(page: Page, channel: C, payload: PushPayloads[C]): void {
     page.evaluate(`window.__relayPush(${JSON.stringify(channel)}, ${JSON.stringify(payload)})`)
       .catch(() => undefined); // the page may be closing at the end of a test

@@ -37,6 +37,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../app/app-browser';
+import { preloadInPage } from '../app/preload-in-page';
 
 const WATCHER = 'org.kde.StatusNotifierWatcher';
 const journal: string[] = [];
@@ -306,31 +307,7 @@ async function browserContext(): Promise<BrowserContext> {
 
 /** The sandboxed preload's view of electron (contextBridge, ipcRenderer), and the preload itself, in every page. */
 function preloadScript(preload: string): string {
-  return `(() => {
-    const listeners = new Map();
-    const electron = {
-      contextBridge: { exposeInMainWorld: (key, value) => Object.defineProperty(window, key, { value: Object.freeze(value) }) },
-      ipcRenderer: {
-        invoke: (channel, ...args) => window.__relayIpc(channel, args),
-        on: (channel, listener) => {
-          if (!listeners.has(channel)) listeners.set(channel, new Set());
-          listeners.get(channel).add(listener);
-        },
-        removeListener: (channel, listener) => listeners.get(channel)?.delete(listener),
-      },
-    };
-    window.__standInPush = (channel, payload) => {
-      for (const listener of listeners.get(channel) ?? []) listener({}, payload);
-    };
-    const sandboxedRequire = (name) => {
-      if (name !== 'electron') throw new Error('a sandboxed preload can only require electron, not ' + name);
-      return electron;
-    };
-    const module = { exports: {} };
-    (function (require, exports, module) {
-${readFileSync(preload, 'utf8')}
-    })(sandboxedRequire, module.exports, module);
-  })();`;
+  return preloadInPage(readFileSync(preload, 'utf8'), '__standInPush');
 }
 
 let nextContentsId = 1;
