@@ -16,7 +16,7 @@ import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
-import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { installBridge, launchChromium, openWindow, serveUi } from '../helpers/app/app-browser';
 import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { sendWithNodemailer } from '../helpers/smtp/mail';
 import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
@@ -83,12 +83,7 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
     ui = await serveUi();
     browser = await launchChromium();
     push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await browser.context.newPage();
-    core.log.onEntry((entry) => push(page, 'log', entry));
-    core.status.onStatus((status) => push(page, 'status', status));
-    core.outbox!.onView((view) => push(page, 'outbox', view));
-    await page.goto(`${ui.origin}/index.html`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+    page = await openWindow(browser.context, ui.origin, core, push);
     await mkdir(ARTIFACTS, { recursive: true });
   });
 

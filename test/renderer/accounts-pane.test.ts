@@ -17,7 +17,7 @@ import { createSettingsStore } from '../../electron/core/settings';
 import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { trayModel } from '../../electron/tray/model';
 import { createKeyringStore, msmtpKeyring, type AccountSeams } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { installBridge, launchChromium, openWindow, serveUi } from '../helpers/app/app-browser';
 import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 import { settingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup/lookup-servers';
@@ -145,12 +145,7 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     ui = await serveUi();
     browser = await launchChromium();
     const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await browser.context.newPage();
-    core.status.onStatus((status) => push(page, 'status', status));
-    await page.setViewportSize({ width: 940, height: 1000 });
-    await page.goto(`${ui.origin}/index.html`);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
-    await page.click('#tab-accounts');
+    page = await openWindow(browser.context, ui.origin, core, push, { tab: 'accounts', viewport: { width: 940, height: 1000 } });
     await mkdir(ARTIFACTS, { recursive: true });
   });
 

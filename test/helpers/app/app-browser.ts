@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { MainApi, PushChannel, PushPayloads } from '../../../electron/contract/api';
+import type { AppCore } from '../../../electron/core/app-core';
 import { createIpcGate } from '../../../electron/core/ipc-gate';
 import { readUiFile } from '../../../electron/desktop/ui-files';
 import { tempDir } from './app-env';
@@ -67,4 +68,25 @@ export async function installBridge(context: BrowserContext, api: MainApi, trust
     page.evaluate(`window.__relayPush(${JSON.stringify(channel)}, ${JSON.stringify(payload)})`)
       .catch(() => undefined); // the page may be closing at the end of a test
   };
+}
+
+type Push = Awaited<ReturnType<typeof installBridge>>;
+
+/**
+ * The settings window as main.ts opens it: a page of `context` fed the app core's pushes (log, status, outbox), loaded
+ * until the window says it is ready, then on `tab` when one is named.
+ */
+export async function openWindow(
+  context: BrowserContext, origin: string, core: AppCore, push: Push,
+  options: { tab?: string; viewport?: { width: number; height: number } } = {},
+): Promise<Page> {
+  const page = await context.newPage();
+  core.log.onEntry((entry) => push(page, 'log', entry));
+  core.status.onStatus((status) => push(page, 'status', status));
+  core.outbox?.onView((view) => push(page, 'outbox', view));
+  if (options.viewport) await page.setViewportSize(options.viewport);
+  await page.goto(`${origin}/index.html`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+  if (options.tab) await page.click(`#tab-${options.tab}`);
+  return page;
 }
