@@ -37,6 +37,10 @@ const REPLY_TIMEOUT_MS = 30_000;
 const MAX_REFUSALS = 2000;
 const REFUSED_BACKOFF_MS = 2;
 
+/** The envelope of every mail the client sends. */
+export const BENCH_SENDER = 'sender@example.com';
+export const BENCH_RECIPIENT = 'sink@example.com';
+
 function smallMessage(sequence: number): string {
   return (
     'From: Bench Sender <sender@example.com>\r\n' +
@@ -71,8 +75,8 @@ class Run {
 
   /** One transaction, timed from MAIL FROM (or from `started`) to the 250 after the dot. */
   async mail(connection: SmtpConnection, send: (connection: SmtpConnection) => Promise<unknown>, started = performance.now()): Promise<void> {
-    await connection.command('MAIL FROM:<sender@example.com>', 250);
-    await connection.command('RCPT TO:<sink@example.com>', 250);
+    await connection.command(`MAIL FROM:<${BENCH_SENDER}>`, 250);
+    await connection.command(`RCPT TO:<${BENCH_RECIPIENT}>`, 250);
     await connection.command('DATA', 354);
     await send(connection);
     this.result.mailLatenciesMs.push(performance.now() - started);

@@ -15,7 +15,7 @@ export interface MsmtpTarget {
 }
 
 /** The system's python3 first: a version manager's shim on PATH costs a slow start and nothing else. */
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export async function startMsmtpTarget(): Promise<MsmtpTarget> {
   const child = startTracked(PYTHON, [sinkScript]);

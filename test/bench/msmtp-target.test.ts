@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cpuPerMail, sampleCpu } from '../../bench/cpu';
+import { commandForOneMail, runAlone } from '../../bench/msmtp-alone';
 import { msmtpInstalled, startMsmtpTarget } from '../../bench/sink';
 
 // The bench's real-msmtp rows stand on two tools: the sink msmtp sends to, and the CPU accounting of a process
-// tree. These check that msmtp really delivers to the sink (plain, dot-stuffed and empty bodies) without the 40 ms
+// tree, and the ceiling (msmtp started from a loop, no server). These check that msmtp really delivers to the sink (plain, dot-stuffed and empty bodies) without the 40 ms
 // delayed-ACK stall, and that the tree's CPU includes the children it reaped.
 
 test('msmtp delivers to the bench sink: plain, dot-stuffed and empty bodies', { skip: msmtpInstalled() ? false : 'no msmtp here', timeout: 60_000 }, async () => {
@@ -38,4 +41,35 @@ test('CPU of a process tree counts the children it has reaped', { timeout: 30_00
   const after = sampleCpu(process.pid);
   const perMail = cpuPerMail(before, after, 1);
   assert.ok(perMail.treeMs - perMail.ownMs >= 100, `tree ${perMail.treeMs} ms, own ${perMail.ownMs} ms`);
+});
+
+test('CPU of a live helper (the launcher) is counted as the helpers\' and in the tree', { timeout: 30_000 }, async () => {
+  const before = sampleCpu(process.pid);
+  // A live child that burns 200 ms of CPU and then waits to be killed: not reaped when the second sample is taken.
+  const helper = spawn(process.execPath, ['-e', 'const t = process.cpuUsage(); while (process.cpuUsage(t).user < 200_000); process.stdout.write("done"); setInterval(() => {}, 1000);']);
+  try {
+    await once(helper.stdout, 'data');
+    const perMail = cpuPerMail(before, sampleCpu(process.pid), 1);
+    assert.ok(perMail.helpersMs >= 100, `helpers ${perMail.helpersMs} ms`);
+    assert.ok(perMail.treeMs - perMail.ownMs >= perMail.helpersMs, `tree ${perMail.treeMs} ms, own ${perMail.ownMs} ms, helpers ${perMail.helpersMs} ms`);
+  } finally {
+    helper.kill('SIGKILL');
+  }
+});
+
+test('the ceiling runs the real msmtp to the sink, several at a time, and counts what the commands cost', { skip: msmtpInstalled() ? false : 'no msmtp here', timeout: 60_000 }, async () => {
+  const target = await startMsmtpTarget();
+  try {
+    const argv = commandForOneMail(target.commandArgv, 'sender@example.com', 'sink@example.com');
+    assert.deepEqual(argv.slice(-4), ['-f', 'sender@example.com', '--', 'sink@example.com']);
+    const result = await runAlone({ argv, mails: 6, parallel: 3 }, 30_000);
+    assert.equal(result.mails, 6);
+    assert.equal(result.latenciesMs.length, 6);
+    assert.ok(result.latenciesMs.every((ms) => ms > 0 && ms < 20_000), result.latenciesMs.join(', '));
+    assert.ok(result.commandsMs > 0, `commands ${result.commandsMs} ms`);
+    // A command that fails makes the whole measurement fail, not a rate of failures.
+    await assert.rejects(runAlone({ argv: commandForOneMail(['/bin/false', '%F', '--'], 'a@example.com', 'b@example.com'), mails: 2, parallel: 1 }, 30_000), /command failed/);
+  } finally {
+    await target.stop();
+  }
 });
