@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { AccountSettings } from './account-settings';
+import { withConfigLock, type LockTiming } from './config-lock';
 import { probeMsmtpLogin, type ProbeResult } from './msmtp-login-probe';
 import { KeyringError, msmtpKeyring, type MsmtpKeyring } from './msmtp-keyring';
 import { pretendAccount, type MsmtpRunOptions, type PretendResult } from './msmtp-run';
@@ -21,6 +22,8 @@ export interface AccountSeams {
   readonly verifyOptions?: VerifyOptions;
   readonly pretend?: (address: string, options: MsmtpRunOptions) => Promise<PretendResult>;
   readonly probe?: (address: string, user: string, password: string, options: MsmtpRunOptions) => Promise<ProbeResult>;
+  /** How long a change waits for another program's change of the same file. */
+  readonly lock?: LockTiming;
 }
 
 /** Which step stopped the change; nothing was changed in any case. */
@@ -63,21 +66,40 @@ export async function addAccount(settings: AccountSettings, password: string, se
     throw error;
   }
   const file = await msmtpUserConfigFile(seams.place);
-  let current: ConfigText;
-  let model: MsmtprcModel;
-  let plan: ReturnType<typeof planAccountWrite>;
-  try {
-    current = await readConfigText(file);
-    model = parseMsmtprc(current.text ?? '');
-    plan = planAccountWrite(model, settings);
-  } catch (error) {
-    if (error instanceof AccountFileError) return { ok: false, stage: 'file', message: error.message };
-    throw error;
-  }
+  // The file is read here once so that a file that cannot take the account is said before the login is tried;
+  // the change itself reads it again under the lock.
+  const early = await planAdd(file, settings);
+  if (!early.ok) return early;
 
   const login = await (seams.verify ?? verifyLogin)(settings, password, seams.verifyOptions);
   if (!login.ok) return { ok: false, stage: 'login', message: login.message, login };
 
+  try {
+    return await withConfigLock(file, () => writeAccount(file, settings, password, seams), seams.lock);
+  } catch (error) {
+    if (error instanceof AccountFileError) return { ok: false, stage: 'file', message: error.message };
+    throw error;
+  }
+}
+
+type Planned = { ok: true; current: ConfigText; model: MsmtprcModel; plan: ReturnType<typeof planAccountWrite> };
+
+async function planAdd(file: string, settings: AccountSettings): Promise<Planned | Extract<AddAccountResult, { ok: false }>> {
+  try {
+    const current = await readConfigText(file);
+    const model = parseMsmtprc(current.text ?? '');
+    return { ok: true, current, model, plan: planAccountWrite(model, settings) };
+  } catch (error) {
+    if (error instanceof AccountFileError) return { ok: false, stage: 'file', message: error.message };
+    throw error;
+  }
+}
+
+/** The change of addAccount, under the lock: the key ring item, the file, msmtp's check, and the undo if it fails. */
+async function writeAccount(file: string, settings: AccountSettings, password: string, seams: AccountSeams): Promise<AddAccountResult> {
+  const planned = await planAdd(file, settings);
+  if (!planned.ok) return planned;
+  const { current, model, plan } = planned;
   const keyring = seams.keyring ?? msmtpKeyring();
   const previous = accountsForAddress(model, settings.address).find((account) => account.block)?.settings;
   let hadItem: boolean;
@@ -137,13 +159,16 @@ export type RemoveAccountResult =
 /** Removes the app's block for this address and its key ring item (unless a hand-written account uses it too). */
 export async function removeAccount(address: string, seams: AccountSeams = {}): Promise<RemoveAccountResult> {
   const file = await msmtpUserConfigFile(seams.place);
-  let current: ConfigText;
   try {
-    current = await readConfigText(file);
+    return await withConfigLock(file, () => removeBlock(file, address, seams), seams.lock);
   } catch (error) {
     if (error instanceof AccountFileError) return { ok: false, message: error.message };
     throw error;
   }
+}
+
+async function removeBlock(file: string, address: string, seams: AccountSeams): Promise<RemoveAccountResult> {
+  const current = await readConfigText(file);
   const model = parseMsmtprc(current.text ?? '');
   if (model.problem) return { ok: false, message: `msmtp's file cannot be changed safely: ${model.problem}` };
   const plan = planAccountRemoval(model, address);

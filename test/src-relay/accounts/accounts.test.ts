@@ -75,6 +75,22 @@ describe('addAccount with the real msmtp and the key ring', () => {
     ]);
   });
 
+  test('two accounts added at once to one file: both are in it, and msmtp sends with each', async () => {
+    const home = newHome();
+    const first = register(uniqueAddress('first'));
+    const second = register(uniqueAddress('second'));
+    const results = await Promise.all([addAccount(settingsFor(first), PASSWORD, home.seams), addAccount(settingsFor(second), PASSWORD, home.seams)]);
+    for (const result of results) assert.ok(result.ok, JSON.stringify(result));
+    const names = (await listAccounts(home.seams)).accounts.map((a) => a.name);
+    assert.ok(names.includes(first) && names.includes(second), names.join(', '));
+    for (const [address, tag] of [[first, 'sent-as-first'], [second, 'sent-as-second']] as const) {
+      const sent = await sendWithMsmtp(home, address, tag);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(perUser.mails.find((m) => m.raw.includes(tag))?.user, address);
+    }
+    assert.equal(existsSync(`${home.rc}.msmtp-relay.lock`), false, 'no lock file is left');
+  });
+
   test('a wrong password changes nothing: no file, no key ring item', async () => {
     const home = newHome();
     const address = register(uniqueAddress('wrong'));
