@@ -9,7 +9,7 @@ import { cpuPerMail, sampleCpu, type CpuSample } from './cpu';
 import { readResidency } from './memory';
 import { BENCH_RECIPIENT, BENCH_SENDER, type LoadJob, type LoadResult } from './load-client';
 import { commandForOneMail, runAlone } from './msmtp-alone';
-import { msmtpd, msmtpRelay, type RunningServer, type ServerKind } from './servers';
+import { commandLine, msmtpd, msmtpRelay, type RunningServer, type ServerKind } from './servers';
 import { startMsmtpTarget, type MsmtpTarget } from './sink';
 import { percentile } from './stats';
 
@@ -33,14 +33,21 @@ export interface SideSpec {
   readonly key: string;
   /** For the table. */
   readonly label: string;
-  /** A server, or 'alone': the ceiling, msmtp with no server. */
-  readonly kind: ServerKind | 'alone';
+  /**
+   * A server, or msmtp with no server: 'alone' (the ceiling), or 'alone-sh', through `/bin/sh -c` as msmtpd's popen
+   * starts it (the shell is the one thing msmtpd does per mail that a relay need not).
+   */
+  readonly kind: ServerKind | Alone;
   /** msmtpd is started afresh for each measurement (it leaks session slots); a relay stays up for the whole bench. */
   readonly freshPerMeasurement: boolean;
 }
 
-/** The key of the ceiling in the figures. */
+type Alone = 'alone' | 'alone-sh';
+const isAlone = (kind: ServerKind | Alone): kind is Alone => kind === 'alone' || kind === 'alone-sh';
+
+/** The keys of msmtp alone in the figures: straight, and through the shell. */
 export const CEILING = 'alone';
+export const CEILING_SHELL = 'alone-sh';
 
 export function msmtpSides(): SideSpec[] {
   return [
@@ -49,6 +56,7 @@ export function msmtpSides(): SideSpec[] {
     { key: 'desktop-node', label: `… same, Node's spawn`, kind: msmtpRelay('node', [], DESKTOP_BALLAST_MIB), freshPerMeasurement: false },
     { key: 'msmtpd', label: 'msmtpd', kind: msmtpd, freshPerMeasurement: true },
     { key: CEILING, label: 'msmtp alone, no SMTP (ceiling)', kind: 'alone', freshPerMeasurement: true },
+    { key: CEILING_SHELL, label: '… same, through /bin/sh -c', kind: 'alone-sh', freshPerMeasurement: true },
   ];
 }
 
@@ -101,8 +109,9 @@ async function measureServer(server: RunningServer, row: MsmtpRow, load: Load): 
   };
 }
 
-async function measureAlone(target: MsmtpTarget, row: MsmtpRow): Promise<MsmtpSample> {
-  const argv = commandForOneMail(target.commandArgv, BENCH_SENDER, BENCH_RECIPIENT);
+async function measureAlone(target: MsmtpTarget, row: MsmtpRow, kind: Alone): Promise<MsmtpSample> {
+  const command = commandForOneMail(target.commandArgv, BENCH_SENDER, BENCH_RECIPIENT);
+  const argv = kind === 'alone' ? command : ['/bin/sh', '-c', commandLine(command)];
   const result = await runAlone({ argv, mails: row.sessions * row.mailsPerSession, parallel: row.sessions }, ALONE_TIMEOUT_MS);
   return {
     rate: result.mails / (result.elapsedMs / 1000),
@@ -120,7 +129,7 @@ export async function measureMsmtpRows(runs: number, sides: readonly SideSpec[],
   const resident = new Map<string, RunningServer>();
   try {
     for (const side of sides) {
-      if (side.freshPerMeasurement || side.kind === 'alone') continue;
+      if (side.freshPerMeasurement || isAlone(side.kind)) continue;
       const server = await side.kind.start(target.commandArgv);
       resident.set(side.key, server);
       figures.fresh[side.key] = await measureServer(server, msmtpRows[0]!, load);
@@ -146,7 +155,7 @@ export async function measureMsmtpRows(runs: number, sides: readonly SideSpec[],
 }
 
 async function measureSide(side: SideSpec, row: MsmtpRow, target: MsmtpTarget, resident: Map<string, RunningServer>, load: Load): Promise<MsmtpSample> {
-  if (side.kind === 'alone') return measureAlone(target, row);
+  if (isAlone(side.kind)) return measureAlone(target, row, side.kind);
   const server = resident.get(side.key) ?? (await side.kind.start(target.commandArgv));
   try {
     if (side.freshPerMeasurement) await load(rowJob(MSMTPD_WARM_UP, server.port));

@@ -27,7 +27,7 @@ export interface ServerKind {
 }
 
 /** The argv as one command string (msmtpd hands it to /bin/sh -c; msmtp-relay splits it into words again). */
-function commandLine(argv: readonly string[]): string {
+export function commandLine(argv: readonly string[]): string {
   return argv.map((arg) => (/^[\w%@./=:+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
