@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { lockPathFor, withConfigLock } from '../../../src-relay/accounts/config-lock';
-import { AccountFileError } from '../../../src-relay/accounts/msmtprc-block';
 
 // Changes of msmtp's file are serialised: in one process they queue, between processes a lock file beside the file
 // (its owner's pid inside) keeps the second out until the first is done, and a dead owner's lock is taken over.
@@ -67,7 +66,7 @@ test("another live process's lock keeps a change out; once that process is gone 
       withConfigLock(rc, async () => {
         ran = true;
       }, { waitMs: 300, retryMs: 20 }),
-      (error: Error) => error instanceof AccountFileError && error.message.includes(`pid ${holder.pid}`),
+      (error: Error) => error.name === 'AccountFileError' && error.message.includes(`pid ${holder.pid}`),
     );
     assert.equal(ran, false);
     assert.ok(existsSync(lockPathFor(rc)), "the live holder's lock stays");
