@@ -50,17 +50,7 @@ describe('client guides', () => {
   it('quotes odd values so the scripts and the git lines still parse to the same text', async () => {
     const odd = { ...plain, user: `o"dd'user\\` };
     const guides = clientGuides(odd, { from: 'Ann "A" <ann@example.org>' });
-    // Python reads the script and prints, as JSON, the user name passed to login() and the From it sets.
-    const reader = [
-      'import ast, json, sys',
-      'tree = ast.parse(sys.stdin.read())',
-      'login = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "login"]',
-      'sender = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "message[\'From\']"]',
-      'print(json.dumps([login, sender]))',
-    ].join('\n');
-    const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
-    assert.equal(python.code, 0, describeProgram('python3 ast', python));
-    assert.deepEqual(JSON.parse(python.stdout), [[odd.user], ['Ann "A" <ann@example.org>']]);
+    assert.deepEqual(await pythonScriptValues(guides), [[odd.user], ['Ann "A" <ann@example.org>']]);
     const node = await runProgram(process.execPath, ['--input-type=module', '--check', '-'], { input: snippet(guides, 'node') });
     assert.equal(node.code, 0, describeProgram('node --check', node));
     const words = snippet(guides, 'git-send-email').split('\n').filter(Boolean).map((line) => parseShellWords(line).at(-1));
@@ -138,16 +128,7 @@ describe('client guide snippets with hostile values, run by their real consumers
 
   it('Python and Node read the exact values from their scripts', async () => {
     const { from, user, guides, noCommandRan } = hostile('code');
-    const reader = [
-      'import ast, json, sys',
-      'tree = ast.parse(sys.stdin.read())',
-      'login = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "login"]',
-      'sender = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "message[\'From\']"]',
-      'print(json.dumps([login, sender]))',
-    ].join('\n');
-    const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
-    assert.equal(python.code, 0, describeProgram('python3 ast', python));
-    assert.deepEqual(JSON.parse(python.stdout), [[user], [from]]);
+    assert.deepEqual(await pythonScriptValues(guides), [[user], [from]]);
     // The Node script runs against a stand-in nodemailer that prints what it was given.
     const project = join(dir.path, 'node');
     await mkdir(join(project, 'node_modules', 'nodemailer'), { recursive: true });
@@ -254,3 +235,17 @@ describe('client guide snippets against the real relay', { timeout: 90_000 }, ()
     }
   });
 });
+
+/** Python parses the guide's script (no run) and gives the user names passed to login() and the From values it sets. */
+async function pythonScriptValues(guides: ClientGuide[]): Promise<[string[], string[]]> {
+  const reader = [
+    'import ast, json, sys',
+    'tree = ast.parse(sys.stdin.read())',
+    'login = [n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "login"]',
+    'sender = [n.value.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "message[\'From\']"]',
+    'print(json.dumps([login, sender]))',
+  ].join('\n');
+  const python = await runProgram('python3', ['-c', reader], { input: snippet(guides, 'python') });
+  assert.equal(python.code, 0, describeProgram('python3 ast', python));
+  return JSON.parse(python.stdout) as [string[], string[]];
+}

@@ -154,36 +154,26 @@ describe('tray support', { timeout: 420_000 }, () => {
   });
 
   it('a screen lock: the watcher away while locked opens nothing and makes no new icon; away while unlocked past the patience opens the window once', async () => {
-    let watcher = true;
-    let locked: boolean | null = false;
-    const events: string[] = [];
-    const watch = scripted(GNOME, {
-      probe: async () => watcher,
-      sessionLocked: async () => locked,
-      itemListed: async () => watcher,
-      awayPatienceMs: 300,
-    }, events);
+    const { watch, events, desktop } = await lockableGnomeWatch();
     try {
-      assert.equal(await watch.start(), true);
-      assert.equal(await watch.iconCreated(), true);
       assert.deepEqual(events.splice(0), ['reachable true']);
-      locked = true;
-      watcher = false; // GNOME disables the AppIndicator extension while locked
+      desktop.locked = true;
+      desktop.watcher = false; // GNOME disables the AppIndicator extension while locked
       await sleep(500);
-      locked = null; // logind does not answer for a while (a busy bus): still locked
+      desktop.locked = null; // logind does not answer for a while (a busy bus): still locked
       await sleep(500);
       assert.deepEqual([...events], [], 'locked for longer than the patience: nothing');
-      locked = false;
+      desktop.locked = false;
       await sleep(100);
-      watcher = true; // the unlock brings the extension back; Chromium's item registers again by itself
+      desktop.watcher = true; // the unlock brings the extension back; Chromium's item registers again by itself
       await sleep(300);
       assert.deepEqual([...events], [], 'no window, no new icon');
       assert.equal(watch.trayVisible, true);
-      watcher = false; // now the host goes away for real, unlocked
+      desktop.watcher = false; // now the host goes away for real, unlocked
       await waitUntil(() => events.includes('lost'), 5000, () => `the window after the patience: ${events.join(', ')}`);
       await sleep(300);
       assert.deepEqual(events, ['reachable false', 'lost'], 'once');
-      watcher = true;
+      desktop.watcher = true;
       await waitUntil(() => events.includes('reachable true'), 5000, 'the host back');
       assert.deepEqual(events, ['reachable false', 'lost', 'reachable true'], 'the same icon counts again, none made');
     } finally {
@@ -192,26 +182,16 @@ describe('tray support', { timeout: 420_000 }, () => {
   });
 
   it('the host back after a lock means unlocked: a later absence opens the window even when logind does not answer', async () => {
-    let watcher = true;
-    let locked: boolean | null = false;
-    const events: string[] = [];
-    const watch = scripted(GNOME, {
-      probe: async () => watcher,
-      sessionLocked: async () => locked,
-      itemListed: async () => watcher,
-      awayPatienceMs: 300,
-    }, events);
+    const { watch, events, desktop } = await lockableGnomeWatch();
     try {
-      assert.equal(await watch.start(), true);
-      assert.equal(await watch.iconCreated(), true);
       events.splice(0);
-      locked = true;
-      watcher = false;
+      desktop.locked = true;
+      desktop.watcher = false;
       await sleep(500);
-      locked = null; // from here on logind does not answer (a busy bus)
-      watcher = true; // GNOME brings the extension back only once the screen is unlocked
+      desktop.locked = null; // from here on logind does not answer (a busy bus)
+      desktop.watcher = true; // GNOME brings the extension back only once the screen is unlocked
       await sleep(300);
-      watcher = false; // the host goes away for real
+      desktop.watcher = false; // the host goes away for real
       await waitUntil(() => events.includes('lost'), 5000, () => `the window after the patience: ${events.join(', ')}`);
       assert.deepEqual(events, ['reachable false', 'lost']);
     } finally {
@@ -294,6 +274,29 @@ const XFCE_X11 = linuxSession({ XDG_CURRENT_DESKTOP: 'XFCE', XDG_SESSION_TYPE: '
 async function register(entry: string): Promise<void> {
   await promisify(execFile)('gdbus', ['call', '--session', '--dest', STATUS_NOTIFIER_WATCHER, '--object-path', '/StatusNotifierWatcher',
     '--method', `${STATUS_NOTIFIER_WATCHER}.RegisterStatusNotifierItem`, entry]);
+}
+
+/**
+ * A GNOME session whose tray host and screen lock the test switches (`desktop`), 300 ms of patience for an absent
+ * host; the watch is started and its icon made.
+ */
+async function lockableGnomeWatch(): Promise<{ watch: TrayWatch; events: string[]; desktop: { watcher: boolean; locked: boolean | null } }> {
+  const desktop: { watcher: boolean; locked: boolean | null } = { watcher: true, locked: false };
+  const events: string[] = [];
+  const watch = scripted(GNOME, {
+    probe: async () => desktop.watcher,
+    sessionLocked: async () => desktop.locked,
+    itemListed: async () => desktop.watcher,
+    awayPatienceMs: 300,
+  }, events);
+  try {
+    assert.equal(await watch.start(), true);
+    assert.equal(await watch.iconCreated(), true);
+  } catch (error) {
+    watch.stop();
+    throw error;
+  }
+  return { watch, events, desktop };
 }
 
 function scripted(session: LinuxSession, options: Partial<TrayWatchOptions>, events: string[]): TrayWatch {

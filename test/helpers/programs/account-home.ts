@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { msmtpKeyring, runMsmtp, type AccountSeams, type MsmtpKeyring, type MsmtpRun } from '../../../src-relay/index';
@@ -39,4 +39,16 @@ export function accountHome(): AccountHome {
     msmtp: (args, input = '') => runMsmtp(args, { env, input, timeoutMs: 30_000 }),
     remove: () => rmSync(home, { recursive: true, force: true }),
   };
+}
+
+/** The account and settings the real msmtp reports (`--pretend`) for an envelope sender with this file as ~/.msmtprc. */
+export async function msmtpSees(text: string, from: string): Promise<{ code: number | null; out: string }> {
+  const home = accountHome();
+  try {
+    writeFileSync(home.rc, text, { mode: 0o600 });
+    const ran = await home.msmtp(['--pretend', '-f', from]);
+    return { code: ran.code, out: ran.stdout + ran.stderr };
+  } finally {
+    home.remove();
+  }
 }

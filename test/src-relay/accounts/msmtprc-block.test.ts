@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { planAccountRemoval, planAccountWrite } from '../../../src-relay/accounts/msmtprc-block';
 import { parseMsmtprc, type AccountSettings } from '../../../src-relay/index';
-import { accountHome, type AccountHome } from '../../helpers/programs/account-home';
+import { msmtpSees } from '../../helpers/programs/account-home';
 
 const base: AccountSettings = { address: 'me@example.test', host: 'smtp.example.test', port: 587, tls: 'starttls', user: 'me@example.test' };
-
-let homes: AccountHome[] = [];
-afterEach(() => {
-  for (const home of homes) home.remove();
-  homes = [];
-});
-
-/** The account and settings the real msmtp reports for an envelope sender with this file as ~/.msmtprc. */
-async function msmtpSees(text: string, from: string): Promise<{ code: number | null; out: string }> {
-  const home = accountHome();
-  homes.push(home);
-  writeFileSync(home.rc, text, { mode: 0o600 });
-  const ran = await home.msmtp(['--pretend', '-f', from]);
-  return { code: ran.code, out: ran.stdout + ran.stderr };
-}
 
 describe('the block the app writes', () => {
   test('values msmtp trims or unquotes are quoted so msmtp reads them back unchanged', async () => {

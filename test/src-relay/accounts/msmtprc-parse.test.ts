@@ -1,23 +1,7 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { parseMsmtprc } from '../../../src-relay/accounts/msmtprc-parse';
-import { accountHome, type AccountHome } from '../../helpers/programs/account-home';
-
-let homes: AccountHome[] = [];
-afterEach(() => {
-  for (const home of homes) home.remove();
-  homes = [];
-});
-
-/** The account and settings the real msmtp reports for an envelope sender with this file as ~/.msmtprc. */
-async function msmtpSees(text: string, from: string): Promise<{ code: number | null; out: string }> {
-  const home = accountHome();
-  homes.push(home);
-  writeFileSync(home.rc, text, { mode: 0o600 });
-  const ran = await home.msmtp(['--pretend', '-f', from]);
-  return { code: ran.code, out: ran.stdout + ran.stderr };
-}
+import { msmtpSees } from '../../helpers/programs/account-home';
 
 describe('parseMsmtprc models what msmtp reads', () => {
   test('defaults apply to later accounts only; account X : Y takes what Y set itself; quotes and CRLF', () => {
