@@ -6,27 +6,24 @@
  * save, send a test mail. See helpers/app/app-browser.ts for the one replaced part, the IPC transport.
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { OutboxView, RelayStatus } from '../../electron/contract/api';
-import { AppCommands } from '../../electron/core/commands';
-import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
-import { installBridge, launchChromium, openWindow, serveUi } from '../helpers/app/app-browser';
+import { ARTIFACTS, openWindow, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
 import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { sendWithNodemailer } from '../helpers/smtp/mail';
 import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
 import { startSink, type SmtpSink } from '../helpers/smtp/smtp-sink';
 import { waitUntil } from '../helpers/wait';
-import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
+import type { AppCore } from '../../electron/core/app-core';
+import { coreWithOutbox, startWith, windowCommands } from '../helpers/app/app-core';
 
 const AXE = require.resolve('axe-core/axe.min.js');
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
 const PANES = ['relay', 'logs', 'setup', 'accounts', 'outbox'] as const;
 type Pane = typeof PANES[number];
@@ -39,11 +36,10 @@ interface Violation {
 
 describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let core: AppCore;
   let page: Page;
-  let push: Awaited<ReturnType<typeof installBridge>>;
+  let push: WindowBrowser['push'];
   let msmtprc: TestMsmtprc;
   let sink: SmtpSink;
   let pass: string;
@@ -61,35 +57,20 @@ describe('settings window: accessibility in Chromium', { timeout: 180_000 }, () 
     const store = createSettingsStore(dataDir);
     await store.save(msmtpSettingsFor(msmtprc.path, await freePort(), user));
     const loaded = await store.load();
-    core = createAppCore({
-      settings: UNSET_SETTINGS,
-      secrets, outboxDir: join(dataDir, 'outbox'), outboxTiming: { retryInitialMs: 15 * 60_000 },
-      engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
-    });
-    const controller = new AppCommands({
-      app: core,
-      store,
-      secrets,
-      autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
-      writeClipboard: () => undefined,
-      openLogFile: async () => '',
-      chooseFile: async () => '/usr/bin/msmtp',
-    });
+    core = coreWithOutbox(secrets, join(dataDir, 'outbox'));
+    const controller = windowCommands({ app: core, store, secrets }, dir.path, { chooseFile: async () => '/usr/bin/msmtp' });
     const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
     pass = (await secrets.get(user))!;
     axeSource = await readFile(AXE, 'utf8');
 
-    ui = await serveUi();
-    browser = await launchChromium();
-    push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await openWindow(browser.context, ui.origin, core, push);
-    await mkdir(ARTIFACTS, { recursive: true });
+    app = await startWindowBrowser(controller);
+    push = app.push;
+    page = await openWindow(app, core);
   });
 
   after(async () => {
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     await core?.relay.shutdown();
     await sink?.close();
     msmtprc?.remove();

@@ -11,14 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTransport } from 'nodemailer';
 import type { Page } from 'playwright-core';
-import { AppCommands } from '../../electron/core/commands';
-import { createAppCore, type AppCore } from '../../electron/core/app-core';
+import type { AppCore } from '../../electron/core/app-core';
 import { createSettingsStore } from '../../electron/core/settings';
-import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { trayModel } from '../../electron/tray/model';
 import { createKeyringStore, msmtpKeyring, type AccountSeams } from '../../src-relay/index';
-import { installBridge, launchChromium, openWindow, serveUi } from '../helpers/app/app-browser';
-import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
+import { ARTIFACTS, openWindow, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
+import { coreWithOutbox, startWith, windowCommands } from '../helpers/app/app-core';
 import { settingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { loopbackSeams, startHttpsStub, xml, type HttpsStub } from '../helpers/lookup/lookup-servers';
 import { freePort } from '../helpers/ports';
@@ -26,7 +24,6 @@ import { makeTestCa, startProvider, type Provider, type TestCa } from '../helper
 import { makeTestCertificates } from '../helpers/lookup/test-ca';
 import { waitUntil } from '../helpers/wait';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const DOCS_SHOTS = join(__dirname, '..', '..', '..', 'docs', 'screenshots');
 /** The shots docs/desktop-app.md shows. */
 const DOC_SHOTS = ['accounts', 'accounts-wrong-password', 'accounts-attention'];
@@ -61,8 +58,7 @@ const HAND_WRITTEN = [
 
 describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let core: AppCore;
   let page: Page;
   let ca: TestCa;
@@ -111,22 +107,11 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     // The relay runs the real msmtp on this HOME (`env` is a program: no shell).
     await store.save({ ...settingsFor('', await freePort(), user), command: `env HOME=${home} msmtp -f %F --` });
     const loaded = await store.load();
-    core = createAppCore({
-      settings: UNSET_SETTINGS,
-      secrets, outboxDir: join(dataDir, 'outbox'), outboxTiming: { retryInitialMs: 15 * 60_000 },
-      engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
-    });
+    core = coreWithOutbox(secrets, join(dataDir, 'outbox'));
     const seams: AccountSeams = {
       place: { env, home }, keyring: msmtpKeyring('linux', env), msmtp: { env }, verifyOptions: { timeoutMs: 5000 },
     };
-    const controller = new AppCommands({
-      app: core,
-      store,
-      secrets,
-      autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
-      writeClipboard: () => undefined,
-      openLogFile: async () => '',
-      chooseFile: async () => null,
+    const controller = windowCommands({ app: core, store, secrets }, dir.path, {
       chooseTrustFile: async () => ca.caPath,
       openExternal: async (url) => {
         opened.push(url);
@@ -142,16 +127,12 @@ describe('Accounts pane in Chromium', { timeout: 180_000 }, () => {
     const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
-    ui = await serveUi();
-    browser = await launchChromium();
-    const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await openWindow(browser.context, ui.origin, core, push, { tab: 'accounts', viewport: { width: 940, height: 1000 } });
-    await mkdir(ARTIFACTS, { recursive: true });
+    app = await startWindowBrowser(controller);
+    page = await openWindow(app, core, { tab: 'accounts', viewport: { width: 940, height: 1000 } });
   });
 
   after(async () => {
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     await core?.relay.shutdown();
     await provider?.close();
     await https?.close();

@@ -21,7 +21,7 @@ import { HealthMonitor } from '../../electron/health/monitor';
 import { createSettingsStore } from '../../electron/core/settings';
 import { ensureCertificate } from '../../electron/core/tls-cert';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { ARTIFACTS, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
 import { tempDir, uniqueUser } from '../helpers/app/app-env';
 import { holdPort } from '../helpers/programs/port-holder';
 import { startScriptedSink, type ScriptedSink } from '../helpers/smtp/scripted-sink';
@@ -29,14 +29,12 @@ import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
 import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
 const run = promisify(execFile);
 
 describe('settings window: test mail, local TLS, health checks', { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let core: AppCore;
   let page: Page;
   let sink: ScriptedSink;
@@ -84,22 +82,19 @@ describe('settings window: test mail, local TLS, health checks', { timeout: 120_
     const started = await startWith(core, settings);
     assert.equal(started.state, 'running', started.error);
 
-    ui = await serveUi();
-    browser = await launchChromium();
-    const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await browser.context.newPage();
+    app = await startWindowBrowser(controller);
+    const push = app.push;
+    page = await app.context.newPage();
     core.status.onStatus((status) => push(page, 'status', status));
-    await page.goto(`${ui.origin}/index.html`);
+    await page.goto(`${app.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
-    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
     process.env.HOME = savedHome;
     for (const child of children) child.kill();
     unwatch?.();
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     await core?.relay.shutdown();
     await sink?.close();
     await secrets.delete(user).catch(() => false);

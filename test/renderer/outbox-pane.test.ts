@@ -7,26 +7,23 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { AppCommands } from '../../electron/core/commands';
-import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
 import { freePort } from '../helpers/ports';
-import { installBridge, launchChromium, openWindow, serveUi } from '../helpers/app/app-browser';
+import { ARTIFACTS, openWindow, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
 import { msmtpSettingsFor, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { sendWithNodemailer as sendMail } from '../helpers/smtp/mail';
 import { writeMsmtprc, type TestMsmtprc } from '../helpers/programs/msmtprc';
 import { startSink, type SinkOptions, type SmtpSink } from '../helpers/smtp/smtp-sink';
 import { waitUntil } from '../helpers/wait';
-import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
+import type { AppCore } from '../../electron/core/app-core';
+import { coreWithOutbox, startWith, windowCommands } from '../helpers/app/app-core';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const OUTBOX_MODULE = join(__dirname, '..', '..', 'src-relay', 'outbox', 'outbox.js');
 const secrets = createKeyringStore();
 const QUEUED = /^250 2\.0\.0 Queued as ([0-9A-F]{12}): .+; will retry$/;
@@ -34,8 +31,7 @@ const HOSTILE_SUBJECT = '<img src=x onerror="window.__owned=1">Free <b>money</b>
 
 describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let core: AppCore;
   let page: Page;
   let msmtprc: TestMsmtprc;
@@ -55,35 +51,19 @@ describe('Outbox pane in Chromium', { timeout: 120_000 }, () => {
     const store = createSettingsStore(dataDir);
     await store.save(msmtpSettingsFor(msmtprc.path, forDocs ? 2500 : await freePort(), user));
     const loaded = await store.load();
-    // Retries far apart: a kept mail goes out when the test presses a button, not when a timer says so.
-    core = createAppCore({
-        settings: UNSET_SETTINGS,
-      secrets, outboxDir, outboxTiming: { retryInitialMs: 15 * 60_000 }, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 5000 },
-    });
-    const controller = new AppCommands({
-      app: core,
-      store,
-      secrets,
-      autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
-      writeClipboard: () => undefined,
-      openLogFile: async () => '',
-      chooseFile: async () => null,
-    });
+    core = coreWithOutbox(secrets, outboxDir);
+    const controller = windowCommands({ app: core, store, secrets }, dir.path);
     core.settings.replace(loaded.settings);
     const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
     pass = (await secrets.get(user))!;
 
-    ui = await serveUi();
-    browser = await launchChromium();
-    const push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await openWindow(browser.context, ui.origin, core, push, { tab: 'outbox' });
-    await mkdir(ARTIFACTS, { recursive: true });
+    app = await startWindowBrowser(controller);
+    page = await openWindow(app, core, { tab: 'outbox' });
   });
 
   after(async () => {
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     await core?.relay.shutdown();
     await sink?.close();
     msmtprc?.remove();

@@ -10,26 +10,22 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { freePort } from '../helpers/ports';
-import { createXdgAutostart } from '../../electron/desktop/autostart';
 import { PASSWORD_VARIABLE } from '../../electron/setup/mail-clients';
-import { AppCommands } from '../../electron/core/commands';
 import { createSettingsStore } from '../../electron/core/settings';
 import { PrefsFile } from '../../electron/setup/thunderbird-prefs';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { ARTIFACTS, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
 import { settingsFor, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { describeProgram, runProgram } from '../helpers/programs/run-program';
 import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
-import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
+import { startWith, UNSET_SETTINGS, windowCommands } from '../helpers/app/app-core';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
 
 describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let core: AppCore;
   let page: Page;
   let mailDir: string;
@@ -66,36 +62,26 @@ describe('Mail client setup pane in Chromium', { timeout: 90_000 }, () => {
     await store.save({ ...settingsFor(mailDir, port, user), host: 'localhost' });
     const loaded = await store.load();
     core = createAppCore({ settings: UNSET_SETTINGS, secrets, engineOptions: { authFailureDelayMs: 0, stopGraceMs: 2000 } });
-    const controller = new AppCommands({
-      app: core,
-      store,
-      secrets,
-      autostart: createXdgAutostart(join(dir.path, 'autostart'), ['/opt/msmtp-relay']),
+    const controller = windowCommands({ app: core, store, secrets }, dir.path, {
       writeClipboard: (text) => {
         clipboard.push(text);
       },
-      openLogFile: async () => '',
-      chooseFile: async () => null,
       thunderbird: { platform: 'linux', home },
     });
     core.settings.replace(loaded.settings);
     const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
-    ui = await serveUi();
-    browser = await launchChromium();
-    await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await browser.context.newPage();
+    app = await startWindowBrowser(controller);
+    page = await app.context.newPage();
     await page.setViewportSize({ width: 940, height: 1100 });
-    await page.goto(`${ui.origin}/index.html`);
+    await page.goto(`${app.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
     await page.click('#tab-setup');
-    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     await core?.relay.shutdown();
     await secrets.delete(user).catch(() => false);
     await dir?.remove();

@@ -15,7 +15,7 @@ import { DESKTOP_FILE_NAME, createXdgAutostart } from '../../electron/desktop/au
 import { AppCommands } from '../../electron/core/commands';
 import { createSettingsStore } from '../../electron/core/settings';
 import { createKeyringStore } from '../../src-relay/index';
-import { installBridge, launchChromium, serveUi } from '../helpers/app/app-browser';
+import { ARTIFACTS, serveUi, startWindowBrowser, type WindowBrowser } from '../helpers/app/app-browser';
 import { freePort } from '../helpers/ports';
 import { SINK, refused, sunkMails, tempDir, uniqueUser } from '../helpers/app/app-env';
 import { sendWithNodemailer } from '../helpers/smtp/mail';
@@ -23,17 +23,15 @@ import { waitUntil } from '../helpers/wait';
 import { createAppCore, type AppCore } from '../../electron/core/app-core';
 import { UNSET_SETTINGS, startWith } from '../helpers/app/app-core';
 
-const ARTIFACTS = join(__dirname, '..', '..', '..', 'test-artifacts');
 const secrets = createKeyringStore();
 
 describe('settings window in Chromium', { timeout: 90_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-  let ui: Awaited<ReturnType<typeof serveUi>>;
+  let app: WindowBrowser;
   let stranger: Awaited<ReturnType<typeof serveUi>>;
   let core: AppCore;
   let page: Page;
-  let push: Awaited<ReturnType<typeof installBridge>>;
+  let push: WindowBrowser['push'];
   let mailDir: string;
   let dataDir: string;
   let firstPort: number;
@@ -107,22 +105,19 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
     const started = await startWith(core, loaded.settings);
     assert.equal(started.state, 'running', started.error);
 
-    ui = await serveUi();
     stranger = await serveUi();
-    browser = await launchChromium();
-    push = await installBridge(browser.context, controller, `${ui.origin}/index.html`);
-    page = await browser.context.newPage();
+    app = await startWindowBrowser(controller);
+    push = app.push;
+    page = await app.context.newPage();
     core.log.onEntry((entry) => push(page, 'log', entry));
     core.status.onStatus((status) => push(page, 'status', status));
-    await page.goto(`${ui.origin}/index.html`);
+    await page.goto(`${app.origin}/index.html`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
-    await mkdir(ARTIFACTS, { recursive: true });
   });
 
   after(async () => {
     process.env.PATH = savedPath;
-    await browser?.close();
-    ui?.server.close();
+    await app?.close();
     stranger?.server.close();
     await core?.relay.shutdown();
     await secrets.delete(user).catch(() => false);
@@ -350,7 +345,7 @@ describe('settings window in Chromium', { timeout: 90_000 }, () => {
   });
 
   it('refuses IPC from any other page, and the CSP blocks inline script', async () => {
-    const other = await browser.context.newPage();
+    const other = await app.context.newPage();
     try {
       await other.goto(`${stranger.origin}/index.html`);
       const answer = await other.evaluate<string>("window.relay.getSettings().then(() => 'answered', (error) => error.message)");

@@ -4,7 +4,7 @@
  * through a Playwright binding into the same IPC gate (sender check + input validation) and AppCommands that
  * ipc.ts wires up in the app; pushes go the other way through page.evaluate.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -13,12 +13,14 @@ import type { AppCore } from '../../../electron/core/app-core';
 import { createIpcGate } from '../../../electron/core/ipc-gate';
 import { readUiFile } from '../../../electron/desktop/ui-files';
 import { tempDir } from './app-env';
-import { OUT_DIR } from '../paths';
+import { OUT_DIR, REPO_ROOT } from '../paths';
 import { preloadInPage } from './preload-in-page';
 
 const OUT = OUT_DIR;
 export const UI_ROOT = join(OUT, 'ui', 'renderer');
 const PRELOAD = join(OUT, 'electron', 'glue', 'preload.js');
+/** Where the window tests leave their screenshots. */
+export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
 /** Serves the compiled renderer exactly as the app's app:// handler does (same files, same headers). */
 export async function serveUi(root = UI_ROOT): Promise<{ origin: string; server: Server }> {
@@ -73,11 +75,11 @@ export async function installBridge(context: BrowserContext, api: MainApi, trust
 type Push = Awaited<ReturnType<typeof installBridge>>;
 
 /**
- * The settings window as main.ts opens it: a page of `context` fed the app core's pushes (log, status, outbox), loaded
+ * The settings window as main.ts opens it: a page of the test's browser fed the app core's pushes (log, status, outbox), loaded
  * until the window says it is ready, then on `tab` when one is named.
  */
 export async function openWindow(
-  context: BrowserContext, origin: string, core: AppCore, push: Push,
+  { context, origin, push }: WindowBrowser, core: AppCore,
   options: { tab?: string; viewport?: { width: number; height: number } } = {},
 ): Promise<Page> {
   const page = await context.newPage();
@@ -89,4 +91,40 @@ export async function openWindow(
   await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
   if (options.tab) await page.click(`#tab-${options.tab}`);
   return page;
+}
+
+/** The browser side every window test starts with; close() ends Chromium, then the server. */
+export interface WindowBrowser {
+  /** Where the renderer is served: `${origin}/index.html` is the trusted page. */
+  readonly origin: string;
+  readonly context: BrowserContext;
+  readonly push: Push;
+  close(): Promise<void>;
+}
+
+/** The renderer served as the app serves it, headless Chromium with the IPC bridge into `api`, the screenshots' folder. */
+export async function startWindowBrowser(api: MainApi): Promise<WindowBrowser> {
+  const ui = await serveUi();
+  try {
+    const browser = await launchChromium();
+    try {
+      const push = await installBridge(browser.context, api, `${ui.origin}/index.html`);
+      await mkdir(ARTIFACTS, { recursive: true });
+      return {
+        origin: ui.origin,
+        context: browser.context,
+        push,
+        close: async () => {
+          await browser.close();
+          ui.server.close();
+        },
+      };
+    } catch (error) {
+      await browser.close();
+      throw error;
+    }
+  } catch (error) {
+    ui.server.close();
+    throw error;
+  }
 }
